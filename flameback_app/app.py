@@ -1,0 +1,39 @@
+"""The Faust application object (``faust -A flameback_app``), configured from settings.
+
+This module is an entry point: it reads the ``FLAMEBACK_*`` settings once. Agents,
+tables, commands and web views register themselves on :data:`app` when
+``flameback_app`` is imported.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from flameback_app.faust_tuning import embedded_broker_conf, install_fetch_wait
+from flameback_app.settings import Settings, load_settings
+
+
+def create_app(settings: Settings) -> faust.App:
+    """Build the Faust app for ``settings`` (the only place Faust is configured)."""
+    extra = embedded_broker_conf() if settings.broker_is_embedded else {}
+    install_fetch_wait(settings.fetch_max_wait_ms)
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker,
+        store="rocksdb://",
+        datadir=str(settings.state_dir),
+        topic_partitions=settings.partitions,
+        topic_allow_declare=True,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        autodiscover=["flameback_app.commands"],
+        origin="flameback_app",
+        **extra,
+    )
+    app.flameback_settings = settings  # type: ignore[attr-defined]
+    return app
+
+
+settings: Settings = load_settings()
+app: faust.App = create_app(settings)

@@ -1,0 +1,215 @@
+"""The database schema and the writes the worker makes (SQLAlchemy 2 Core).
+
+Reads: nothing but its arguments. Writes: ``predictions`` (one row per processed
+tick, idempotent on (symbol, timestamp)), ``scoreboard`` (live hit rates),
+``pipeline_counters`` (health figures the dashboard shows) and ``model_registry``.
+
+SQLite is the default (WAL so the dashboard can read while the worker writes, a
+busy timeout so short lock waits are absorbed); any SQLAlchemy URL works. Every
+write retries on a locked database with backoff, so a reader holding a lock for a
+few seconds delays rows but never loses them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    insert,
+)
+from sqlalchemy.exc import OperationalError
+from flameback_app.records import utc_now
+from tenacity import before_sleep_log, retry, retry_if_exception, stop_after_delay, wait_exponential
+
+log = logging.getLogger(__name__)
+
+# Feature columns, in the order of the indicator engine's output (DESIGN §3).
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "sma_5", "sma_10", "sma_20", "ema_12", "ema_26", "rsi_14",
+    "macd_line", "macd_signal", "macd_histogram",
+    "bb_upper", "bb_middle", "bb_lower",
+    "volatility_20", "momentum_10", "price_change", "price_change_pct",
+    "lag_1", "lag_2", "lag_5",
+)  # fmt: skip
+MODEL_COLUMNS: tuple[str, ...] = ("XGBoost", "RandomForest", "AdaBoost", "LogisticReg")
+RULE_COLUMNS: tuple[str, ...] = ("RSI_Rule", "MACD_Rule", "Momentum_Rule", "PriceChange_Rule", "BB_Rule")
+SIGNAL_COLUMNS: tuple[str, ...] = MODEL_COLUMNS + RULE_COLUMNS
+PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"{m}_p_up" for m in MODEL_COLUMNS)
+ALL_SYMBOLS = "*"  # scoreboard row that aggregates every symbol
+
+metadata = MetaData()
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("symbol", String(64), nullable=False),
+    Column("timestamp", DateTime, nullable=False),
+    Column("current_price", Float, nullable=False),
+    Column("processing_time", DateTime, nullable=False, doc="When the worker computed the row (UTC)."),
+    *(Column(name, Float) for name in FEATURE_COLUMNS),
+    *(Column(name, String(16)) for name in SIGNAL_COLUMNS),
+    *(Column(name, Float) for name in PROBABILITY_COLUMNS),
+    Column("model_version", String(64)),
+    Column("ingest_time", DateTime, doc="Kafka timestamp of the tick on futures-ticks (UTC)."),
+    Column("latency_ms", Float, doc="ingest_time → row handed to the database, milliseconds."),
+    UniqueConstraint("symbol", "timestamp", name="uq_predictions_symbol_timestamp"),
+)
+Index("ix_predictions_symbol_timestamp", predictions.c.symbol, predictions.c.timestamp)
+Index("ix_predictions_id_symbol", predictions.c.symbol, predictions.c.id)
+
+scoreboard = Table(
+    "scoreboard",
+    metadata,
+    Column("symbol", String(64), primary_key=True),
+    Column("signal", String(32), primary_key=True),
+    Column("n", Integer, nullable=False),
+    Column("hits", Integer, nullable=False),
+    Column("hit_rate", Float),
+    Column("hit_rate_20", Float),
+    Column("hit_rate_60", Float),
+    Column("hit_rate_250", Float),
+    Column("baseline_up_rate", Float, doc="Hit rate of always calling UP on the same ticks."),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+pipeline_counters = Table(
+    "pipeline_counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+model_registry = Table(
+    "model_registry",
+    metadata,
+    Column("version", String(64), primary_key=True),
+    Column("created", DateTime, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("metrics_json", Text),
+    Column("loaded_at", DateTime),
+)
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; for SQLite, make the parent directory, enable WAL and a busy timeout."""
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table and index that does not exist yet (idempotent)."""
+    _retrying(metadata.create_all)(engine)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Locked/busy databases and dropped connections are worth retrying; the rest is not."""
+    if not isinstance(exc, OperationalError):
+        return False
+    text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
+    return any(s in text for s in ("locked", "busy", "connection", "timeout", "server closed"))
+
+
+def _retrying(fn):  # type: ignore[no-untyped-def]
+    return retry(
+        retry=retry_if_exception(_is_transient),
+        wait=wait_exponential(multiplier=0.05, max=2.0),
+        stop=stop_after_delay(120),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+        reraise=True,
+    )(fn)
+
+
+def _insert_ignoring_duplicates(engine: Engine, table: Table, index: Sequence[str]):  # type: ignore[no-untyped-def]
+    """An INSERT that skips rows whose ``index`` columns already exist (dialect-specific)."""
+    if engine.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    elif engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:  # pragma: no cover - other dialects: plain insert, the unique constraint still guards
+        return insert(table)
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=list(index))
+
+
+def _upsert(engine: Engine, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
+    if engine.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    stmt = dialect_insert(table)
+    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
+    with engine.begin() as conn:
+        conn.execute(stmt, list(rows))
+
+
+def insert_predictions(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert prediction rows in one transaction; rows already present are skipped.
+
+    Returns how many rows were new. Idempotence is what makes Kafka's
+    at-least-once delivery effectively-once in the database.
+    """
+    if not rows:
+        return 0
+    stmt = _insert_ignoring_duplicates(engine, predictions, ("symbol", "timestamp"))
+
+    def run() -> int:
+        with engine.begin() as conn:
+            result = conn.execute(stmt, list(rows))
+            return max(result.rowcount or 0, 0)
+
+    return _retrying(run)()
+
+
+def upsert_scoreboard(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Replace the scoreboard rows for the given (symbol, signal) pairs."""
+    if rows:
+        _retrying(_upsert)(engine, scoreboard, rows, ("symbol", "signal"))
+
+
+def write_counters(engine: Engine, counters: Mapping[str, float], now: datetime) -> None:
+    """Store the pipeline counters (one row per name) for the dashboard's health panel."""
+    rows = [{"name": k, "value": float(v), "updated_at": now} for k, v in counters.items()]
+    if rows:
+        _retrying(_upsert)(engine, pipeline_counters, rows, ("name",))
+
+
+def register_model(engine: Engine, version: str, created: datetime, path: str, metrics_json: str) -> None:
+    """Record that a model version was loaded by a worker (for the terminal and audits)."""
+    row = {"version": version, "created": created, "path": path, "metrics_json": metrics_json,
+           "loaded_at": utc_now()}  # fmt: skip
+    _retrying(_upsert)(engine, model_registry, [row], ("version",))
+
+
+def columns(table: Table) -> Iterable[str]:
+    return (c.name for c in table.columns)

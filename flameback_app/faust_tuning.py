@@ -1,0 +1,44 @@
+"""Faust settings and one patch that make Faust usable on the embedded Tansu broker.
+
+DESIGN §8 lists what was measured; this module is where each workaround lives so
+that a real Kafka cluster (``FLAMEBACK_BROKER`` pointing elsewhere) keeps Faust's
+defaults. Nothing here changes behaviour on real Kafka except the fetch wait, which
+only bounds how long an empty fetch may idle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+
+def embedded_broker_conf() -> dict[str, Any]:
+    """Faust settings for Tansu (each one answers a measured trap in DESIGN §8)."""
+    return {
+        # Tansu holds JoinGroup replies for half the session timeout: 60 s → 30 s first join.
+        "broker_session_timeout": 4,
+        "broker_heartbeat_interval": 1,
+        # Tansu reports the newest batch's base offset + 1 as the end offset, which trips
+        # Faust's recovery consistency check during rebalances.
+        "recovery_consistency_check": False,
+    }
+
+
+_original_create_worker_consumer = AIOKafkaConsumerThread._create_worker_consumer
+
+
+def install_fetch_wait(fetch_max_wait_ms: int) -> None:
+    """Replace Faust's hard-coded 1500 ms ``fetch_max_wait_ms`` for aiokafka consumers.
+
+    Faust passes 1500 ms to aiokafka unconditionally and Tansu sleeps on empty fetches,
+    so every hop idled ~0.4 s. aiokafka reads ``_fetch_max_wait_ms`` when the consumer
+    starts, so setting it on the freshly created consumer is enough.
+    """
+
+    def create_worker_consumer(self: AIOKafkaConsumerThread, transport: Any) -> Any:
+        consumer = _original_create_worker_consumer(self, transport)
+        consumer._fetch_max_wait_ms = fetch_max_wait_ms
+        return consumer
+
+    AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
