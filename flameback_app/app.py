@@ -9,15 +9,26 @@ from __future__ import annotations
 
 import faust
 
+from flameback_app.broker import wait_for_broker
 from flameback_app.faust_tuning import embedded_broker_conf, install_fetch_wait
+from flameback_app.runtime import Runtime
 from flameback_app.settings import Settings, load_settings
+
+
+class FlamebackApp(faust.App):
+    """The Faust app, plus one behaviour Faust lacks: wait for the broker instead of exiting."""
+
+    async def on_first_start(self) -> None:
+        await wait_for_broker(self.flameback_settings.bootstrap_servers)  # type: ignore[attr-defined]
+        await super().on_first_start()
 
 
 def create_app(settings: Settings) -> faust.App:
     """Build the Faust app for ``settings`` (the only place Faust is configured)."""
     extra = embedded_broker_conf() if settings.broker_is_embedded else {}
     install_fetch_wait(settings.fetch_max_wait_ms)
-    app = faust.App(
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    app = FlamebackApp(
         settings.app_id,
         broker=settings.broker,
         store="rocksdb://",
@@ -27,7 +38,7 @@ def create_app(settings: Settings) -> faust.App:
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
-        autodiscover=["flameback_app.commands"],
+        autodiscover=["flameback_app.commands", "flameback_app.views", "tables", "agents"],
         origin="flameback_app",
         **extra,
     )
@@ -37,3 +48,4 @@ def create_app(settings: Settings) -> faust.App:
 
 settings: Settings = load_settings()
 app: faust.App = create_app(settings)
+runtime: Runtime = Runtime(settings)

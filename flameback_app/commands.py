@@ -80,3 +80,60 @@ async def evaluate(self: AppCommand, file: Path, models_dir: Path | None, out: P
     from models.evaluate import run_evaluate_command
 
     run_evaluate_command(file, models_dir or settings.models_dir, out=out, report=report, cost_bp=cost_bp)
+
+
+@app.command(
+    option("--detach", is_flag=True, help="Return once the broker accepts connections; leave it running."),
+    option("--stop", "stop_detached", is_flag=True, help="Stop a broker started with --detach."),
+    option("--ready-timeout", type=float, default=30.0, show_default=True),
+)
+@user_errors
+async def broker(self: AppCommand, detach: bool, stop_detached: bool, ready_timeout: float) -> None:
+    """Run the embedded Kafka-protocol broker (Tansu) on FLAMEBACK_BROKER's host:port."""
+    from flameback_app.broker_command import run_broker
+
+    await run_broker(settings, detach=detach, stop_detached=stop_detached, ready_timeout=ready_timeout)
+
+
+@app.command(
+    argument("file", type=click.Path(path_type=Path)),
+    option("--rate", type=float, default=None, help="Ticks per second (default: as fast as possible)."),
+    option("--max", "max_speed", is_flag=True, help="As fast as possible (the default without --rate)."),
+    option("--loop", "loop_forever", is_flag=True, help="Replay forever; each pass continues the timestamps."),
+    option("--symbols", default=None, help="Comma-separated symbols to send (default: all)."),
+    option("--progress/--no-progress", default=True, help="Progress bar on stderr."),
+)
+@user_errors
+async def replay(self: AppCommand, file: Path, rate: float | None, max_speed: bool, loop_forever: bool,
+                 symbols: str | None, progress: bool) -> None:
+    """Replay a tick CSV (wide Bloomberg or long layout) onto futures-ticks, in time order."""
+    from flameback_app.feeds import replay as run_replay
+
+    if rate is not None and (max_speed or rate <= 0):
+        raise click.UsageError("use either --rate N (N > 0) or --max")
+    wanted = {s.strip() for s in symbols.split(",") if s.strip()} if symbols else None
+    summary = await run_replay(settings, file, rate=None if max_speed else rate, loop=loop_forever, symbols=wanted,
+                               progress=progress)  # fmt: skip
+    click.echo(summary.line(), err=True)
+
+
+@app.command(
+    option("--rate", type=float, default=50.0, show_default=True, help="Ticks per second."),
+    option("--symbols", default=None, help="Comma-separated symbols (default: 14 well-known futures)."),
+    option("--seed", type=int, default=7, show_default=True),
+    option("--step", "step_s", type=float, default=60.0, show_default=True,
+           help="Market seconds between a symbol's ticks."),
+    option("--rounds", type=int, default=None, help="Stop after N ticks per symbol (default: run forever)."),
+    option("--progress/--no-progress", default=True, help="Progress bar on stderr."),
+)
+@user_errors
+async def simulate(self: AppCommand, rate: float, symbols: str | None, seed: int, step_s: float,
+                   rounds: int | None, progress: bool) -> None:
+    """Send a synthetic live feed (seeded random walks with realistic daily volatility)."""
+    from flameback_app.feeds import SIMULATED_SYMBOLS
+    from flameback_app.feeds import simulate as run_simulate
+
+    names = [s.strip() for s in symbols.split(",") if s.strip()] if symbols else list(SIMULATED_SYMBOLS)
+    summary = await run_simulate(settings, symbols=names, rate=rate, seed=seed, step_s=step_s, rounds=rounds,
+                                 progress=progress)  # fmt: skip
+    click.echo(summary.line(), err=True)

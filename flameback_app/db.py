@@ -35,8 +35,9 @@ from sqlalchemy import (
     insert,
 )
 from sqlalchemy.exc import OperationalError
-from flameback_app.records import utc_now
 from tenacity import before_sleep_log, retry, retry_if_exception, stop_after_delay, wait_exponential
+
+from flameback_app.records import utc_now
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,14 @@ only bounds how long an empty fetch may idle.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from faust.streams import _current_event
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.types import EventT
 
 
 def embedded_broker_conf() -> dict[str, Any]:
@@ -42,3 +47,20 @@ def install_fetch_wait(fetch_max_wait_ms: int) -> None:
         return consumer
 
     AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+
+
+@contextmanager
+def event_context(event: EventT) -> Iterator[None]:
+    """Make ``event`` Faust's current event while processing a ``take_events`` batch.
+
+    Faust routes a table write to the changelog partition (and RocksDB partition
+    database) of the *current* event. In a batch the current event is the last one
+    buffered, which may come from another partition; writing symbol X's row there
+    would put it where recovery and ``table_route`` never look. Binding each row's
+    own event keeps every row in its symbol's partition.
+    """
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)

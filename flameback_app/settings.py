@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     @property
     def bootstrap_servers(self) -> list[str]:
         """``host:port`` strings for plain Kafka clients (aiokafka)."""
-        return ["%s:%d" % hostport(url) for url in self.broker.split(";")]
+        return [f"{host}:{port}" for host, port in map(hostport, self.broker.split(";"))]
 
 
 def hostport(url: str) -> tuple[str, int]:

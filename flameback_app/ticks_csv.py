@@ -18,7 +18,7 @@ import csv
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flameback_app.records import Tick
@@ -48,7 +48,7 @@ def parse_timestamp(text: str) -> datetime:
     """ISO 8601 / ``YYYY-MM-DD HH:MM:SS`` / ``YYYY-MM-DD`` → naive UTC datetime."""
     value = datetime.fromisoformat(text.strip())
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 

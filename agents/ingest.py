@@ -1,0 +1,60 @@
+"""Ingest stage: raw bytes from ``futures-ticks`` → validated ticks, or the dead-letter topic.
+
+Reads: ``futures-ticks`` (any producer, any key, any bytes). Writes: rejects to
+``futures-ticks-dlq`` (original payload as the value, the reason in headers),
+ticks that arrived on their symbol's own partition straight to the indicator
+stage (no extra Kafka hop), and all others to ``flameback-ticks`` keyed by symbol.
+Nothing a producer sends can stop this agent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from faust.types import EventT
+
+from agents.indicators import process_ticks, rekeyed_topic
+from flameback_app.app import app, runtime, settings
+from flameback_app.partitioning import partition_for
+from flameback_app.topics import DEAD_LETTERS, TICKS, raw_topic
+from flameback_app.validation import InvalidTick, parse_tick
+
+log = logging.getLogger(__name__)
+
+ticks_topic = raw_topic(app, TICKS, settings.partitions)
+dead_letter_topic = raw_topic(app, DEAD_LETTERS, settings.partitions)
+
+
+@app.agent(ticks_topic, name="ingest")
+async def ingest(stream: Any) -> None:
+    """Validate each raw tick; route it to the indicator stage, the repartition topic or the DLQ."""
+    async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+        local = []
+        for event in events:
+            try:
+                tick = parse_tick(event.value)
+            except InvalidTick as exc:
+                await dead_letter(event, exc)
+                continue
+            if event.message.partition == partition_for(tick.symbol, settings.partitions):
+                local.append((event, tick))
+            else:
+                await rekeyed_topic.send(
+                    key=tick.symbol.encode(), value=tick.to_json_bytes(), timestamp=event.message.timestamp
+                )
+                runtime.counters.forwarded += 1
+        await process_ticks(local)
+
+
+async def dead_letter(event: EventT, exc: InvalidTick) -> None:
+    """Send the untouched payload to the DLQ with why and where from (headers), and count it."""
+    message = event.message
+    runtime.counters.reject(exc.reason)
+    log.debug("rejected %s[%d]@%d: %s", message.topic, message.partition, message.offset, exc.reason)
+    headers = {
+        "reason": exc.reason.encode(),
+        "detail": exc.detail.encode("utf-8", "replace")[:500],
+        "source": f"{message.topic}/{message.partition}/{message.offset}".encode(),
+    }
+    await dead_letter_topic.send(key=message.key, value=message.value or b"", headers=headers)

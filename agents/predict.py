@@ -1,0 +1,144 @@
+"""Prediction stage: four models and five rules per batch, live scoreboard, database rows.
+
+Reads: feature rows from the indicator stage (a whole ``take_events`` batch at once)
+and the newest valid model artifacts. Writes: ``predictions`` and ``scoreboard`` rows
+(one transaction per batch, idempotent) and the scoreboard states it is handed.
+Models and the database run in an executor, never on the event loop. With no
+artifacts the model columns say TRAINING while a model is trained from the history
+in the database in a separate process; ``FLAMEBACK_RETRAIN_EVERY_S`` retrains on a
+schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from faust.types import EventT
+from models.live import SignalEngine
+from models.registry import load_latest
+from models.scoreboard import new_score_state, score_tick, scoreboard_rows
+from sqlalchemy import Engine
+
+from flameback_app import db
+from flameback_app.app import app, runtime, settings
+from flameback_app.records import utc_now
+from flameback_app.runtime import Runtime
+
+log = logging.getLogger(__name__)
+MIN_TRAINING_ROWS = 2000
+
+
+async def predict_and_store(rt: Runtime, applied: Sequence[tuple[EventT, dict]], scores: dict[str, Any]) -> None:
+    """Signals for every row, score the previous signals, commit rows + scoreboard in one transaction.
+
+    ``scores`` maps symbol → scoreboard state (None if new); it is updated in place so
+    the caller can store it in the table after the database commit.
+    """
+    engine = await _signal_engine(rt)
+    rows = [row for _event, row in applied]
+    signals = await rt.offload(engine.predict, rows)
+    now = utc_now()
+    wall = time.time()
+    db_rows = []
+    for (event, row), signal in zip(applied, signals, strict=True):
+        symbol = row["symbol"]
+        scores[symbol] = score_tick(scores.get(symbol) or new_score_state(), row["current_price"], signal)
+        db_rows.append(_db_row(row, signal, now, wall, event.message.timestamp))
+    board = [r for symbol, state in scores.items() for r in scoreboard_rows(symbol, state, now)]
+    written = await rt.offload(_write_batch, rt.db, db_rows, board)
+    rt.counters.rows_written += written
+    rt.counters.last_tick_time = wall
+
+
+def _db_row(row: dict, signal: dict, now: Any, wall: float, ingest_ts: float | None) -> dict:
+    out = {**row, **signal, "processing_time": now}
+    if ingest_ts:
+        out["ingest_time"] = db_datetime(ingest_ts)
+        out["latency_ms"] = (wall - ingest_ts) * 1000.0
+    return out
+
+
+def db_datetime(epoch_s: float) -> Any:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(epoch_s, tz=UTC).replace(tzinfo=None)
+
+
+def _write_batch(engine: Engine, rows: list[dict], board: list[dict]) -> int:
+    written = db.insert_predictions(engine, rows)
+    db.upsert_scoreboard(engine, board)
+    return written
+
+
+async def _signal_engine(rt: Runtime) -> SignalEngine:
+    """The live signal engine, loading the newest valid artifacts on first use."""
+    if rt.signals is None:
+        bundle = await rt.offload(load_latest, settings.models_dir)
+        rt.signals = SignalEngine(bundle)
+        if bundle is None:
+            log.warning("no valid models in %s: model columns say TRAINING until one is trained "
+                        "from the history in the database", settings.models_dir)  # fmt: skip
+        else:
+            log.info("loaded models version %s", rt.signals.model_version)
+    return rt.signals
+
+
+_training: asyncio.Future | None = None
+_last_trained = 0.0
+
+
+@app.timer(interval=30.0)
+async def train_when_needed() -> None:
+    """Train from the database when there is no model yet, and on the retrain schedule."""
+    global _training, _last_trained
+    if runtime.signals is None or (_training is not None and not _training.done()):
+        return
+    due = settings.retrain_every_s > 0 and time.time() - _last_trained >= settings.retrain_every_s
+    if runtime.signals.model_version is not None and not due:
+        return
+    loop = asyncio.get_running_loop()
+    log.info("training models from the database history in the background")
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        _training = loop.run_in_executor(pool, train_from_database, settings.db_url, settings.models_dir)
+        try:
+            version_dir = await _training
+        except Exception:  # a failed training must not take the worker down; it is retried later
+            log.exception("background training failed")
+            return
+        finally:
+            _last_trained = time.time()
+    if version_dir is None:
+        log.info("not enough labelled history yet (< %d rows) to train; retrying later", MIN_TRAINING_ROWS)
+        return
+    bundle = await runtime.offload(load_latest, settings.models_dir)
+    runtime.signals.swap(bundle)
+    log.info("now predicting with models version %s", runtime.signals.model_version)
+
+
+def train_from_database(db_url: str, models_dir: Path) -> Path | None:
+    """(Child process) read the feature history from the database and train a new version."""
+    import pandas as pd
+    from models.train import train_and_save
+
+    engine = db.make_engine(db_url)
+    columns = ["symbol", "timestamp", "current_price", *db.FEATURE_COLUMNS]
+    with engine.connect() as conn:
+        frame = pd.read_sql(db.predictions.select().with_only_columns(
+            *(db.predictions.c[c] for c in columns)), conn)  # fmt: skip
+    if len(frame) < MIN_TRAINING_ROWS:
+        return None
+    return train_and_save(frame, models_dir)
+
+
+@app.timer(interval=2.0)
+async def publish_counters() -> None:
+    """Pipeline counters → database, for the terminal's health panel."""
+    rate = runtime.counters.sample_rate()
+    await runtime.offload(db.write_counters, runtime.db, runtime.counters.snapshot(rate), utc_now())

@@ -1,0 +1,75 @@
+"""The ``broker`` command: run Tansu in the foreground, or detached with a pid file.
+
+Reads settings (broker URL, Tansu binary, data dir). Writes ``<data_dir>/run/broker.pid``
+and ``<data_dir>/run/broker.log`` when detached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import click
+
+from flameback_app.broker import BrokerError, check_port_free, kafka_ready, resolve_tansu_bin, start_tansu, stop_process
+from flameback_app.settings import Settings, hostport
+
+
+def _pid_file(settings: Settings) -> Path:
+    return settings.data_dir / "run" / "broker.pid"
+
+
+async def run_broker(settings: Settings, *, detach: bool, stop_detached: bool, ready_timeout: float) -> None:
+    """Start (or stop) the embedded broker as the options say."""
+    if stop_detached:
+        _stop_detached(_pid_file(settings))
+        return
+    urls = settings.broker.split(";")
+    if len(urls) != 1:
+        raise BrokerError("the embedded broker listens on one address; FLAMEBACK_BROKER lists several.")
+    host, port = hostport(urls[0])
+    check_port_free(host, port)
+    binary = resolve_tansu_bin(settings.tansu_bin)
+    run_dir = settings.data_dir / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    proc = start_tansu(binary, host, port, log_file=run_dir / "broker.log" if detach else None)
+    if not await kafka_ready([f"{host}:{port}"], ready_timeout):
+        stop_process(proc)
+        raise BrokerError(f"Tansu did not accept Kafka connections on {host}:{port} within {ready_timeout:.0f}s")
+    click.echo(f"broker ready at kafka://{host}:{port} (Tansu, memory-only: topics vanish when it stops)", err=True)
+    if detach:
+        _pid_file(settings).write_text(str(proc.pid))
+        return
+    await _wait_for_stop(proc)
+
+
+async def _wait_for_stop(proc) -> None:  # type: ignore[no-untyped-def]
+    """Block until SIGINT/SIGTERM (then stop Tansu cleanly) or until Tansu exits by itself."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    while not stop.is_set() and proc.poll() is None:
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=0.5)
+        except TimeoutError:
+            pass
+    if proc.poll() is not None and not stop.is_set():
+        raise BrokerError(f"Tansu exited unexpectedly with code {proc.returncode}")
+    code = stop_process(proc)
+    click.echo(f"broker stopped (exit {code})", err=True)
+
+
+def _stop_detached(pid_file: Path) -> None:
+    try:
+        pid = int(pid_file.read_text())
+    except (OSError, ValueError):
+        raise BrokerError(f"no detached broker to stop ({pid_file} missing)") from None
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    pid_file.unlink(missing_ok=True)
+    click.echo(f"broker (pid {pid}) stopped", err=True)

@@ -1,0 +1,53 @@
+"""Process-wide resources the agents share: database engine, counters, signal engine, executor.
+
+One :class:`Runtime` per worker process, created from the settings at the entry
+point. The lock serialises batch processing between the two agents that can
+advance a symbol's state (``ingest`` for co-partitioned ticks, ``indicators`` for
+re-keyed ones), so a batch never reads a row another batch is about to replace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+
+from flameback_app.counters import PipelineCounters
+from flameback_app.db import create_schema, make_engine
+from flameback_app.settings import Settings
+
+T = TypeVar("T")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    counters: PipelineCounters = field(default_factory=PipelineCounters)
+    signals: Any = None  # models.live.SignalEngine once the worker starts
+    _db: Engine | None = None
+    _lock: asyncio.Lock | None = None
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="flameback-io")
+    )
+
+    @property
+    def db(self) -> Engine:
+        """The database engine, created (with the schema) on first use."""
+        if self._db is None:
+            self._db = make_engine(self.settings.db_url)
+            create_schema(self._db)
+        return self._db
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    async def offload(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking work (database, model predict) off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)

@@ -1,0 +1,78 @@
+"""Web views on the worker (``http://127.0.0.1:6066``): table state, symbols, health, counters.
+
+Reads: the ``symbol-state`` and ``symbol-scoreboard`` tables (routed with
+``table_route`` to the worker that owns the symbol's partition), this process's
+counters, and the database for the symbol list. Writes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from faust.web import Request, Response, View
+from sqlalchemy import func, select
+
+from flameback_app import db
+from flameback_app.app import app, runtime, settings
+from tables.definitions import scoreboards, symbol_states
+from tables.symbol_state import SymbolState
+
+_started = time.time()
+
+
+@app.page("/state/{symbol}/")
+@app.table_route(table=symbol_states, match_info="symbol")
+async def symbol_state(web: View, request: Request, symbol: str) -> Response:
+    """Indicators, window length, tick count and last timestamp of one symbol."""
+    value = symbol_states.get(symbol.encode())
+    if value is None:
+        return web.json({"error": f"unknown symbol {symbol!r}"}, status=404)
+    state = SymbolState.from_value(value)
+    return web.json({
+        "symbol": symbol,
+        "last_timestamp": state.last_ts.isoformat() if state.last_ts else None,
+        "ticks": state.ticks,
+        "window_length": state.indicators.window_length,
+        "indicators": state.last_features,
+        "scoreboard": scoreboards.get(symbol.encode()),
+        "served_by": str(app.conf.canonical_url),
+    })  # fmt: skip
+
+
+@app.page("/symbols/")
+async def symbols(web: View, request: Request) -> Response:
+    """Every symbol with rows in the database, its last timestamp and row count."""
+    rows = await runtime.offload(_symbol_summary)
+    return web.json({"symbols": rows})
+
+
+def _symbol_summary() -> list[dict[str, Any]]:
+    p = db.predictions
+    stmt = select(p.c.symbol, func.max(p.c.timestamp), func.count()).group_by(p.c.symbol).order_by(p.c.symbol)
+    with runtime.db.connect() as conn:
+        return [{"symbol": s, "last_timestamp": t.isoformat() if t else None, "rows": n}
+                for s, t, n in conn.execute(stmt)]  # fmt: skip
+
+
+@app.page("/health/")
+async def health(web: View, request: Request) -> Response:
+    """Liveness plus what this worker holds: partitions, model version, counters."""
+    assignment = sorted(f"{tp.topic}/{tp.partition}" for tp in app.consumer.assignment()) if app.consumer else []
+    return web.json({
+        "status": "ok",
+        "app_id": settings.app_id,
+        "broker": settings.broker,
+        "uptime_s": round(time.time() - _started, 1),
+        "assigned": assignment,
+        "model_version": runtime.signals.model_version if runtime.signals else None,
+        "counters": runtime.counters.snapshot(runtime.counters.sample_rate()),
+    })  # fmt: skip
+
+
+@app.page("/counters/")
+async def counters(web: View, request: Request) -> Response:
+    """Pipeline counters of this worker: processed, rejected by reason, stale, rows written."""
+    snapshot = runtime.counters.snapshot(runtime.counters.sample_rate())
+    snapshot["rejected_by_reason"] = dict(runtime.counters.rejected)
+    return web.json(snapshot)

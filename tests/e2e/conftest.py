@@ -1,0 +1,72 @@
+"""Fixtures for end-to-end tests: one real Tansu broker per session, one isolated stack per test."""
+
+from __future__ import annotations
+
+import csv
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flameback_app.ticks_csv import read_ticks
+from tests.harness import REAL_FILE, Broker, Stack
+
+E2E_SYMBOLS = ("ES1 Index", "CL1 Comdty", "GC1 Comdty", "C 1 Comdty", "NG1 Comdty", "QC1 Index")
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """The real embedded broker. It must start: a missing broker fails the run, never skips it."""
+    running = Broker(tmp_path_factory.mktemp("broker") / "tansu.log").start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def stack(broker: Broker, tmp_path: Path) -> Iterator[Stack]:
+    deployment = Stack(root=tmp_path, broker=broker, app_id=f"fb-test-{uuid.uuid4().hex[:8]}")
+    yield deployment
+    deployment.stop_all()
+
+
+def write_long_csv(path: Path, rows: list[tuple[str, float, str]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["symbol", "price", "timestamp"])
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A long-layout file with the real ticks of a few symbols (or a generated walk when the data is absent).
+
+    In CI the real data is always beside the checkout; elsewhere a seeded random walk
+    with the same shape keeps the test meaningful instead of skipping it.
+    """
+    path = tmp_path_factory.mktemp("data") / "ticks.csv"
+    if REAL_FILE.exists():
+        rows = [(t.tick.symbol, t.tick.price, t.tick.timestamp.isoformat())
+                for t in read_ticks(REAL_FILE, set(E2E_SYMBOLS))]  # fmt: skip
+    else:
+        if os.environ.get("CI"):
+            pytest.fail(f"{REAL_FILE} is missing in CI")
+        rows = generated_rows(E2E_SYMBOLS, days=3000)
+    return write_long_csv(path, rows)
+
+
+def generated_rows(symbols: tuple[str, ...], days: int, seed: int = 11) -> list[tuple[str, float, str]]:
+    import random
+    from datetime import datetime, timedelta
+
+    rng = random.Random(seed)
+    prices = {s: rng.uniform(10, 3000) for s in symbols}
+    start = datetime(2001, 1, 2)
+    out = []
+    for day in range(days):
+        for s in symbols:
+            prices[s] *= 1 + rng.gauss(0, 0.015)
+            out.append((s, round(prices[s], 4), (start + timedelta(days=day)).isoformat()))
+    return out

@@ -1,0 +1,165 @@
+"""Real processes for end-to-end tests: a Tansu broker on a free loopback port, Faust
+workers, feeds, and a real SQLite file — each test run isolated by its own app id,
+ports, state directory and database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from flameback_app.broker import kafka_ready, resolve_tansu_bin, start_tansu, stop_process
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+REAL_FILE = SHARED_DATA / "seas_port_final_2001_2019.csv"
+FAUST = [sys.executable, "-m", "faust", "-A", "flameback_app"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.2) -> object:
+    """Poll until ``predicate`` returns something truthy; fail with ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+class Broker:
+    """A Tansu broker process on a free loopback port (memory-only)."""
+
+    def __init__(self, log_file: Path) -> None:
+        self.port = free_port()
+        self.log_file = log_file
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"kafka://127.0.0.1:{self.port}"
+
+    def start(self) -> Broker:
+        self.proc = start_tansu(resolve_tansu_bin(os.environ.get("FLAMEBACK_TANSU_BIN")), "127.0.0.1", self.port,
+                                log_file=self.log_file)  # fmt: skip
+        if not asyncio.run(kafka_ready([f"127.0.0.1:{self.port}"], 30)):
+            raise AssertionError(f"Tansu did not start; see {self.log_file}")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+            self.proc = None
+
+
+@dataclass
+class Stack:
+    """Environment and processes of one isolated Flameback deployment."""
+
+    root: Path
+    broker: Broker
+    app_id: str
+    partitions: int = 4
+    workers: dict[str, subprocess.Popen] = field(default_factory=dict)
+    web_ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "flameback.db"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLAMEBACK_")}
+        env.update({
+            "FLAMEBACK_BROKER": self.broker.url,
+            "FLAMEBACK_DB_URL": f"sqlite:///{self.db_path}",
+            "FLAMEBACK_MODELS_DIR": str(self.root / "models"),
+            "FLAMEBACK_APP_ID": self.app_id,
+            "FLAMEBACK_PARTITIONS": str(self.partitions),
+            "PYTHONUNBUFFERED": "1",
+        })  # fmt: skip
+        env.update(extra)
+        return env
+
+    def state_dir(self, name: str) -> Path:
+        return self.root / f"data-{name}"
+
+    def start_worker(self, name: str = "w1") -> subprocess.Popen:
+        port = self.web_ports.setdefault(name, free_port())
+        env = self.env(FLAMEBACK_WEB_PORT=str(port), FLAMEBACK_DATA_DIR=str(self.state_dir(name)))
+        log = open(self.root / f"worker-{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen([*FAUST, "worker", "-l", "info"], cwd=REPO, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        self.workers[name] = proc
+        return proc
+
+    def kill_worker(self, name: str = "w1", sig: int = signal.SIGKILL) -> None:
+        proc = self.workers.pop(name)
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig)
+        proc.wait(30)
+
+    def stop_all(self) -> None:
+        for name in list(self.workers):
+            self.kill_worker(name, signal.SIGTERM)
+
+    def health(self, name: str = "w1") -> dict | None:
+        return self.get_json(name, "/health/")
+
+    def get_json(self, name: str, path: str) -> dict | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_ports[name]}{path}", timeout=5) as resp:
+                return json.load(resp)
+        except OSError:
+            return None
+
+    def wait_assigned(self, name: str = "w1", timeout: float = 60) -> dict:
+        """Wait until the worker's web server answers and it holds partitions."""
+        return wait_for(lambda: (h := self.health(name)) and h["assigned"] and h, timeout,
+                        f"worker {name} to be assigned partitions (log: {self.root}/worker-{name}.log)")  # fmt: skip
+
+    def run_command(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run([*FAUST, *args], cwd=REPO, env=self.env(FLAMEBACK_DATA_DIR=str(self.root / "cli")),
+                              capture_output=True, text=True, timeout=timeout, check=check)  # fmt: skip
+
+    def row_count(self) -> int:
+        if not self.db_path.exists():
+            return 0
+        engine = create_engine(f"sqlite:///{self.db_path}")
+        try:
+            with engine.connect() as conn:
+                return conn.execute(text("SELECT count(*) FROM predictions")).scalar_one()
+        except OperationalError:  # table not created yet
+            return 0
+        finally:
+            engine.dispose()
+
+    def wait_rows(self, expected: int, timeout: float) -> int:
+        """Wait until the database holds ``expected`` rows (and fail clearly if it holds more)."""
+        deadline = time.monotonic() + timeout
+        count = 0
+        while time.monotonic() < deadline:
+            count = self.row_count()
+            assert count <= expected, f"{count} rows > {expected} expected: duplicates?"
+            if count == expected:
+                return count
+            time.sleep(0.5)
+        raise AssertionError(f"{count} of {expected} rows after {timeout:.0f}s (logs in {self.root})")

@@ -1,0 +1,107 @@
+"""The ingest parser: every payload yields a Tick or an InvalidTick with a known reason, never anything else."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flameback_app.validation import MAX_PAYLOAD_BYTES, REASONS, InvalidTick, parse_tick
+
+
+def payload(**fields: object) -> bytes:
+    return json.dumps(fields).encode()
+
+
+def test_valid_tick_round_trips() -> None:
+    tick = parse_tick(payload(symbol="ES1 Index", price=1270.57, timestamp="2024-01-15 09:30:00"))
+    assert (tick.symbol, tick.price, tick.timestamp) == ("ES1 Index", 1270.57, datetime(2024, 1, 15, 9, 30))
+    assert parse_tick(tick.to_json_bytes()) == tick
+
+
+def test_date_alone_is_that_day_and_timezones_become_utc() -> None:
+    assert parse_tick(payload(symbol="X", price=1, date="2024-01-15")).timestamp == datetime(2024, 1, 15)
+    stamp = parse_tick(payload(symbol="X", price=1, timestamp="2024-01-15T10:00:00+02:00")).timestamp
+    assert stamp == datetime(2024, 1, 15, 8, 0)
+
+
+def test_negative_and_zero_prices_are_valid_ticks() -> None:
+    assert parse_tick(payload(symbol="CL1 Comdty", price=-37.63, timestamp="2020-04-20")).price == -37.63
+    assert parse_tick(payload(symbol="CL1 Comdty", price=0, timestamp="2020-04-21")).price == 0.0
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"\xff\xfe\x00", "not_utf8"),
+        (b"{not json", "invalid_json"),
+        (b'{"symbol":"X","price":NaN,"timestamp":"2024-01-01"}', "invalid_json"),
+        (b'{"symbol":"X","price":Infinity,"timestamp":"2024-01-01"}', "invalid_json"),
+        (b"[1,2,3]", "not_object"),
+        (b'"tick"', "not_object"),
+        (payload(price=1.0, timestamp="2024-01-01"), "missing_field"),
+        (payload(symbol="X", timestamp="2024-01-01"), "missing_field"),
+        (payload(symbol="X", price=1.0), "missing_field"),
+        (payload(symbol=123, price=1.0, timestamp="2024-01-01"), "bad_symbol"),
+        (payload(symbol="", price=1.0, timestamp="2024-01-01"), "bad_symbol"),
+        (payload(symbol="x" * 65, price=1.0, timestamp="2024-01-01"), "bad_symbol"),
+        (payload(symbol="a\nb", price=1.0, timestamp="2024-01-01"), "bad_symbol"),
+        (payload(symbol="X", price="1.0", timestamp="2024-01-01"), "bad_price"),
+        (payload(symbol="X", price=True, timestamp="2024-01-01"), "bad_price"),
+        (payload(symbol="X", price=None, timestamp="2024-01-01"), "bad_price"),
+        (b'{"symbol":"X","price":1e999,"timestamp":"2024-01-01"}', "non_finite_price"),
+        (payload(symbol="X", price=1.0, timestamp="yesterday"), "bad_timestamp"),
+        (payload(symbol="X", price=1.0, timestamp=20240101), "bad_timestamp"),
+        (b" " * (MAX_PAYLOAD_BYTES + 1), "too_large"),
+        (None, "missing_field"),
+    ],
+)
+def test_rejects_with_reason(raw: bytes | None, reason: str) -> None:
+    with pytest.raises(InvalidTick) as caught:
+        parse_tick(raw)
+    assert caught.value.reason == reason
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_never_crash(raw: bytes) -> None:
+    try:
+        tick = parse_tick(raw)
+    except InvalidTick as exc:
+        assert exc.reason in REASONS
+    else:
+        assert math.isfinite(tick.price) and 1 <= len(tick.symbol) <= 64
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(["symbol", "price", "timestamp", "date", "x"]), json_values, max_size=5))
+def test_arbitrary_json_objects_never_crash(obj: dict) -> None:
+    try:
+        tick = parse_tick(json.dumps(obj).encode())
+    except InvalidTick as exc:
+        assert exc.reason in REASONS
+    else:
+        assert tick.symbol == obj["symbol"] and tick.price == float(obj["price"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    symbol=st.text(st.characters(codec="utf-8", categories=["L", "N", "Zs", "P"]), min_size=1, max_size=64)
+    .filter(lambda s: s.strip() == s and s.isprintable()),
+    price=st.floats(allow_nan=False, allow_infinity=False),
+    stamp=st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2100, 1, 1)),
+)
+def test_every_valid_tick_is_accepted_exactly(symbol: str, price: float, stamp: datetime) -> None:
+    tick = parse_tick(payload(symbol=symbol, price=price, timestamp=stamp.isoformat()))
+    assert (tick.symbol, tick.price, tick.timestamp) == (symbol, price, stamp)
