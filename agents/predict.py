@@ -25,6 +25,8 @@ from models.live import SignalEngine
 from models.registry import load_latest
 from models.scoreboard import new_score_state, score_tick, scoreboard_rows
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from flameback_app import db
 from flameback_app.app import app, runtime, settings
@@ -52,7 +54,7 @@ async def predict_and_store(rt: Runtime, applied: Sequence[tuple[EventT, dict]],
         scores[symbol] = score_tick(scores.get(symbol) or new_score_state(), row["current_price"], signal)
         db_rows.append(_db_row(row, signal, now, wall, event.message.timestamp))
     board = [r for symbol, state in scores.items() for r in scoreboard_rows(symbol, state, now)]
-    written = await rt.offload(_write_batch, rt.db, db_rows, board)
+    written = await _write_until_stored(rt, db_rows, board)
     rt.counters.rows_written += written
     rt.counters.last_tick_time = wall
 
@@ -69,6 +71,30 @@ def db_datetime(epoch_s: float) -> Any:
     from datetime import datetime
 
     return datetime.fromtimestamp(epoch_s, tz=UTC).replace(tzinfo=None)
+
+
+async def _write_until_stored(rt: Runtime, rows: list[dict], board: list[dict]) -> int:
+    """Commit the batch, retrying with backoff for as long as the database refuses it.
+
+    Short lock waits are absorbed inside :mod:`flameback_app.db`; what reaches here is a
+    database that stays unwritable (read-only file, full disk, server down). The batch
+    is not acknowledged until it is stored, so Kafka keeps it; the worker logs why, backs
+    off up to a minute between attempts, and keeps heartbeating instead of spinning.
+    """
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(SQLAlchemyError),
+        wait=wait_exponential(multiplier=0.5, max=60),
+        before_sleep=_log_write_failure,
+    ):
+        with attempt:
+            return await rt.offload(_write_batch, rt.db, rows, board)
+    raise AssertionError("unreachable: AsyncRetrying retries forever")
+
+
+def _log_write_failure(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    log.error("database write failed (%s); attempt %d, next in %.0fs; the batch stays unacknowledged until stored",
+              getattr(exc, "orig", exc), state.attempt_number, state.upcoming_sleep)
 
 
 def _write_batch(engine: Engine, rows: list[dict], board: list[dict]) -> int:

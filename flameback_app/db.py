@@ -33,6 +33,7 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    make_url,
 )
 from sqlalchemy.exc import OperationalError
 from tenacity import before_sleep_log, retry, retry_if_exception, stop_after_delay, wait_exponential
@@ -112,8 +113,9 @@ model_registry = Table(
 
 def make_engine(url: str) -> Engine:
     """Create an engine; for SQLite, make the parent directory, enable WAL and a busy timeout."""
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    database = make_url(url).database
+    if url.startswith("sqlite") and database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, future=True, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
