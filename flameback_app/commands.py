@@ -1,42 +1,55 @@
 """The operator's CLI: ``faust -A flameback_app <command>``.
 
 Each command is a thin shell: it parses options (click, via Faust), reads the
-settings, and calls the module that does the work. Errors a user can fix end the
-command with one clear line and a non-zero exit code.
+settings, and calls the module that does the work. These commands run on a plain
+asyncio loop (:class:`ToolCommand`), not inside a Faust worker service: an error a
+user can fix ends the command with one line ``Error: ...`` and exit code 1, instead
+of a worker traceback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
+import asyncio
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from faust.cli import AppCommand, argument, option
 
 from flameback_app.app import app, settings
 
+USER_ERRORS = (ValueError, OSError, RuntimeError)
 
-def user_errors(fun: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the errors a user can act on into a one-line ``Error: ...`` and exit code 1."""
 
-    @wraps(fun)
-    async def wrapper(self: AppCommand, *args: Any, **kwargs: Any) -> Any:
+class ToolCommand(AppCommand):
+    """Run the command coroutine with ``asyncio.run``; user errors become one line and exit 1."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
         try:
-            return await fun(self, *args, **kwargs)
-        except (ValueError, OSError, RuntimeError) as exc:
-            raise click.ClickException(str(exc)) from exc
+            asyncio.run(self.execute(*self.args, *args, **{**self.kwargs, **kwargs}))
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except USER_ERRORS as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+        sys.exit(0)
 
-    return wrapper
+
+def tool_command(*options: Any) -> Any:
+    """``app.command`` with :class:`ToolCommand` as the base."""
+    return app.command(*options, base=ToolCommand)
 
 
-@app.command(
+@tool_command(
     argument("file", type=click.Path(path_type=Path)),
     option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output CSV path."),
     option("--progress/--no-progress", default=True, help="Progress bar on stderr."),
 )
-@user_errors
 async def features(self: AppCommand, file: Path, out: Path, progress: bool) -> None:
     """Compute every indicator offline for a tick CSV (same engine as the live worker)."""
     from flameback_app.offline import write_features_csv
@@ -45,7 +58,7 @@ async def features(self: AppCommand, file: Path, out: Path, progress: bool) -> N
     click.echo(f"wrote {count} rows to {out}", err=True)
 
 
-@app.command(
+@tool_command(
     argument("file", type=click.Path(path_type=Path)),
     option("--out", "out", type=click.Path(path_type=Path), default=None,
            help="Artifacts root (default: FLAMEBACK_MODELS_DIR)."),
@@ -55,7 +68,6 @@ async def features(self: AppCommand, file: Path, out: Path, progress: bool) -> N
     option("--embargo", type=int, default=5, show_default=True, help="Ticks embargoed after each test fold."),
     option("--cost-bp", type=float, default=2.0, show_default=True, help="Strategy cost per position change."),
 )
-@user_errors
 async def train(self: AppCommand, file: Path, out: Path | None, report: Path | None,
                 folds: int, embargo: int, cost_bp: float) -> None:
     """Walk-forward evaluate, then fit and save the four models (a new artifact version)."""
@@ -65,7 +77,7 @@ async def train(self: AppCommand, file: Path, out: Path | None, report: Path | N
                       cost_bp=cost_bp)
 
 
-@app.command(
+@tool_command(
     argument("file", type=click.Path(path_type=Path)),
     option("--models", "models_dir", type=click.Path(path_type=Path), default=None,
            help="A version directory or the artifacts root (newest valid version)."),
@@ -73,7 +85,6 @@ async def train(self: AppCommand, file: Path, out: Path | None, report: Path | N
     option("--report", "report", type=click.Path(path_type=Path), required=True, help="Metrics JSON."),
     option("--cost-bp", type=float, default=2.0, show_default=True, help="Strategy cost per position change."),
 )
-@user_errors
 async def evaluate(self: AppCommand, file: Path, models_dir: Path | None, out: Path, report: Path,
                    cost_bp: float) -> None:
     """Run saved models and the rules on new data; write per-row predictions and a report."""
@@ -82,12 +93,11 @@ async def evaluate(self: AppCommand, file: Path, models_dir: Path | None, out: P
     run_evaluate_command(file, models_dir or settings.models_dir, out=out, report=report, cost_bp=cost_bp)
 
 
-@app.command(
+@tool_command(
     option("--detach", is_flag=True, help="Return once the broker accepts connections; leave it running."),
     option("--stop", "stop_detached", is_flag=True, help="Stop a broker started with --detach."),
     option("--ready-timeout", type=float, default=30.0, show_default=True),
 )
-@user_errors
 async def broker(self: AppCommand, detach: bool, stop_detached: bool, ready_timeout: float) -> None:
     """Run the embedded Kafka-protocol broker (Tansu) on FLAMEBACK_BROKER's host:port."""
     from flameback_app.broker_command import run_broker
@@ -95,7 +105,7 @@ async def broker(self: AppCommand, detach: bool, stop_detached: bool, ready_time
     await run_broker(settings, detach=detach, stop_detached=stop_detached, ready_timeout=ready_timeout)
 
 
-@app.command(
+@tool_command(
     argument("file", type=click.Path(path_type=Path)),
     option("--rate", type=float, default=None, help="Ticks per second (default: as fast as possible)."),
     option("--max", "max_speed", is_flag=True, help="As fast as possible (the default without --rate)."),
@@ -103,7 +113,6 @@ async def broker(self: AppCommand, detach: bool, stop_detached: bool, ready_time
     option("--symbols", default=None, help="Comma-separated symbols to send (default: all)."),
     option("--progress/--no-progress", default=True, help="Progress bar on stderr."),
 )
-@user_errors
 async def replay(self: AppCommand, file: Path, rate: float | None, max_speed: bool, loop_forever: bool,
                  symbols: str | None, progress: bool) -> None:
     """Replay a tick CSV (wide Bloomberg or long layout) onto futures-ticks, in time order."""
@@ -117,7 +126,7 @@ async def replay(self: AppCommand, file: Path, rate: float | None, max_speed: bo
     click.echo(summary.line(), err=True)
 
 
-@app.command(
+@tool_command(
     option("--rate", type=float, default=50.0, show_default=True, help="Ticks per second."),
     option("--symbols", default=None, help="Comma-separated symbols (default: 14 well-known futures)."),
     option("--seed", type=int, default=7, show_default=True),
@@ -126,7 +135,6 @@ async def replay(self: AppCommand, file: Path, rate: float | None, max_speed: bo
     option("--rounds", type=int, default=None, help="Stop after N ticks per symbol (default: run forever)."),
     option("--progress/--no-progress", default=True, help="Progress bar on stderr."),
 )
-@user_errors
 async def simulate(self: AppCommand, rate: float, symbols: str | None, seed: int, step_s: float,
                    rounds: int | None, progress: bool) -> None:
     """Send a synthetic live feed (seeded random walks with realistic daily volatility)."""

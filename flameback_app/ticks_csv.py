@@ -144,5 +144,8 @@ def _read_long(reader: csv.reader, header: list[str], path: Path, symbols: set[s
 
 def count_data_lines(path: Path | str) -> int:
     """Number of lines after the header (a cheap total for progress bars)."""
-    with Path(path).open("rb") as handle:
-        return max(sum(1 for _ in handle) - 1, 0)
+    try:
+        with Path(path).open("rb") as handle:
+            return max(sum(1 for _ in handle) - 1, 0)
+    except OSError as exc:
+        raise TickFileError(path, None, f"cannot open: {exc.strerror or exc}") from None
