@@ -16,22 +16,21 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from faust.types import EventT
-from models.live import SignalEngine
-from models.registry import load_latest
-from models.scoreboard import new_score_state, score_tick, scoreboard_rows
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from flameback_app import db
 from flameback_app.app import app, runtime, settings
-from flameback_app.records import utc_now
+from flameback_app.records import utc_from_epoch, utc_now
 from flameback_app.runtime import Runtime
+from models.live import SignalEngine
+from models.registry import load_latest
+from models.scoreboard import new_score_state, pooled_rows, score_tick, scoreboard_rows
 
 log = logging.getLogger(__name__)
 MIN_TRAINING_ROWS = 2000
@@ -62,15 +61,9 @@ async def predict_and_store(rt: Runtime, applied: Sequence[tuple[EventT, dict]],
 def _db_row(row: dict, signal: dict, now: Any, wall: float, ingest_ts: float | None) -> dict:
     out = {**row, **signal, "processing_time": now}
     if ingest_ts:
-        out["ingest_time"] = db_datetime(ingest_ts)
+        out["ingest_time"] = utc_from_epoch(ingest_ts)
         out["latency_ms"] = (wall - ingest_ts) * 1000.0
     return out
-
-
-def db_datetime(epoch_s: float) -> Any:
-    from datetime import datetime
-
-    return datetime.fromtimestamp(epoch_s, tz=UTC).replace(tzinfo=None)
 
 
 async def _write_until_stored(rt: Runtime, rows: list[dict], board: list[dict]) -> int:
@@ -151,6 +144,7 @@ async def train_when_needed() -> None:
 def train_from_database(db_url: str, models_dir: Path) -> Path | None:
     """(Child process) read the feature history from the database and train a new version."""
     import pandas as pd
+
     from models.train import train_and_save
 
     engine = db.make_engine(db_url)
@@ -165,6 +159,15 @@ def train_from_database(db_url: str, models_dir: Path) -> Path | None:
 
 @app.timer(interval=2.0)
 async def publish_counters() -> None:
-    """Pipeline counters → database, for the terminal's health panel."""
+    """Pipeline counters and the all-symbols scoreboard → database, for the terminal."""
     rate = runtime.counters.sample_rate()
     await runtime.offload(db.write_counters, runtime.db, runtime.counters.snapshot(rate), utc_now())
+    await runtime.offload(_pool_scoreboard, runtime.db)
+
+
+def _pool_scoreboard(engine: Engine) -> None:
+    """Symbol "*" rows from every symbol's rows (whichever worker wrote them)."""
+    board = db.scoreboard
+    with engine.connect() as conn:
+        rows = [r._asdict() for r in conn.execute(board.select().where(board.c.symbol != db.ALL_SYMBOLS))]
+    db.upsert_scoreboard(engine, pooled_rows(rows, utc_now()))

@@ -31,3 +31,8 @@ class Tick:
 def utc_now() -> datetime:
     """The current time as a naive UTC datetime (the convention for every stored time)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def utc_from_epoch(seconds: float) -> datetime:
+    """Epoch seconds (e.g. a Kafka timestamp) as a naive UTC datetime."""
+    return datetime.fromtimestamp(seconds, tz=UTC).replace(tzinfo=None)

@@ -1,0 +1,139 @@
+"""Agents under Faust's ``test_context()``: in-memory tables, a real SQLite file, no broker.
+
+Topic sends (dead letters, repartition, features) have no broker to go to here, so they
+are recorded instead; the end-to-end tests cover them against the real broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from agents import indicators as indicator_stage
+from agents import ingest as ingest_stage
+from flameback_app import app, db
+from flameback_app.app import runtime
+from flameback_app.counters import PipelineCounters
+from flameback_app.partitioning import partition_for
+from flameback_app.ta import IndicatorState, step
+from models.live import SignalEngine
+from tables.definitions import symbol_states
+
+
+class Recorder:
+    """Stands in for ``Topic.send`` (no broker under test_context) and keeps what was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+
+    async def __call__(self, **kwargs: object) -> None:
+        self.sent.append(kwargs)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def in_memory_tables() -> None:
+    app.conf.store = "memory://"
+    app.finalize()
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """One loop for the module: Faust binds its services to the first loop that runs them."""
+    running = asyncio.new_event_loop()
+    asyncio.set_event_loop(running)
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Recorder]]:
+    """A fresh database file, counters, rule-only signal engine and recorded topic sends."""
+    monkeypatch.setattr(runtime, "_db", db.make_engine(f"sqlite:///{tmp_path / 'agents.db'}"))
+    db.create_schema(runtime.db)
+    monkeypatch.setattr(runtime, "counters", PipelineCounters())
+    monkeypatch.setattr(runtime, "signals", SignalEngine(None))
+    sends = {"dlq": Recorder(), "rekeyed": Recorder(), "features": Recorder()}
+    monkeypatch.setattr(ingest_stage.dead_letter_topic, "send", sends["dlq"])
+    monkeypatch.setattr(indicator_stage.rekeyed_topic, "send", sends["rekeyed"])
+    monkeypatch.setattr(indicator_stage.features_topic, "send", sends["features"])
+    yield sends  # tables persist across tests (in memory): each test uses its own symbols
+
+
+def tick(symbol: str, price: float, day: int) -> bytes:
+    return json.dumps({"symbol": symbol, "price": price, "timestamp": f"2024-01-{day:02d}T00:00:00"}).encode()
+
+
+async def feed(agent: object, messages: list[tuple[bytes, int]]) -> None:
+    async with agent.test_context() as ctx:  # type: ignore[attr-defined]
+        for value, partition in messages:
+            await ctx.put(value, key=None, partition=partition, wait=False)
+        await until(lambda: runtime.counters.processed + runtime.counters.stale + runtime.counters.rejected_total
+                    + runtime.counters.forwarded >= len(messages))  # fmt: skip
+
+
+async def until(predicate: object, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert loop.time() < deadline, "agent did not process the messages in time"
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)  # let the batch finish its database and table writes
+
+
+def rows(symbol: str) -> list:
+    p = db.predictions
+    with runtime.db.connect() as conn:
+        return conn.execute(select(p).where(p.c.symbol == symbol).order_by(p.c.timestamp)).all()
+
+
+def test_ingest_computes_stores_and_skips_stale(pipeline: dict[str, Recorder], loop) -> None:
+    symbol = "ES1 Index"
+    home = partition_for(symbol, app.flameback_settings.partitions)
+    prices = [100.0 + i for i in range(1, 26)]
+    messages = [(tick(symbol, p, i + 1), home) for i, p in enumerate(prices)]
+    messages.append((tick(symbol, 999.0, 3), home))  # an old timestamp: stale, not applied
+    loop.run_until_complete(feed(ingest_stage.ingest, messages))
+
+    stored = rows(symbol)
+    assert len(stored) == len(prices)
+    expected_state = IndicatorState()
+    for row, price in zip(stored, prices, strict=True):
+        expected_state, features = step(expected_state, price)
+        assert row.current_price == price
+        assert row.sma_20 == features["sma_20"] and row.lag_5 == features["lag_5"]
+        assert row.XGBoost == "TRAINING"
+    assert runtime.counters.stale == 1
+    value = symbol_states[symbol.encode()]
+    assert value["last_ts"] == "2024-01-25T00:00:00" and value["ticks"] == len(prices)
+    assert len(pipeline["features"].sent) == len(prices)
+
+
+def test_bad_payloads_are_dead_lettered_and_processing_continues(pipeline: dict[str, Recorder], loop) -> None:
+    symbol = "CL1 Comdty"
+    home = partition_for(symbol, app.flameback_settings.partitions)
+    bad = [b"{oops", b'{"symbol": "CL1 Comdty", "price": "x", "timestamp": "2024-01-02"}', b"\x00\xff"]
+    messages = [(tick(symbol, 50.0, 1), home), *[(b, home) for b in bad], (tick(symbol, 51.0, 2), home)]
+    loop.run_until_complete(feed(ingest_stage.ingest, messages))
+
+    assert [s["value"] for s in pipeline["dlq"].sent] == bad
+    assert [dict(s["headers"])["reason"] for s in pipeline["dlq"].sent] == [b"invalid_json", b"bad_price",
+                                                                             b"not_utf8"]  # fmt: skip
+    assert runtime.counters.rejected_total == 3
+    assert len(rows(symbol)) == 2
+
+
+def test_ticks_off_their_partition_take_the_repartition_hop(pipeline: dict[str, Recorder], loop) -> None:
+    symbol = "GC1 Comdty"
+    partitions = app.flameback_settings.partitions
+    elsewhere = (partition_for(symbol, partitions) + 1) % partitions
+    loop.run_until_complete(feed(ingest_stage.ingest, [(tick(symbol, 1800.0, 1), elsewhere)]))
+
+    assert rows(symbol) == []
+    (sent,) = pipeline["rekeyed"].sent
+    assert sent["key"] == symbol.encode() and json.loads(sent["value"])["price"] == 1800.0
+    assert runtime.counters.forwarded == 1
