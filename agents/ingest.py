@@ -17,6 +17,7 @@ from faust.types import EventT
 from agents.indicators import process_ticks, rekeyed_topic
 from flameback_app.app import app, runtime, settings
 from flameback_app.partitioning import partition_for
+from flameback_app.records import Tick
 from flameback_app.topics import DEAD_LETTERS, TICKS, raw_topic
 from flameback_app.validation import InvalidTick, parse_tick
 
@@ -37,7 +38,7 @@ async def ingest(stream: Any) -> None:
             except InvalidTick as exc:
                 await dead_letter(event, exc)
                 continue
-            if event.message.partition == partition_for(tick.symbol, settings.partitions):
+            if is_on_home_partition(event, tick):
                 local.append((event, tick))
             else:
                 await rekeyed_topic.send(
@@ -45,6 +46,18 @@ async def ingest(stream: Any) -> None:
                 )
                 runtime.counters.forwarded += 1
         await process_ticks(local)
+
+
+def is_on_home_partition(event: EventT, tick: Tick) -> bool:
+    """Keyed by its symbol and on that key's partition: the symbol's table row lives here.
+
+    The key must be the symbol too, not just the partition: an unkeyed producer's ticks
+    land on random partitions, and letting the lucky ones skip the hop would reorder the
+    symbol's ticks (later ones would overtake and the earlier become stale).
+    """
+    return event.key == tick.symbol.encode() and event.message.partition == partition_for(
+        tick.symbol, settings.partitions
+    )
 
 
 async def dead_letter(event: EventT, exc: InvalidTick) -> None:

@@ -68,10 +68,10 @@ def tick(symbol: str, price: float, day: int) -> bytes:
     return json.dumps({"symbol": symbol, "price": price, "timestamp": f"2024-01-{day:02d}T00:00:00"}).encode()
 
 
-async def feed(agent: object, messages: list[tuple[bytes, int]]) -> None:
+async def feed(agent: object, messages: list[tuple[bytes, int]], key: bytes | None) -> None:
     async with agent.test_context() as ctx:  # type: ignore[attr-defined]
         for value, partition in messages:
-            await ctx.put(value, key=None, partition=partition, wait=False)
+            await ctx.put(value, key=key, partition=partition, wait=False)
         await until(lambda: runtime.counters.processed + runtime.counters.stale + runtime.counters.rejected_total
                     + runtime.counters.forwarded >= len(messages))  # fmt: skip
 
@@ -97,7 +97,7 @@ def test_ingest_computes_stores_and_skips_stale(pipeline: dict[str, Recorder], l
     prices = [100.0 + i for i in range(1, 26)]
     messages = [(tick(symbol, p, i + 1), home) for i, p in enumerate(prices)]
     messages.append((tick(symbol, 999.0, 3), home))  # an old timestamp: stale, not applied
-    loop.run_until_complete(feed(ingest_stage.ingest, messages))
+    loop.run_until_complete(feed(ingest_stage.ingest, messages, key=symbol.encode()))
 
     stored = rows(symbol)
     assert len(stored) == len(prices)
@@ -118,7 +118,7 @@ def test_bad_payloads_are_dead_lettered_and_processing_continues(pipeline: dict[
     home = partition_for(symbol, app.flameback_settings.partitions)
     bad = [b"{oops", b'{"symbol": "CL1 Comdty", "price": "x", "timestamp": "2024-01-02"}', b"\x00\xff"]
     messages = [(tick(symbol, 50.0, 1), home), *[(b, home) for b in bad], (tick(symbol, 51.0, 2), home)]
-    loop.run_until_complete(feed(ingest_stage.ingest, messages))
+    loop.run_until_complete(feed(ingest_stage.ingest, messages, key=symbol.encode()))
 
     assert [s["value"] for s in pipeline["dlq"].sent] == bad
     assert [dict(s["headers"])["reason"] for s in pipeline["dlq"].sent] == [b"invalid_json", b"bad_price",
@@ -127,11 +127,18 @@ def test_bad_payloads_are_dead_lettered_and_processing_continues(pipeline: dict[
     assert len(rows(symbol)) == 2
 
 
+def test_unkeyed_ticks_take_the_repartition_hop_even_on_the_home_partition(pipeline: dict[str, Recorder], loop) -> None:
+    symbol = "SI1 Comdty"
+    home = partition_for(symbol, app.flameback_settings.partitions)
+    loop.run_until_complete(feed(ingest_stage.ingest, [(tick(symbol, 25.0, 1), home)], key=None))
+    assert rows(symbol) == [] and len(pipeline["rekeyed"].sent) == 1
+
+
 def test_ticks_off_their_partition_take_the_repartition_hop(pipeline: dict[str, Recorder], loop) -> None:
     symbol = "GC1 Comdty"
     partitions = app.flameback_settings.partitions
     elsewhere = (partition_for(symbol, partitions) + 1) % partitions
-    loop.run_until_complete(feed(ingest_stage.ingest, [(tick(symbol, 1800.0, 1), elsewhere)]))
+    loop.run_until_complete(feed(ingest_stage.ingest, [(tick(symbol, 1800.0, 1), elsewhere)], key=symbol.encode()))
 
     assert rows(symbol) == []
     (sent,) = pipeline["rekeyed"].sent

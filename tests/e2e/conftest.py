@@ -16,10 +16,13 @@ from tests.harness import REAL_FILE, Broker, Stack
 E2E_SYMBOLS = ("ES1 Index", "CL1 Comdty", "GC1 Comdty", "C 1 Comdty", "NG1 Comdty", "QC1 Index")
 
 
-@pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    """The real embedded broker. It must start: a missing broker fails the run, never skips it."""
-    running = Broker(tmp_path_factory.mktemp("broker") / "tansu.log").start()
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """A real embedded broker per test (topics are shared by name, so tests need their own).
+
+    It must start: a missing broker fails the run, never skips it.
+    """
+    running = Broker(tmp_path / "tansu.log").start()
     yield running
     running.stop()
 

@@ -118,12 +118,12 @@ def test_web_views_serve_table_state(stack: Stack, real_subset: Path) -> None:
     assert stack.get_json("w1", "/state/NOPE/") is None  # 404 → urlopen raises → None
 
 
-async def _send_raw(bootstrap: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+async def _send_raw(bootstrap: str, messages: list[tuple[bytes | None, bytes, int | None]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4 * 1024 * 1024)
     await producer.start()
     try:
-        for key, value in messages:
-            await producer.send(TICKS, key=key, value=value)
+        for key, value, partition in messages:
+            await producer.send(TICKS, key=key, value=value, partition=partition)
         await producer.flush()
     finally:
         await producer.stop()
@@ -148,25 +148,27 @@ async def _read_topic(bootstrap: str, topic: str, expected: int, timeout: float)
 def test_bad_input_goes_to_dead_letters_and_good_ticks_are_processed(stack: Stack) -> None:
     stack.start_worker()
     stack.wait_assigned()
-    good = [json.dumps({"symbol": "ZZ1 Test", "price": 100 + i, "timestamp": f"2024-01-{i + 1:02d}"}).encode()
-            for i in range(20)]  # fmt: skip
+    def good(symbol: str, i: int) -> bytes:
+        return json.dumps({"symbol": symbol, "price": 100 + i, "timestamp": f"2024-01-{i + 1:02d}"}).encode()
+
     bad = [b"{not json", b'{"symbol":"X","price":"1","timestamp":"2024-01-01"}', b"\xff\x00\x01",
            json.dumps({"symbol": "X", "price": 1.0}).encode(), b'{"symbol":"X","price":NaN,"timestamp":"2024"}']
-    mixed: list[tuple[bytes | None, bytes]] = []
-    for i, payload in enumerate(good):
-        mixed.append((b"ZZ1 Test", payload) if i % 2 else (None, payload))  # half unkeyed: repartition path
+    mixed: list[tuple[bytes | None, bytes, int | None]] = []
+    for i in range(10):
+        mixed.append((b"KEYED Test", good("KEYED Test", i), None))  # keyed: processed where it lands
+        mixed.append((None, good("UNKEYED Test", i), 0))  # unkeyed, one partition: takes the repartition hop
         if i < len(bad):
-            mixed.append((None, bad[i]))
+            mixed.append((None, bad[i], i % 4))
     bootstrap = stack.broker.url.removeprefix("kafka://")
     asyncio.run(_send_raw(bootstrap, mixed))
-    stack.wait_rows(len(good), timeout=60)
+    stack.wait_rows(20, timeout=60)
     dead = asyncio.run(_read_topic(bootstrap, DEAD_LETTERS, len(bad), timeout=30))
     assert sorted(r.value for r in dead) == sorted(bad)
     reasons = {dict(r.headers)["reason"].decode() for r in dead}
     assert reasons == {"invalid_json", "bad_price", "not_utf8", "missing_field"}
     counters = stack.get_json("w1", "/counters/")
     assert counters["rejected_total"] == len(bad)
-    assert counters["forwarded_total"] >= 1
+    assert counters["forwarded_total"] == 10
     assert stack.workers["w1"].poll() is None
 
 
