@@ -38,6 +38,7 @@ def create_app(settings: Settings) -> faust.App:
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
+        producer_linger=0.005,  # batch the per-row feature and changelog sends (was one request per send)
         autodiscover=["flameback_app.commands", "flameback_app.views", "tables", "agents"],
         origin="flameback_app",
         **extra,

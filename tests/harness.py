@@ -79,6 +79,7 @@ class Stack:
     broker: Broker
     app_id: str
     partitions: int = 4
+    extra_env: dict[str, str] = field(default_factory=dict)
     workers: dict[str, subprocess.Popen] = field(default_factory=dict)
     web_ports: dict[str, int] = field(default_factory=dict)
 
@@ -96,6 +97,7 @@ class Stack:
             "FLAMEBACK_PARTITIONS": str(self.partitions),
             "PYTHONUNBUFFERED": "1",
         })  # fmt: skip
+        env.update(self.extra_env)
         env.update(extra)
         return env
 

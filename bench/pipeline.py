@@ -1,0 +1,217 @@
+"""End-to-end benchmark: replay → embedded broker → worker (all agents, 4 models, 5 rules) → SQLite rows.
+
+Prints, for this machine and this run:
+- sustained throughput: the whole 2001–2019 file (or a generated one) replayed at full
+  speed, ticks/s from the first send to the last database row, and the worker's peak RSS;
+- tick → row latency p50/p99 at a fixed offered rate (``latency_ms``: Kafka timestamp of
+  the tick → its row handed to the database);
+- the baseline, measured the same way on the same broker: a re-creation of the original
+  architecture (``bench/original_arch.py``: a plain consumer per stage, recompute-from-deque
+  indicators, one-row-at-a-time model calls and SQLite commits).
+
+    .venv/bin/python -m bench.pipeline [--ticks N] [--rate 1000] [--latency-seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+
+from flameback_app.broker import ensure_topics
+from tests.harness import FAUST, REAL_FILE, REPO, Broker, Stack, wait_for
+
+CACHE = Path(tempfile.gettempdir()) / "flameback-bench"
+
+
+def tick_file(limit: int | None) -> Path:
+    """The real file as a long CSV (first ``limit`` ticks), or a generated walk if it is absent."""
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / f"ticks-{limit or 'all'}.csv"
+    if not path.exists():
+        from tests.e2e.conftest import generated_rows, write_long_csv
+
+        if REAL_FILE.exists():
+            from flameback_app.ticks_csv import read_ticks
+
+            rows = [(t.tick.symbol, t.tick.price, t.tick.timestamp.isoformat()) for t in read_ticks(REAL_FILE)]
+            rows.sort(key=lambda r: r[2])
+        else:
+            rows = generated_rows(tuple(f"SYM{i} Index" for i in range(39)), days=4956)
+        write_long_csv(path, rows[:limit] if limit else rows)
+    return path
+
+
+def trained_models() -> Path:
+    """A model version to run with (trained once on 40,000 ticks and cached)."""
+    models = CACHE / "models"
+    if not any(models.glob("*/manifest.json")):
+        print("training a model version for the benchmark (once, cached in /tmp)…", file=sys.stderr)
+        subprocess.run([*FAUST, "train", str(tick_file(40_000)), "--out", str(models)], cwd=REPO, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    return models
+
+
+class PeakRss:
+    """Samples a process's resident memory every 0.2 s in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.process, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+            except psutil.Error:
+                return
+
+    def stop(self) -> float:
+        self._stop.set()
+        return self.peak / 2**20
+
+
+def flameback_run(root: Path, broker: Broker, file: Path, n: int, rate: float | None) -> dict:
+    root.mkdir(parents=True, exist_ok=True)
+    stack = Stack(root=root, broker=broker, app_id=f"bench-{uuid.uuid4().hex[:6]}",
+                  extra_env={"FLAMEBACK_MODELS_DIR": str(trained_models())})  # fmt: skip
+    worker = stack.start_worker()
+    rss = PeakRss(worker.pid)
+    stack.wait_assigned()
+    started = time.monotonic()
+    args = ["replay", str(file), "--no-progress", *(["--rate", str(rate)] if rate else ["--max"])]
+    stack.run_command(*args, timeout=1800)
+    stack.wait_rows(n, timeout=1800)
+    elapsed = time.monotonic() - started
+    peak = rss.stop()
+    latencies = _latencies(stack.db_path)
+    stack.stop_all()
+    return {"elapsed_s": elapsed, "ticks_per_s": n / elapsed, "rss_mb": peak, **latencies}
+
+
+def _latencies(db: Path) -> dict[str, float]:
+    with sqlite3.connect(db) as conn:
+        values = sorted(v for (v,) in conn.execute("SELECT latency_ms FROM predictions WHERE latency_ms IS NOT NULL"))
+    if not values:
+        return {}
+    return {"p50_ms": values[len(values) // 2], "p99_ms": values[int(len(values) * 0.99)]}
+
+
+def baseline_run(root: Path, broker: Broker, file: Path, seconds: float) -> dict:
+    """The original architecture on the same broker: rows/s it stores while a backlog waits."""
+    bootstrap = broker.url.removeprefix("kafka://")
+    source, features = f"base-ticks-{uuid.uuid4().hex[:6]}", f"base-features-{uuid.uuid4().hex[:6]}"
+    asyncio.run(ensure_topics([bootstrap], {source: 4, features: 4}))
+    env = {**os.environ, "FLAMEBACK_BROKER": broker.url}
+    db = root / "baseline.db"
+    stages = [
+        subprocess.Popen([sys.executable, "-m", "bench.original_arch", "features", "--bootstrap", bootstrap,
+                          "--source", source, "--sink", features, "--group", source], cwd=REPO, env=env),
+        subprocess.Popen([sys.executable, "-m", "bench.original_arch", "models", "--bootstrap", bootstrap,
+                          "--source", features, "--group", features, "--db", str(db), "--models",
+                          str(trained_models())], cwd=REPO, env=env),
+    ]  # fmt: skip
+    try:
+        _send_to(bootstrap, source, file)
+        wait_for(lambda: db.exists() and _count(db) > 0, 120, "the baseline's first row")
+        first, started = _count(db), time.monotonic()
+        time.sleep(seconds)
+        stored = _count(db) - first
+        elapsed = time.monotonic() - started
+    finally:
+        for stage in stages:
+            stage.terminate()
+            stage.wait(30)
+    return {"elapsed_s": elapsed, "ticks_per_s": stored / elapsed, **_latencies(db)}
+
+
+def _count(db: Path) -> int:
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return conn.execute("SELECT count(*) FROM predictions").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def _send_to(bootstrap: str, topic: str, file: Path) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    from flameback_app.feeds import load_replay_ticks
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+        await producer.start()
+        try:
+            for tick in load_replay_ticks(file, None)[0]:
+                await producer.send(topic, key=tick.symbol.encode(), value=tick.to_json_bytes())
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def run(ticks: int | None = None, rate: float = 1000.0, latency_seconds: float = 20.0,
+        baseline_seconds: float = 30.0) -> list[dict]:  # fmt: skip
+    """All end-to-end figures as rows of name / figure / baseline / ratio."""
+    trained_models()
+    full = tick_file(ticks)
+    n_full = sum(1 for _ in full.open()) - 1
+    paced = tick_file(int(rate * latency_seconds))
+    with tempfile.TemporaryDirectory(prefix="flameback-bench-") as tmp:
+        root = Path(tmp)
+        broker = Broker(root / "tansu.log").start()
+        try:
+            sustained = flameback_run(root / "sustained", broker, full, n_full, None)
+            paced_run = flameback_run(root / "paced", broker, paced, int(rate * latency_seconds), rate)
+            base = baseline_run(root, broker, paced, baseline_seconds)
+        finally:
+            broker.stop()
+    return [
+        {"name": f"end-to-end ticks/s ({n_full:,} ticks, full speed)", "figure": sustained["ticks_per_s"],
+         "baseline": base["ticks_per_s"], "unit": "ticks/s", "better": "higher"},
+        {"name": f"tick→row p50 at {rate:,.0f}/s offered", "figure": paced_run.get("p50_ms"),
+         "baseline": None, "unit": "ms", "better": "lower"},
+        {"name": f"tick→row p99 at {rate:,.0f}/s offered", "figure": paced_run.get("p99_ms"),
+         "baseline": None, "unit": "ms", "better": "lower"},
+        {"name": "whole file replayed to rows", "figure": sustained["elapsed_s"], "baseline": None,
+         "unit": "s", "better": "lower"},
+        {"name": "worker peak RSS", "figure": max(sustained["rss_mb"], paced_run["rss_mb"]), "baseline": None,
+         "unit": "MiB", "better": "lower"},
+    ]  # fmt: skip
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"{'benchmark':<46}{'figure':>14}{'baseline':>14}{'ratio':>9}")
+    for r in rows:
+        ratio = ""
+        if r.get("baseline") and r.get("figure"):
+            value = r["figure"] / r["baseline"] if r["better"] == "higher" else r["baseline"] / r["figure"]
+            ratio = f"{value:.1f}x"
+        fig = "-" if r["figure"] is None else f"{r['figure']:,.1f} {r['unit']}"
+        base = "-" if r.get("baseline") is None else f"{r['baseline']:,.1f} {r['unit']}"
+        print(f"{r['name']:<46}{fig:>14}{base:>14}{ratio:>9}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ticks", type=int, default=None, help="ticks for the full-speed run (default: the whole file)")
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--baseline-seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")
+    print_table(run(args.ticks, args.rate, args.latency_seconds, args.baseline_seconds))
+
+
+if __name__ == "__main__":
+    main()
