@@ -1,89 +1,177 @@
-"""Refresh callbacks: symbol list, and everything shown for the chosen symbol.
+"""The terminal's three refresh callbacks: symbol list, the chosen symbol's view, pipeline health.
 
-Reads the database through :mod:`dashboard.queries` only. The rows of the chosen
-symbol live in a ``dcc.Store`` (at most ``max_points``); each refresh fetches only
-rows newer than the last seen id and appends them. Every failure (no database yet,
-empty database, locked database) becomes a message in the page, never a callback
-exception, so the browser console stays clean.
+Reads the database through :mod:`dashboard.queries` only. The browser keeps a small
+cursor in a ``dcc.Store`` ({symbol, last_id, rows, warming}); a refresh fetches only
+rows with a larger id and appends them to the charts with ``extendData`` (at most
+``max_points`` per trace), so its cost and its payload follow the number of new
+rows, not the history. A symbol change (or a gap larger than ``max_points``)
+redraws. Every failure (no database file, no tables, a database locked by a
+writer) becomes a message in the page, never a callback exception, so the
+browser console stays clean. The callback bodies are plain functions
+(:func:`symbol_choices`, :func:`view_update`, :func:`health_update`) so tests and
+``bench/dashboard.py`` call them directly.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import dash
 from dash import Input, Output, State, html
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 
-from dashboard import ids, queries
-from dashboard.figures import (
-    GREEN,
-    RED,
-    fmt_number,
-    macd_color,
-    macd_figure,
-    price_figure,
-    rsi_color,
-    rsi_figure,
-    signal_look,
-)
-from dashboard.symbols import label_for
+from dashboard import figures, ids, queries
+from dashboard.figures import GREEN, GREY, RED, fmt_number, fmt_percent, fmt_price
+from dashboard.symbols import SymbolSheet, describe, exchange_line
 from flameback_app.db import ALL_SYMBOLS, MODEL_COLUMNS, RULE_COLUMNS
 
-EMPTY_STORE: dict[str, Any] = {"symbol": None, "last_id": 0, "rows": []}
-MISSING_DB = "No database at {path} yet — start the worker (it creates the database)."
-EMPTY_DB = "The database has no ticks yet — waiting for the feed and the worker."
-LOCKED_DB = "The database is busy (locked by a writer); showing the last data, retrying…"
+NO_CURSOR: dict[str, Any] = {"symbol": None, "last_id": 0, "rows": 0, "warming": False}
+MISSING_DB = "NO DATABASE at {path} — start the worker; it creates the database (the terminal only reads)."
+EMPTY_DB = "NO DATA YET — the database has no ticks; waiting for the feed and the worker."
+LOCKED_DB = "DATABASE BUSY — locked by a writer; showing the last data read, retrying every refresh."
+WARMING = "{symbol}: WARMING UP — {rows} ticks so far; RSI needs 15, MACD signal 34 (blank until then)."
+KPI_OUTPUTS = (ids.KPI_PRICE, ids.KPI_RSI, ids.KPI_MACD, ids.KPI_VOL, ids.KPI_LAST)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the terminal reads from and how much it keeps per chart."""
+
+    url: str
+    engine: Engine
+    sheet: SymbolSheet
+    max_points: int = 500
 
 
 class ReadProblem(Exception):
     """A read that failed in a way the page explains instead of showing data."""
 
 
-def read(url: str, engine: Engine, query: Callable[..., Any], *args: Any) -> Any:
-    """Run a query, translating missing/locked/schema-less databases into :class:`ReadProblem`."""
+def read(source: Source, query: Callable[..., Any], *args: Any) -> Any:
+    """Run a query; a missing, empty, locked or broken database becomes a :class:`ReadProblem`."""
     try:
-        queries.check_exists(url)
-        return query(engine, *args)
+        queries.check_exists(source.url)
+        return query(source.engine, *args)
     except queries.DatabaseMissing as exc:
         raise ReadProblem(MISSING_DB.format(path=exc)) from None
-    except OperationalError as exc:
-        message = str(exc.orig).lower()
-        if "locked" in message or "busy" in message:
-            raise ReadProblem(LOCKED_DB) from None
-        if "no such table" in message:
-            raise ReadProblem(EMPTY_DB) from None
-        raise ReadProblem(f"Database error: {exc.orig}") from None
+    except DatabaseError as exc:
+        raise ReadProblem(explain(exc)) from None
 
 
-def update_store(url: str, engine: Engine, symbol: str, store: dict[str, Any], max_points: int) -> dict[str, Any]:
-    """The symbol's rows: a full load on a symbol change, else only rows newer than the last seen."""
-    if store.get("symbol") != symbol:
-        rows = read(url, engine, queries.latest_rows, symbol, max_points)
-    else:
-        new = read(url, engine, queries.rows_after, symbol, store["last_id"], max_points)
-        rows = (store["rows"] + new)[-max_points:] if new else store["rows"]
+def explain(exc: DatabaseError) -> str:
+    message = str(exc.orig).lower()
+    if isinstance(exc, OperationalError) and ("locked" in message or "busy" in message):
+        return LOCKED_DB
+    if "no such table" in message:
+        return EMPTY_DB
+    return f"DATABASE ERROR — {exc.orig}"
+
+
+# ---------------------------------------------------------------- symbol list
+
+
+def symbol_choices(source: Source, current: str | None, shown: list[dict[str, str]] | None) -> tuple[Any, Any]:
+    """(options, value) for the picker; ``no_update`` where nothing changed, so the page stays still."""
+    try:
+        names = read(source, queries.symbols)
+    except ReadProblem:
+        return dash.no_update, dash.no_update
+    options = [{"label": describe(name, source.sheet), "value": name} for name in names]
+    value = current if current in names else (names[0] if names else None)
+    return (dash.no_update if options == shown else options), (dash.no_update if value == current else value)
+
+
+# ---------------------------------------------------------------- the symbol's view
+
+VIEW_OUTPUTS: tuple[tuple[str, str], ...] = (
+    (ids.CURSOR, "data"), (ids.STATUS, "children"), (ids.STATUS, "className"),
+    (ids.PRICE_CHART, "figure"), (ids.PRICE_CHART, "extendData"),
+    (ids.RSI_CHART, "figure"), (ids.RSI_CHART, "extendData"),
+    (ids.MACD_CHART, "figure"), (ids.MACD_CHART, "extendData"),
+    *((kpi, "children") for kpi in KPI_OUTPUTS),
+    (ids.SIGNALS, "children"), (ids.TECHNICALS, "children"), (ids.SYMBOL_INFO, "children"),
+)  # fmt: skip
+
+
+def view_update(source: Source, symbol: str | None, cursor: dict[str, Any] | None) -> dict[tuple[str, str], Any]:
+    """What changes on the page for this refresh, keyed by (component id, property)."""
+    cursor = cursor or NO_CURSOR
+    if symbol is None:
+        return _no_symbol_status(source)
+    redraw = cursor.get("symbol") != symbol
+    try:
+        rows = read(source, queries.rows_after, symbol, 0 if redraw else cursor["last_id"], source.max_points)
+        if not rows and not redraw and read(source, queries.latest_id, symbol) < cursor["last_id"]:
+            redraw, rows = True, read(source, queries.latest_rows, symbol, source.max_points)
+        rates = read(source, queries.hit_rates, symbol) if rows else {}
+    except ReadProblem as problem:
+        return _status(str(problem), error=True)
+    if not rows:
+        return _status(status_text(cursor) if not redraw else f"{symbol}: no rows yet.", error=False)
+    rows = jsonable(rows)
+    redraw = redraw or len(rows) >= source.max_points
+    return _with_rows(source, symbol, cursor, rows, rates, redraw)
+
+
+def _status(message: str, error: bool) -> dict[tuple[str, str], Any]:
+    return {(ids.STATUS, "children"): message, (ids.STATUS, "className"): "status error" if error else "status"}
+
+
+def _no_symbol_status(source: Source) -> dict[tuple[str, str], Any]:
+    try:
+        read(source, queries.symbols)
+    except ReadProblem as problem:
+        return _status(str(problem), error=True)
+    return _status(EMPTY_DB, error=False)
+
+
+def status_text(cursor: dict[str, Any]) -> str:
+    return WARMING.format(symbol=cursor["symbol"], rows=cursor["rows"]) if cursor.get("warming") else ""
+
+
+def jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Timestamps as ISO text (what Plotly's date axis and the JSON payload want)."""
     for row in rows:
         if isinstance(row.get("timestamp"), datetime):
-            row["timestamp"] = row["timestamp"].isoformat()
-    return {"symbol": symbol, "last_id": rows[-1]["id"] if rows else store.get("last_id", 0), "rows": rows}
+            row["timestamp"] = row["timestamp"].isoformat(sep=" ")
+    return rows
 
 
-def kpis(rows: list[dict[str, Any]]) -> list[Any]:
+def _with_rows(source: Source, symbol: str, cursor: dict[str, Any], rows: list[dict[str, Any]],
+               rates: dict[str, dict[str, dict[str, Any]]], redraw: bool) -> dict[tuple[str, str], Any]:  # fmt: skip
     last = rows[-1]
-    warm = " (warm-up)"
+    count = len(rows) if redraw else min(cursor["rows"] + len(rows), source.max_points)
+    new_cursor = {"symbol": symbol, "last_id": last["id"], "rows": count, "warming": last["macd_signal"] is None}
+    update = {(ids.CURSOR, "data"): new_cursor, **_status(status_text(new_cursor), error=False),
+              **dict(zip(((k, "children") for k in KPI_OUTPUTS), kpis(last), strict=True)),
+              (ids.SIGNALS, "children"): signals_table(last, rates),
+              (ids.TECHNICALS, "children"): technicals_table(last)}  # fmt: skip
+    if redraw:
+        update[(ids.PRICE_CHART, "figure")] = figures.price_figure(rows, symbol)
+        update[(ids.RSI_CHART, "figure")] = figures.rsi_figure(rows, symbol)
+        update[(ids.MACD_CHART, "figure")] = figures.macd_figure(rows, symbol)
+        update[(ids.SYMBOL_INFO, "children")] = exchange_line(symbol, source.sheet)
+    else:
+        update[(ids.PRICE_CHART, "extendData")] = figures.price_extension(rows, source.max_points)
+        update[(ids.RSI_CHART, "extendData")] = figures.rsi_extension(rows, source.max_points)
+        update[(ids.MACD_CHART, "extendData")] = figures.macd_extension(rows, source.max_points)
+    return update
+
+
+def kpis(last: dict[str, Any]) -> list[Any]:
+    """Price, RSI (coloured as the original), MACD (green/red), volatility, time of the last tick."""
+    rsi, macd = last["rsi_14"], last["macd_line"]
     return [
-        fmt_number(last["current_price"], 4 if abs(last["current_price"]) < 10 else 2),
-        html.Span(fmt_number(last["rsi_14"], 1) if last["rsi_14"] is not None else "—" + warm,
-                  style={"color": rsi_color(last["rsi_14"])}),
-        html.Span(fmt_number(last["macd_line"], 4) if last["macd_line"] is not None else "—" + warm,
-                  style={"color": macd_color(last["macd_line"])}),
-        fmt_number(None if last["volatility_20"] is None else last["volatility_20"] * 100, 1, " %"),
-        str(last["timestamp"]).replace("T", " "),
+        fmt_price(last["current_price"]),
+        html.Span(fmt_number(rsi, 1) if rsi is not None else "— warm-up", style={"color": figures.rsi_color(rsi)}),
+        html.Span(fmt_number(macd, 4) if macd is not None else "— warm-up", style={"color": figures.macd_color(macd)}),
+        fmt_percent(last["volatility_20"]),
+        str(last["timestamp"]).split(".")[0],
     ]  # fmt: skip
 
 
@@ -91,99 +179,95 @@ def _rate(row: dict[str, Any] | None, key: str) -> str:
     return "—" if not row or row.get(key) is None else f"{row[key] * 100:.1f}%"
 
 
-def signals_table(last: dict[str, Any], rates: dict[str, dict[str, dict[str, Any]]]) -> html.Table:
-    """Each signal's current call, its hit rates (this symbol, all symbols) and the always-up baseline."""
-    head = html.Tr([html.Th(h) for h in ("signal", "call", "hit 20", "hit all", "all sym", "always ↑")])
-    body = []
-    for name in (*MODEL_COLUMNS, *RULE_COLUMNS):
-        arrow, label, color = signal_look(last.get(name))
-        mine, pooled = rates[last["symbol"]].get(name), rates[ALL_SYMBOLS].get(name)
-        body.append(html.Tr([
-            html.Td(name.replace("_Rule", " rule")), html.Td(f"{arrow} {label}", style={"color": color}),
-            html.Td(_rate(mine, "hit_rate_20")), html.Td(_rate(mine, "hit_rate")),
-            html.Td(_rate(pooled, "hit_rate")), html.Td(_rate(mine, "baseline_up_rate"), className="muted"),
-        ]))  # fmt: skip
-    version = last.get("model_version") or "none yet (TRAINING)"
-    return html.Div([html.Table([head, *body], className="grid"),
-                     html.Div(f"models: {version}", className="muted")])  # fmt: skip
+def _call_cell(last: dict[str, Any], name: str) -> html.Td:
+    arrow, label, color = figures.signal_look(last.get(name))
+    probability = last.get(f"{name}_p_up")
+    detail = [html.Span(f" {probability:.2f}", className="muted")] if probability is not None else []
+    return html.Td([html.Span(f"{arrow} {label}", style={"color": color}), *detail], className="call")
+
+
+def signals_table(last: dict[str, Any], rates: dict[str, dict[str, dict[str, Any]]]) -> html.Div:
+    """Each signal's current call, its live hit rates (symbol, rolling 20, all symbols) and the always-up baseline."""
+    head = html.Tr([html.Th(h) for h in ("SIGNAL", "CALL  p↑", "HIT 20", "HIT", "ALL SYM", "ALWAYS ▲")])
+    mine, pooled = rates.get(last["symbol"], {}), rates.get(ALL_SYMBOLS, {})
+    body = [html.Tr([html.Td(name.replace("_Rule", " rule")), _call_cell(last, name),
+                     html.Td(_rate(mine.get(name), "hit_rate_20")), html.Td(_rate(mine.get(name), "hit_rate")),
+                     html.Td(_rate(pooled.get(name), "hit_rate")),
+                     html.Td(_rate(mine.get(name), "baseline_up_rate"), className="muted")],
+                    className="rule-row" if name in RULE_COLUMNS else "model-row")
+            for name in (*MODEL_COLUMNS, *RULE_COLUMNS)]  # fmt: skip
+    version = last.get("model_version") or "none loaded yet (TRAINING)"
+    scored = max((row.get("n") or 0 for row in mine.values()), default=0)
+    note = f"models {version} · hit = next tick moved the called way · {scored:,} calls scored on this symbol"
+    return html.Div([html.Table([head, *body], className="grid signals"), html.Div(note, className="footnote")])
 
 
 def technicals_table(last: dict[str, Any]) -> html.Table:
     items = [
-        ("Momentum (10)", fmt_number(None if last["momentum_10"] is None else last["momentum_10"] * 100, 2, " %")),
-        ("Price change", fmt_number(last["price_change_pct"], 2, " %")),
-        ("SMA 5", fmt_number(last["sma_5"])), ("SMA 10", fmt_number(last["sma_10"])),
-        ("SMA 20", fmt_number(last["sma_20"])), ("EMA 12", fmt_number(last["ema_12"])),
-        ("EMA 26", fmt_number(last["ema_26"])),
-        ("Volatility (20)", fmt_number(None if last["volatility_20"] is None else last["volatility_20"] * 100, 1, " %")),
-        ("BB upper", fmt_number(last["bb_upper"])), ("BB lower", fmt_number(last["bb_lower"])),
+        ("Momentum (10)", fmt_percent(last["momentum_10"], 2)), ("Price change", fmt_number(last["price_change_pct"], 2, " %")),
+        ("SMA 5", fmt_price(last["sma_5"])), ("SMA 10", fmt_price(last["sma_10"])), ("SMA 20", fmt_price(last["sma_20"])),
+        ("EMA 12", fmt_price(last["ema_12"])), ("EMA 26", fmt_price(last["ema_26"])),
+        ("BB upper", fmt_price(last["bb_upper"])), ("BB middle", fmt_price(last["bb_middle"])),
+        ("BB lower", fmt_price(last["bb_lower"])), ("Volatility (20, ann.)", fmt_percent(last["volatility_20"])),
     ]  # fmt: skip
     return html.Table([html.Tr([html.Td(k), html.Td(v)]) for k, v in items], className="grid")
 
 
-def health_table(counters: dict[str, float], now: float) -> html.Table:
-    last = counters.get("last_tick_time")
-    age = "—" if last is None else f"{max(now - last, 0):.1f} s"
-    rejected = int(counters.get("rejected_total", 0))
-    items = [("Ticks/s", fmt_number(counters.get("ticks_per_s"), 1)), ("Last tick age", age),
-             ("Processed", fmt_number(counters.get("ticks_processed"), 0)),
-             ("Rejected", html.Span(str(rejected), style={"color": RED if rejected else GREEN})),
-             ("Stale / duplicate", fmt_number(counters.get("stale_total"), 0)),
-             ("Rows written", fmt_number(counters.get("rows_written"), 0))]  # fmt: skip
-    return html.Table([html.Tr([html.Td(k), html.Td(v)]) for k, v in items], className="grid")
+# ---------------------------------------------------------------- pipeline health
 
 
-def register_callbacks(app: dash.Dash, url: str, engine: Engine, sheet: dict[str, dict[str, str]],
-                       max_points: int) -> None:  # fmt: skip
-    @app.callback(Output(ids.SYMBOL, "options"), Output(ids.SYMBOL, "value"),
-                  Input(ids.TICK, "n_intervals"), State(ids.SYMBOL, "value"))  # fmt: skip
-    def refresh_symbols(_n: int, current: str | None) -> tuple[Any, Any]:
-        try:
-            names = read(url, engine, queries.symbols)
-        except ReadProblem:
-            return dash.no_update, dash.no_update
-        options = [{"label": label_for(s, sheet), "value": s} for s in names]
-        return options, current if current in names else (names[0] if names else None)
-
-    outputs = [Output(ids.ROWS, "data"), Output(ids.STATUS, "children"), Output(ids.STATUS, "className"),
-               Output(ids.PRICE_CHART, "figure"), Output(ids.RSI_CHART, "figure"), Output(ids.MACD_CHART, "figure"),
-               Output(ids.KPI_PRICE, "children"), Output(ids.KPI_RSI, "children"), Output(ids.KPI_MACD, "children"),
-               Output(ids.KPI_VOL, "children"), Output(ids.KPI_LAST, "children"), Output(ids.SIGNALS, "children"),
-               Output(ids.TECHNICALS, "children"), Output(ids.HEALTH, "children"), Output(ids.SYMBOL_INFO, "children"),
-               Output(ids.CLOCK, "children")]  # fmt: skip
-
-    @app.callback(*outputs, Input(ids.TICK, "n_intervals"), Input(ids.SYMBOL, "value"), State(ids.ROWS, "data"))
-    def refresh(_n: int, symbol: str | None, store: dict[str, Any] | None) -> list[Any]:
-        return refresh_view(url, engine, sheet, max_points, symbol, store or EMPTY_STORE)
-
-
-def refresh_view(url: str, engine: Engine, sheet: dict[str, dict[str, str]], max_points: int,
-                 symbol: str | None, store: dict[str, Any]) -> list[Any]:  # fmt: skip
-    """All 16 outputs of the main refresh (a plain function, so benchmarks and tests can call it)."""
-    clock = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    keep = [dash.no_update] * 13
-    if symbol is None:
-        try:
-            read(url, engine, queries.symbols)
-            message = EMPTY_DB
-        except ReadProblem as problem:
-            message = str(problem)
-        return [EMPTY_STORE, message, "status", *keep[:12], clock]
+def health_update(source: Source, now: float | None = None) -> tuple[Any, str]:
+    """(health panel, clock): ticks/s, last tick age, rejected count and friends from ``pipeline_counters``."""
+    now = time.time() if now is None else now
+    clock = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
     try:
-        store = update_store(url, engine, symbol, store, max_points)
-        rates = read(url, engine, queries.hit_rates, symbol)
-        counters = read(url, engine, queries.counters)
+        counters, updated_at = read(source, queries.counters)
     except ReadProblem as problem:
-        return [dash.no_update, str(problem), "status error", *keep[:12], clock]
-    rows = store["rows"]
-    if not rows:
-        return [store, f"No rows for {symbol} yet.", "status", *keep[:12], clock]
-    last = rows[-1]
-    warming = last["macd_signal"] is None
-    status = f"{symbol}: warming up — some indicators need up to 34 ticks ({len(rows)} so far)." if warming else ""
-    return [
-        store, status, "status",
-        price_figure(rows, symbol), rsi_figure(rows, symbol), macd_figure(rows, symbol),
-        *kpis(rows), signals_table(last, rates), technicals_table(last), health_table(counters, time.time()),
-        label_for(symbol, sheet).removeprefix(symbol).strip(" —"), clock,
-    ]  # fmt: skip
+        return html.Div(str(problem).split(" — ")[0], className="muted"), clock
+    if not counters:
+        return html.Div("no counters yet — is the worker running?", className="muted"), clock
+    return health_table(counters, updated_at, now), clock
+
+
+def _age(then: float | None, now: float) -> str:
+    return "—" if then is None else f"{max(now - then, 0.0):,.1f} s"
+
+
+def health_table(counters: dict[str, float], updated_at: datetime | None, now: float) -> html.Table:
+    rejected = int(counters.get("rejected_total", 0))
+    written = None if updated_at is None else updated_at.replace(tzinfo=UTC).timestamp()
+    items = [("Ticks/s", fmt_number(counters.get("ticks_per_s"), 1)),
+             ("Last tick age", _age(counters.get("last_tick_time"), now)),
+             ("Rejected", html.Span(f"{rejected:,}", style={"color": RED if rejected else GREEN})),
+             ("Stale / duplicate", fmt_number(counters.get("stale_total"), 0)),
+             ("Ticks processed", fmt_number(counters.get("ticks_processed"), 0)),
+             ("Rows written", fmt_number(counters.get("rows_written"), 0)),
+             ("Counters age", html.Span(_age(written, now), style={"color": GREY}))]  # fmt: skip
+    return html.Table([html.Tr([html.Td(k), html.Td(v)]) for k, v in items], className="grid")
+
+
+# ---------------------------------------------------------------- wiring
+
+
+def register_callbacks(app: dash.Dash, source: Source) -> None:
+    """Attach the three refresh callbacks.
+
+    The symbol list has its own, slower interval: a callback whose input is another
+    callback's output waits for it, so sharing one interval would put the symbol query
+    in front of every view refresh (and a slow one would starve the view).
+    """
+
+    @app.callback(Output(ids.SYMBOL, "options"), Output(ids.SYMBOL, "value"),
+                  Input(ids.SYMBOLS_TICK, "n_intervals"), State(ids.SYMBOL, "value"), State(ids.SYMBOL, "options"))  # fmt: skip
+    def refresh_symbols(_n: int, current: str | None, shown: list[dict[str, str]] | None) -> tuple[Any, Any]:
+        return symbol_choices(source, current, shown)
+
+    @app.callback(*(Output(i, p) for i, p in VIEW_OUTPUTS),
+                  Input(ids.TICK, "n_intervals"), Input(ids.SYMBOL, "value"), State(ids.CURSOR, "data"))  # fmt: skip
+    def refresh_view(_n: int, symbol: str | None, cursor: dict[str, Any] | None) -> list[Any]:
+        update = view_update(source, symbol, cursor)
+        return [update.get(key, dash.no_update) for key in VIEW_OUTPUTS]
+
+    @app.callback(Output(ids.HEALTH, "children"), Output(ids.CLOCK, "children"), Input(ids.TICK, "n_intervals"))
+    def refresh_health(_n: int) -> tuple[Any, str]:
+        return health_update(source)

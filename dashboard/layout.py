@@ -1,10 +1,20 @@
-"""The terminal's page: header, symbol picker, KPIs, charts, signals, technicals, health."""
+"""The terminal's page: header, symbol picker, status line, KPIs, charts, signals, technicals, health.
+
+Builds components only (no data): every value arrives from the refresh callbacks in
+:mod:`dashboard.callbacks`. Styling lives in ``assets/terminal.css``, served by Dash.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from dash import dcc, html
 
 from dashboard import ids
+from dashboard.callbacks import NO_CURSOR
+
+GRAPH_CONFIG = {"displaylogo": False, "showSendToCloud": False, "showEditInChartStudio": False,
+                "modeBarButtonsToRemove": ["lasso2d", "select2d"]}  # fmt: skip
 
 
 def _kpi(label: str, component_id: str) -> html.Div:
@@ -12,37 +22,49 @@ def _kpi(label: str, component_id: str) -> html.Div:
                     className="kpi")  # fmt: skip
 
 
-def _panel(title: str, body: object, class_name: str = "panel") -> html.Div:
-    return html.Div([html.Div(title, className="panel-title"), body], className=class_name)
+def _panel(title: str, component_id: str) -> html.Div:
+    return html.Div([html.Div(title, className="panel-title"), html.Div(id=component_id)], className="panel")
+
+
+def _graph(component_id: str, height: int) -> dcc.Graph:
+    empty: dict[str, Any] = {"data": [], "layout": {"paper_bgcolor": "#000", "plot_bgcolor": "#000", "height": height,
+                                                   "xaxis": {"visible": False}, "yaxis": {"visible": False}}}
+    return dcc.Graph(id=component_id, figure=empty, config=GRAPH_CONFIG, className="chart")
+
+
+def symbols_refresh_s(refresh_s: float) -> float:
+    """The symbol list changes rarely; polling it on its own slower timer keeps it off the view's path."""
+    return max(2 * refresh_s, 5.0)
 
 
 def build_layout(refresh_s: float) -> html.Div:
+    """The whole page; ``refresh_s`` drives the view and health, a slower timer the symbol list."""
     return html.Div([
         html.Div([
             html.Span("FLAMEBACK", className="brand"),
-            html.Span(" REAL-TIME ML TRADING TERMINAL", className="brand-sub"),
+            html.Span("REAL-TIME ML TRADING TERMINAL", className="brand-sub"),
+            html.Span(f"REFRESH {refresh_s:g}s", className="refresh"),
             html.Span(id=ids.CLOCK, className="clock"),
         ], className="header"),
         html.Div([
-            dcc.Dropdown(id=ids.SYMBOL, options=[], placeholder="Select a symbol…", clearable=False,
+            html.Span("SECURITY", className="picker-label"),
+            dcc.Dropdown(id=ids.SYMBOL, options=[], placeholder="no symbols yet", clearable=False,
                          className="picker"),
             html.Div(id=ids.SYMBOL_INFO, className="symbol-info"),
         ], className="picker-row"),
         html.Div(id=ids.STATUS, className="status"),
-        html.Div([_kpi("PRICE", ids.KPI_PRICE), _kpi("RSI (14)", ids.KPI_RSI), _kpi("MACD", ids.KPI_MACD),
+        html.Div([_kpi("LAST PRICE", ids.KPI_PRICE), _kpi("RSI (14)", ids.KPI_RSI), _kpi("MACD (12,26)", ids.KPI_MACD),
                   _kpi("VOLATILITY (20, ANN.)", ids.KPI_VOL), _kpi("LAST TICK", ids.KPI_LAST)], className="kpis"),
         html.Div([
+            html.Div([_graph(ids.PRICE_CHART, 340), _graph(ids.RSI_CHART, 200), _graph(ids.MACD_CHART, 200)],
+                     className="charts"),
             html.Div([
-                dcc.Graph(id=ids.PRICE_CHART, config={"displaylogo": False}),
-                dcc.Graph(id=ids.RSI_CHART, config={"displaylogo": False}),
-                dcc.Graph(id=ids.MACD_CHART, config={"displaylogo": False}),
-            ], className="charts"),
-            html.Div([
-                _panel("SIGNALS · NEXT MOVE", html.Div(id=ids.SIGNALS)),
-                _panel("TECHNICALS", html.Div(id=ids.TECHNICALS)),
-                _panel("PIPELINE", html.Div(id=ids.HEALTH)),
+                _panel("SIGNALS · NEXT TICK", ids.SIGNALS),
+                _panel("TECHNICALS", ids.TECHNICALS),
+                _panel("PIPELINE HEALTH", ids.HEALTH),
             ], className="side"),
         ], className="main"),
-        dcc.Store(id=ids.ROWS, data={"symbol": None, "last_id": 0, "rows": []}),
+        dcc.Store(id=ids.CURSOR, data=NO_CURSOR),
         dcc.Interval(id=ids.TICK, interval=int(refresh_s * 1000), n_intervals=0),
+        dcc.Interval(id=ids.SYMBOLS_TICK, interval=int(symbols_refresh_s(refresh_s) * 1000), n_intervals=0),
     ], className="terminal")  # fmt: skip

@@ -1,30 +1,38 @@
 """Every read the terminal makes (parameterised SQLAlchemy Core; the terminal never writes).
 
-Reads ``predictions`` through its (symbol, timestamp) and (symbol, id) indexes only:
-the symbol list by an index skip-scan, a symbol's latest rows by a descending index
-range, new rows by ``id`` greater than the last seen. Also ``scoreboard`` and
-``pipeline_counters``.
+Reads ``predictions`` through its (symbol, timestamp) and (symbol, id) indexes only,
+so a refresh costs a few index seeks whatever the table's size: the symbol list by an
+index skip-scan (one seek per symbol), a symbol's newest rows by a descending range on
+(symbol, id), rows newer than the page's cursor by ``id >`` on the same index. Also the
+small ``scoreboard`` and ``pipeline_counters`` tables. Writes nothing; SQLite
+connections are opened ``query_only`` with a short busy timeout, and a missing SQLite
+file is reported instead of created.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, Select, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
 from flameback_app.db import ALL_SYMBOLS, pipeline_counters, predictions, scoreboard
 
-CHART_COLUMNS = (
-    "id", "symbol", "timestamp", "current_price", "sma_10", "sma_20", "bb_upper", "bb_middle", "bb_lower",
-    "rsi_14", "macd_line", "macd_signal", "macd_histogram", "volatility_20", "momentum_10", "price_change_pct",
-    "sma_5", "ema_12", "ema_26", "XGBoost", "RandomForest", "AdaBoost", "LogisticReg", "RSI_Rule", "MACD_Rule",
-    "Momentum_Rule", "PriceChange_Rule", "BB_Rule", "model_version", "XGBoost_p_up", "RandomForest_p_up",
-    "AdaBoost_p_up", "LogisticReg_p_up",
+READ_BUSY_TIMEOUT_MS = 200  # well under a refresh: a locked file answers 'busy' before the next tick
+
+CHART_COLUMNS: tuple[str, ...] = (
+    "id", "symbol", "timestamp", "current_price", "sma_5", "sma_10", "sma_20", "ema_12", "ema_26",
+    "bb_upper", "bb_middle", "bb_lower", "rsi_14", "macd_line", "macd_signal", "macd_histogram",
+    "volatility_20", "momentum_10", "price_change_pct",
+    "XGBoost", "RandomForest", "AdaBoost", "LogisticReg",
+    "XGBoost_p_up", "RandomForest_p_up", "AdaBoost_p_up", "LogisticReg_p_up",
+    "RSI_Rule", "MACD_Rule", "Momentum_Rule", "PriceChange_Rule", "BB_Rule", "model_version",
 )  # fmt: skip
 
-_SYMBOLS_SKIP_SCAN = text(
+# One index seek per distinct symbol instead of reading every index entry (SELECT DISTINCT).
+SYMBOLS_SKIP_SCAN = text(
     "WITH RECURSIVE s(x) AS ("
     " SELECT (SELECT MIN(symbol) FROM predictions)"
     " UNION ALL SELECT (SELECT MIN(symbol) FROM predictions WHERE symbol > s.x) FROM s WHERE s.x IS NOT NULL)"
@@ -33,10 +41,11 @@ _SYMBOLS_SKIP_SCAN = text(
 
 
 class DatabaseMissing(RuntimeError):
-    """The database file does not exist (the worker has not run yet)."""
+    """The SQLite file does not exist (the worker creates it; the terminal never does)."""
 
 
 def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
@@ -44,48 +53,64 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def reader_engine(url: str) -> Engine:
-    """An engine for reads; for SQLite a short busy timeout so a locked file answers quickly."""
+    """An engine for reads; on SQLite: read-only connections that give up on a lock quickly."""
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", lambda conn, _rec: conn.execute("PRAGMA busy_timeout=500"))
+        event.listen(engine, "connect", _sqlite_reader_pragmas)
     return engine
 
 
+def _sqlite_reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={READ_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA query_only=1")
+    cursor.close()
+
+
 def check_exists(url: str) -> None:
-    """Raise :class:`DatabaseMissing` instead of letting SQLite create an empty file."""
+    """Raise :class:`DatabaseMissing` rather than let SQLite create an empty file on connect."""
     path = sqlite_path(url)
     if path is not None and not path.exists():
         raise DatabaseMissing(str(path))
 
 
 def symbols(engine: Engine) -> list[str]:
+    """Every symbol with at least one row, sorted."""
     with engine.connect() as conn:
-        return [row[0] for row in conn.execute(_SYMBOLS_SKIP_SCAN)]
+        return [row[0] for row in conn.execute(SYMBOLS_SKIP_SCAN)]
 
 
-def _select_chart_columns():  # type: ignore[no-untyped-def]
-    return select(*(predictions.c[c] for c in CHART_COLUMNS))
+def _chart_rows() -> Select:
+    return select(*(predictions.c[name] for name in CHART_COLUMNS))
 
 
 def latest_rows(engine: Engine, symbol: str, limit: int) -> list[dict[str, Any]]:
     """The symbol's newest ``limit`` rows, oldest first."""
-    stmt = (_select_chart_columns().where(predictions.c.symbol == symbol)
-            .order_by(predictions.c.timestamp.desc()).limit(limit))  # fmt: skip
-    with engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(stmt)]
-    return rows[::-1]
+    return rows_after(engine, symbol, 0, limit)
 
 
 def rows_after(engine: Engine, symbol: str, after_id: int, limit: int) -> list[dict[str, Any]]:
-    """Rows of the symbol written after row ``after_id`` (at most ``limit``, oldest first)."""
-    stmt = (_select_chart_columns().where(predictions.c.symbol == symbol, predictions.c.id > after_id)
-            .order_by(predictions.c.id).limit(limit))  # fmt: skip
+    """The newest ``limit`` rows of the symbol written after row ``after_id``, oldest first.
+
+    Newest rather than oldest: after a long pause the page jumps to the present; when
+    exactly ``limit`` rows come back the caller redraws instead of appending.
+    """
+    stmt = (_chart_rows().where(predictions.c.symbol == symbol, predictions.c.id > after_id)
+            .order_by(predictions.c.id.desc()).limit(limit))  # fmt: skip
     with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(stmt)]
+        rows = [dict(row._mapping) for row in conn.execute(stmt)]
+    return rows[::-1]
+
+
+def latest_id(engine: Engine, symbol: str) -> int:
+    """The symbol's newest row id (0 without rows): tells a replaced database from a quiet one."""
+    stmt = select(func.max(predictions.c.id)).where(predictions.c.symbol == symbol)
+    with engine.connect() as conn:
+        return conn.execute(stmt).scalar() or 0
 
 
 def hit_rates(engine: Engine, symbol: str) -> dict[str, dict[str, dict[str, Any]]]:
-    """Scoreboard rows for the symbol and for all symbols: {symbol: {signal: row}}."""
+    """Scoreboard rows of the symbol and of all symbols: ``{symbol: {signal: row}}``."""
     stmt = select(scoreboard).where(scoreboard.c.symbol.in_([symbol, ALL_SYMBOLS]))
     out: dict[str, dict[str, dict[str, Any]]] = {symbol: {}, ALL_SYMBOLS: {}}
     with engine.connect() as conn:
@@ -94,6 +119,8 @@ def hit_rates(engine: Engine, symbol: str) -> dict[str, dict[str, dict[str, Any]
     return out
 
 
-def counters(engine: Engine) -> dict[str, float]:
+def counters(engine: Engine) -> tuple[dict[str, float], datetime | None]:
+    """Every pipeline counter the worker wrote (``{name: value}``) and when they were last written (UTC)."""
     with engine.connect() as conn:
-        return {r.name: r.value for r in conn.execute(select(pipeline_counters))}
+        rows = conn.execute(select(pipeline_counters)).all()
+    return {row.name: row.value for row in rows}, max((row.updated_at for row in rows), default=None)

@@ -1,0 +1,212 @@
+"""The terminal in headless Chromium (dash[testing]): rendering, symbol switch, live rows, states, console.
+
+Each test serves :func:`dashboard.app.create_app` on a free port against its own
+SQLite file (seeded through the worker's writers), drives the page and checks what a
+user sees, and that the browser console has no errors. One test writes the README's
+screenshot to ``docs/screenshot.png``.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from dash.testing.composite import DashComposite
+from selenium.webdriver.common.by import By
+
+from dashboard import ids
+from dashboard.app import create_app
+from dashboard.callbacks import EMPTY_DB, LOCKED_DB
+from dashboard.figures import fmt_price
+from flameback_app.db import create_schema, insert_predictions, make_engine
+from tests.browser.seed import prediction_rows, seed_database
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOT = REPO / "docs" / "screenshot.png"
+REFRESH_S = 0.5
+WAIT_S = 15
+SYMBOLS = {"CL1 Comdty": 620, "ES1 Index": 420, "GC1 Comdty": 380, "NG1 Comdty": 300}
+
+TRACE_LENGTHS = ("const gd = document.querySelector('#{} .js-plotly-plot');"
+                 "return gd && gd.data ? gd.data.map(t => (t.x || []).length) : null")
+
+
+def start(dash_duo: DashComposite, port: int, url: str, sheet: Path | None = None, max_points: int = 500) -> None:
+    dash_duo.start_server(create_app(url, refresh_s=REFRESH_S, symbol_sheet=sheet, max_points=max_points), port=port)
+
+
+def text_of(dash_duo: DashComposite, component_id: str) -> str:
+    return dash_duo.find_element(f"#{component_id}").text
+
+
+def wait_text(dash_duo: DashComposite, component_id: str, predicate: Callable[[str], bool]) -> str:
+    """Wait until the element's text satisfies ``predicate``; fail with the last text seen."""
+    deadline, seen = time.monotonic() + WAIT_S, ""
+    while time.monotonic() < deadline:
+        seen = text_of(dash_duo, component_id)
+        if predicate(seen):
+            return seen
+        time.sleep(0.1)
+    raise AssertionError(f"#{component_id} never matched; last text: {seen!r}")
+
+
+def wait_js(dash_duo: DashComposite, script: str, predicate: Callable[[Any], bool]) -> Any:
+    deadline, seen = time.monotonic() + WAIT_S, None
+    while time.monotonic() < deadline:
+        seen = dash_duo.driver.execute_script(script)
+        if predicate(seen):
+            return seen
+        time.sleep(0.1)
+    raise AssertionError(f"script result never matched; last: {seen!r}")
+
+
+def last_row(url: str, symbol: str) -> dict[str, Any]:
+    path = url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        conn.row_factory = sqlite3.Row
+        row = conn.execute("SELECT * FROM predictions WHERE symbol = ? ORDER BY id DESC LIMIT 1", (symbol,)).fetchone()
+    return dict(row)
+
+
+def choose_symbol(dash_duo: DashComposite, symbol: str) -> None:
+    dash_duo.find_element(f"#{ids.SYMBOL}").click()
+    options = dash_duo.wait_for_element(".dash-dropdown-options")
+    option = next(o for o in options.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option")
+                  if o.text.startswith(symbol))  # fmt: skip
+    option.click()
+
+
+def assert_console_clean(dash_duo: DashComposite) -> None:
+    assert dash_duo.get_logs() == []
+
+
+def save_full_page_screenshot(dash_duo: DashComposite, path: Path) -> None:
+    driver = dash_duo.driver
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 1600, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    time.sleep(1.0)  # let Plotly re-lay out to the new viewport
+    path.parent.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(path))
+
+
+def test_seeded_database_renders_everything_from_local_assets(dash_duo, free_port, db_url, symbol_sheet):
+    seed_database(db_url, SYMBOLS)
+    start(dash_duo, free_port(), db_url, symbol_sheet)
+    last = last_row(db_url, "CL1 Comdty")
+    wait_text(dash_duo, ids.KPI_PRICE, lambda t: t == fmt_price(last["current_price"]))
+    assert text_of(dash_duo, ids.KPI_RSI) == f"{last['rsi_14']:,.1f}"
+    assert text_of(dash_duo, ids.KPI_LAST).startswith(str(last["timestamp"])[:10])
+    assert wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [500] * 5)
+    assert dash_duo.driver.execute_script(TRACE_LENGTHS.format(ids.MACD_CHART)) == [500] * 4
+    signals = text_of(dash_duo, ids.SIGNALS)
+    assert all(name in signals for name in ("XGBoost", "LogisticReg", "BB rule")) and re.search("[▲▼]", signals)
+    assert "%" in signals and "412.5" in wait_text(dash_duo, ids.HEALTH, lambda t: "Ticks/s" in t)
+    assert "SMA 20" in text_of(dash_duo, ids.TECHNICALS)
+    if symbol_sheet is not None:
+        assert "NYMEX" in text_of(dash_duo, ids.SYMBOL_INFO)
+        assert "Light Crude Oil" in text_of(dash_duo, ids.SYMBOL)
+    assert_every_resource_is_local(dash_duo)
+    save_full_page_screenshot(dash_duo, SCREENSHOT)
+    assert SCREENSHOT.stat().st_size > 20_000
+    assert_console_clean(dash_duo)
+
+
+def assert_every_resource_is_local(dash_duo: DashComposite) -> None:
+    """No CDN, no web fonts: the index page links only to its own server, and the browser loaded nothing else."""
+    html = requests.get(dash_duo.server_url, timeout=5).text
+    links = re.findall(r'(?:src|href)="([^"]*)"', html)
+    assert links and all(link.startswith("/") for link in links), links
+    assert not re.search(r"https?:(//|\\u002f)", html), re.findall(r".{40}https?:.{40}", html)
+    loaded = dash_duo.driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert loaded and all(name.startswith(dash_duo.server_url) for name in loaded), loaded
+
+
+def test_switching_symbol_changes_charts_and_kpis(dash_duo, free_port, db_url, symbol_sheet):
+    seed_database(db_url, SYMBOLS)
+    start(dash_duo, free_port(), db_url, symbol_sheet)
+    crude, spx = last_row(db_url, "CL1 Comdty"), last_row(db_url, "ES1 Index")
+    wait_text(dash_duo, ids.KPI_PRICE, lambda t: t == fmt_price(crude["current_price"]))
+    choose_symbol(dash_duo, "ES1 Index")
+    wait_text(dash_duo, ids.KPI_PRICE, lambda t: t == fmt_price(spx["current_price"]))
+    assert text_of(dash_duo, ids.KPI_MACD) == f"{spx['macd_line']:,.4f}"
+    assert wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [420] * 5)
+    title = dash_duo.driver.execute_script(
+        f"return document.querySelector('#{ids.PRICE_CHART} .js-plotly-plot').layout.title.text")
+    assert title.startswith("ES1 Index")
+    assert_console_clean(dash_duo)
+
+
+def test_rows_written_during_the_session_appear_and_zoom_is_kept(dash_duo, free_port, db_url):
+    rows, _state, _price = prediction_rows("CL1 Comdty", 306, seed=7)
+    engine = make_engine(db_url)
+    create_schema(engine)
+    insert_predictions(engine, rows[:300])
+    start(dash_duo, free_port(), db_url)
+    wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [300] * 5)
+    zoom = [str(rows[200]["timestamp"]), str(rows[250]["timestamp"])]
+    dash_duo.driver.execute_script(
+        f"Plotly.relayout(document.querySelector('#{ids.PRICE_CHART} .js-plotly-plot'), "
+        f"{{'xaxis.range': ['{zoom[0]}', '{zoom[1]}']}})")  # fmt: skip
+    insert_predictions(engine, rows[300:])
+    wait_text(dash_duo, ids.KPI_LAST, lambda t: t.startswith(str(rows[-1]["timestamp"])[:10]))
+    assert wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [306] * 5)
+    assert text_of(dash_duo, ids.KPI_PRICE) == fmt_price(rows[-1]["current_price"])
+    kept = dash_duo.driver.execute_script(
+        f"return document.querySelector('#{ids.PRICE_CHART} .js-plotly-plot').layout.xaxis.range")
+    assert [k[:10] for k in kept] == [z[:10] for z in zoom]
+    assert_console_clean(dash_duo)
+
+
+def test_missing_then_empty_then_filled_database(dash_duo, free_port, db_url):
+    path = Path(db_url.removeprefix("sqlite:///"))
+    start(dash_duo, free_port(), db_url)
+    wait_text(dash_duo, ids.STATUS, lambda t: t.startswith("NO DATABASE"))
+    time.sleep(3 * REFRESH_S)
+    assert not path.exists(), "the terminal must never create the database"
+    engine = make_engine(db_url)
+    create_schema(engine)
+    wait_text(dash_duo, ids.STATUS, lambda t: t == EMPTY_DB)
+    rows, _state, _price = prediction_rows("ES1 Index", 60)
+    insert_predictions(engine, rows)
+    wait_text(dash_duo, ids.KPI_PRICE, lambda t: t == fmt_price(rows[-1]["current_price"]))
+    wait_text(dash_duo, ids.STATUS, lambda t: t == "")
+    assert_console_clean(dash_duo)
+
+
+def test_warm_up_and_training_symbols_say_so(dash_duo, free_port, db_url):
+    seed_database(db_url, {"AAA Index": 12, "BBB Index": 50}, models_ready=False, with_scoreboard=False)
+    start(dash_duo, free_port(), db_url)
+    wait_text(dash_duo, ids.STATUS, lambda t: "AAA Index: WARMING UP" in t)
+    assert text_of(dash_duo, ids.KPI_RSI) == "— warm-up" and text_of(dash_duo, ids.KPI_MACD) == "— warm-up"
+    assert "WARM-UP" in text_of(dash_duo, ids.SIGNALS)
+    choose_symbol(dash_duo, "BBB Index")
+    wait_text(dash_duo, ids.SIGNALS, lambda t: t.count("TRAINING") >= 4)
+    wait_text(dash_duo, ids.STATUS, lambda t: t == "")
+    assert_console_clean(dash_duo)
+
+
+def test_database_locked_by_a_writer_shows_busy_then_recovers(dash_duo, free_port, db_url):
+    seed_database(db_url, {"CL1 Comdty": 100}).dispose()
+    path = db_url.removeprefix("sqlite:///")
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=DELETE")  # a rollback journal: an exclusive lock blocks readers
+    start(dash_duo, free_port(), db_url)
+    wait_text(dash_duo, ids.KPI_PRICE, lambda t: t != "—")
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        wait_text(dash_duo, ids.STATUS, lambda t: t == LOCKED_DB)
+        assert text_of(dash_duo, ids.KPI_PRICE) != "—", "the last data read stays on screen"
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    wait_text(dash_duo, ids.STATUS, lambda t: t == "")
+    assert_console_clean(dash_duo)
