@@ -38,7 +38,13 @@ def create_app(settings: Settings) -> faust.App:
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
-        producer_linger=0.005,  # batch the per-row feature and changelog sends (was one request per send)
+        # table_route forwards a request to the owner's canonical URL; Faust's default uses the
+        # machine's hostname, which a loopback-bound web server does not answer on.
+        canonical_url=f"http://{settings.web_host}:{settings.web_port}",
+        producer_linger=0.005,
+        # A rejected tick goes to the DLQ unchanged: allow what a producer may have sent (up to 1 MiB+).
+        producer_max_request_size=4 * 1024 * 1024,
+        consumer_max_fetch_size=8 * 1024 * 1024,  # batch the per-row feature and changelog sends (was one request per send)
         autodiscover=["flameback_app.commands", "flameback_app.views", "tables", "agents"],
         origin="flameback_app",
         **extra,

