@@ -128,6 +128,9 @@ async def train_when_needed() -> None:
         _training = loop.run_in_executor(pool, train_from_database, settings.db_url, settings.models_dir)
         try:
             version_dir = await _training
+        except ValueError as exc:  # too little labelled history yet: expected early on
+            log.info("not training yet: %s; retrying in 30s", exc)
+            return
         except Exception:  # a failed training must not take the worker down; it is retried later
             log.exception("background training failed")
             return

@@ -4,8 +4,8 @@ Reads a wide or long tick CSV (:mod:`flameback_app.ticks_csv`). Writes nothing b
 the requested CSV: one row per tick in input order per symbol, columns ``symbol,
 timestamp, current_price`` then every indicator, ISO 8601 timestamps, an empty cell
 for None, floats in ``repr`` form so they read back bit-exact. Training and the
-end-to-end tests use :func:`iter_feature_rows`, so offline and live values are the
-same code path.
+end-to-end tests use :func:`iter_feature_rows`, so offline and live values come from
+the same code path (:func:`flameback_app.ta.step`).
 """
 
 from __future__ import annotations
@@ -22,45 +22,57 @@ from flameback_app.ta import FEATURE_FIELDS, IndicatorState, step
 from flameback_app.ticks_csv import count_data_lines, read_ticks
 
 OUTPUT_COLUMNS: tuple[str, ...] = ("symbol", "timestamp", "current_price", *FEATURE_FIELDS)
+PROGRESS_MIN_LINES = 2_000  # smaller files finish before a bar would tell anyone anything
 
 
 def iter_feature_rows(path: Path | str, symbols: set[str] | None = None, progress: bool = False) -> Iterator[dict]:
-    """Every tick of the file with its features, one indicator state per symbol, in file order."""
+    """Every tick of the file with its features, one indicator state per symbol, in file order.
+
+    Each row is ``symbol, timestamp (datetime), current_price`` then FEATURE_FIELDS.
+    Raises :class:`~flameback_app.ticks_csv.TickFileError` (a ValueError naming
+    file, line and reason) for unreadable input, after yielding the rows before it.
+    """
     states: dict[str, IndicatorState] = {}
-    bar = tqdm(total=count_data_lines(path), unit="line", file=sys.stderr, disable=not progress,
-               desc=f"features {Path(path).name}", mininterval=0.5)  # fmt: skip
-    last_line = 1
-    with bar:
+    total = count_data_lines(path) if progress else 0
+    with tqdm(total=total, unit="line", file=sys.stderr, disable=not progress or total < PROGRESS_MIN_LINES,
+              desc=f"features {Path(path).name}", mininterval=0.5) as bar:  # fmt: skip
         for located in read_ticks(path, symbols):
-            if located.line != last_line:
-                bar.update(located.line - last_line)
-                last_line = located.line
+            if located.line - 1 > bar.n:
+                bar.update(located.line - 1 - bar.n)
             tick = located.tick
-            state = states.get(tick.symbol) or states.setdefault(tick.symbol, IndicatorState())
-            _, features = step(state, tick.price)
+            state = states.get(tick.symbol)
+            if state is None:
+                state = IndicatorState()
+            states[tick.symbol], features = step(state, tick.price)
             yield {"symbol": tick.symbol, "timestamp": tick.timestamp, "current_price": tick.price, **features}
+        bar.update(total - bar.n)
 
 
 def write_features_csv(path: Path | str, out: Path | str, progress: bool = True) -> int:
-    """Write the features CSV for ``path`` to ``out``; returns the number of rows written."""
+    """Write the features CSV for ``path`` to ``out``; returns the number of rows written.
+
+    The output appears only when the whole input was read: an unreadable row
+    leaves no half-written file behind (the error names file, line and reason).
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    tmp = out.with_name(out.name + ".partial")
+    partial = out.with_name(out.name + ".partial")
     try:
-        with tmp.open("w", newline="") as handle:
+        with partial.open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(OUTPUT_COLUMNS)
             for row in iter_feature_rows(path, progress=progress):
-                writer.writerow([_cell(row[c]) for c in OUTPUT_COLUMNS])
+                writer.writerow([_cell(row[column]) for column in OUTPUT_COLUMNS])
                 count += 1
-        tmp.replace(out)  # no half-written output file if the input turns out to be unreadable
+        partial.replace(out)
     finally:
-        tmp.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
     return count
 
 
 def _cell(value: Any) -> str:
+    """CSV text for one value: empty for None, ``repr`` for floats (exact round trip), ISO 8601 times."""
     if value is None:
         return ""
     if isinstance(value, float):

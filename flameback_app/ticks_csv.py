@@ -77,6 +77,8 @@ def read_ticks(path: Path | str, symbols: set[str] | None = None) -> Iterator[Lo
             raise TickFileError(path, 1, "file is empty (no header row)") from None
         except csv.Error as exc:
             raise TickFileError(path, 1, f"not CSV: {exc}") from None
+        except UnicodeDecodeError:
+            raise _not_utf8(path) from None
         header = [h.strip() for h in header]
         if header and header[0].lower() == "dates":
             yield from _read_wide(reader, header, path, symbols)
@@ -97,8 +99,28 @@ def _rows(reader: csv.reader, path: Path) -> Iterator[tuple[int, list[str]]]:
             return
         except csv.Error as exc:
             raise TickFileError(path, reader.line_num, f"not CSV: {exc}") from None
+        except UnicodeDecodeError:
+            raise _not_utf8(path) from None
         if row and any(cell.strip() for cell in row):
             yield reader.line_num, row
+
+
+def _not_utf8(path: Path) -> TickFileError:
+    """The error for a file that is not UTF-8, naming the first bad line.
+
+    Text is decoded in chunks ahead of the csv reader, so its line count cannot say
+    where the bad bytes are; the file is scanned again, line by line, on this error
+    path only.
+    """
+    with path.open("rb") as handle:
+        for line, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8-sig" if line == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                return TickFileError(
+                    path, line, f"not UTF-8 text (byte {raw[exc.start]:#04x} at position {exc.start + 1} of the line)"
+                )
+    return TickFileError(path, None, "not UTF-8 text")
 
 
 def _read_wide(reader: csv.reader, header: list[str], path: Path, symbols: set[str] | None) -> Iterator[LocatedTick]:
@@ -119,6 +141,8 @@ def _read_wide(reader: csv.reader, header: list[str], path: Path, symbols: set[s
 
 def _read_long(reader: csv.reader, header: list[str], path: Path, symbols: set[str] | None) -> Iterator[LocatedTick]:
     col = {name: i for i, name in enumerate(header)}
+    if "timestamp" not in col and "date" not in col:
+        raise TickFileError(path, 1, "long layout needs a 'timestamp' or 'date' column")
     for line, row in _rows(reader, path):
         if len(row) != len(header):
             raise TickFileError(path, line, f"expected {len(header)} cells, found {len(row)}")

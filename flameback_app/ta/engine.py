@@ -1,28 +1,39 @@
 """The incremental indicator engine: ``step(state, price) -> (state, features)`` in O(1).
 
 Pure Python, no Faust: the same code runs live (the indicator agent), offline (the
-``features`` command) and in training. Definitions follow TA-Lib (DESIGN §3); every
-value equals TA-Lib's batch function on the same series after its warm-up and is
-None exactly where TA-Lib gives NaN. Where TA-Lib's own arithmetic is inexact, this
-engine is exact instead (see "Numerics").
+``features`` command) and in training. Reads nothing but its arguments; writes
+nothing but the state object it is given.
 
-State is a small value: the last 100 prices plus running accumulators. It
-serialises to a JSON-able dict (floats round-trip exactly) so a stream split in two
-with a save/restore between the halves gives the same output as one pass.
+Definitions follow TA-Lib (DESIGN §3): after its warm-up every value equals TA-Lib's
+batch function on the same series, and it is None exactly where TA-Lib gives NaN.
 
-Numerics. Rolling variances never use sums of squares of price levels (they cancel
-catastrophically and drift): Bollinger uses sums of ``price - shift`` where the shift
-is a recent price, and every accumulator is recomputed exactly from the window every
-``RECOMPUTE_EVERY`` ticks, which bounds drift. A window of identical prices gives a
-standard deviation of exactly 0 (tracked by the run length of equal prices); tiny
-negative variances from rounding are clamped to 0. TA-Lib computes E[x²]−E[x]² with
-running sums and zeroes variances below 1e-14, so on prices near 1e-6 or 1e7 it is
-the reference that is wrong; the tests check those cases against an exact two-pass
-standard deviation instead.
+How it is built, and why:
 
-Prices ≤ 0 are real for some futures. They never crash anything; a ratio-based field
-(price_change_pct, momentum_10, volatility_20) is None for every tick whose formula
-touches a non-positive price.
+* **Warm-up by batch, then O(1).** The first :data:`WARMUP` ticks (34: MACD's
+  signal is the last field to become valid, at index 33) are computed from the
+  kept prices exactly as TA-Lib does (seeds by simple means, then recurrences).
+  From then on :func:`step` is one straight-line update of running values, with
+  no per-tick allocation beyond the output dict: function calls and attribute
+  look-ups dominate pure-Python cost, so the hot path is one function on locals.
+* **Exact rolling variances.** No running sum of squares of price levels (it
+  drifts and turns flat windows non-zero). Bollinger and volatility use sums of
+  deviations from a shift ``K`` set near the window mean. Each update's rounding
+  is at most ~3 ulp of the largest such sum since the last exact rebuild, so the
+  sums are rebuilt exactly (two passes over the window, ``fsum``) when that
+  largest sum exceeds :data:`ERROR_RATIO` × n·variance (after a jump, or a drift
+  far from ``K``), and every :data:`RECOMPUTE_EVERY` ticks: the worst case stays
+  below 256·3·2.2e-16·4096 ≈ 7e-10 of the variance (3.5e-10 of the std). The
+  price sums are rebuilt too when the price falls :data:`LEVEL_DROP` × below the
+  largest price still in them. A window of identical prices gives
+  a standard deviation of exactly 0 (tracked by the run length of equal prices);
+  tiny negative variances from rounding are clamped to 0.
+* **Non-positive prices** are real for some futures: nothing divides by them.
+  price_change_pct, momentum_10 and volatility_20 are None for every tick whose
+  formula touches a price ≤ 0 (TA-Lib would return 0 or a sign-flipped ratio).
+
+State is small: the last :data:`WINDOW` prices plus about twenty numbers; it
+serialises to a JSON-able dict whose floats round-trip exactly, so a stream split
+in two with a save/restore between the halves gives the same output as one pass.
 """
 
 from __future__ import annotations
@@ -40,229 +51,312 @@ FEATURE_FIELDS: tuple[str, ...] = (
     "lag_1", "lag_2", "lag_5",
 )  # fmt: skip
 
-WINDOW = 100  # prices kept per symbol (the original system's deque length)
-RECOMPUTE_EVERY = 100  # ticks between exact recomputations of running sums
-TA_EPSILON = 1e-14  # TA-Lib's TA_IS_ZERO threshold (used where TA-Lib uses it: RSI)
+STATE_VERSION = 2
+WARMUP = 34  # ticks until every field is valid (MACD signal: index 33)
+WINDOW = WARMUP  # prices kept: the batch warm-up needs them all; afterwards 21 would do
+RECOMPUTE_EVERY = 256  # ticks between unconditional exact rebuilds (bounds accumulated rounding)
+ERROR_RATIO = 4096.0  # rebuild variance sums when (largest shifted sum) / (n·variance) exceeds this
+LEVEL_DROP = 1024.0  # rebuild price sums when the price falls this far below the largest one summed
+TA_EPSILON = 1e-14  # TA-Lib's TA_IS_ZERO threshold (RSI of a flat series is 0)
 K12, K26, K9 = 2.0 / 13.0, 2.0 / 27.0, 2.0 / 10.0
-MACD_START = 25  # TA-Lib starts both MACD EMAs at index slow-1, the fast one seeded from the 12 prices ending there
 BB_N, VOL_N, RSI_N, MOM_N = 20, 20, 14, 10
+MACD_START = 25  # TA-Lib starts both MACD EMAs at index 25; the fast one is seeded by prices 14..25
+SIGNAL_START = MACD_START + 8
 
-_STATE_FIELDS = (
-    "periods_per_year", "count", "prices", "run", "s5", "s10", "s20", "shift", "d1", "d2",
-    "ema12", "ema26", "macd_fast", "macd_signal", "macd_seed", "gain", "loss",
-    "r1", "r2", "bad_returns", "vol_annualiser",
+# The running values, in the order they are kept in ``IndicatorState.values`` and serialised:
+#   count   ticks seen                      run      trailing prices equal to the last one
+#   s5 s10 s20   sums of the last 5/10/20 prices
+#   level   largest |price| in s20 since the last rebuild (bounds its rounding error)
+#   k d1 d2 d_peak   Bollinger shift near the 20-price mean; Σ(p−k), Σ(p−k)²; largest d2 since the rebuild
+#   kr r1 r2 r_peak  the same for the valid simple returns among the last 20 (volatility)
+#   bad     returns among the last 20 that touch a price ≤ 0
+#   ema12 ema26   EMA(12), EMA(26) (EMA(26) is also MACD's slow EMA: TA-Lib seeds both alike)
+#   fast signal   MACD's fast EMA (TA-Lib seeds it at index 25, later than EMA(12)) and EMA(9) signal
+#   gain loss     Wilder's average gain and loss (RSI)
+SCALARS: tuple[str, ...] = (
+    "count", "run", "s5", "s10", "s20", "level", "k", "d1", "d2", "d_peak",
+    "kr", "r1", "r2", "r_peak", "bad", "ema12", "ema26", "fast", "signal", "gain", "loss",
 )  # fmt: skip
+_INDEX = {name: i for i, name in enumerate(SCALARS)}
+_SUMS = SCALARS[2:15]  # what _rebuilt_sums returns, in order
 
 
 class IndicatorState:
-    """Everything one symbol's indicators need, bounded in size (≤ 100 prices + scalars)."""
+    """Everything one symbol's indicators need: ≤ 34 prices and 21 numbers, whatever the stream length.
 
-    __slots__ = _STATE_FIELDS
+    The numbers live in one list (``values``, order :data:`SCALARS`) because the
+    hot path unpacks and repacks them in two operations, far cheaper in CPython
+    than twenty attribute reads and writes; ``state.<name>`` still reads them.
+    """
+
+    __slots__ = ("annualiser", "periods_per_year", "prices", "values")
 
     def __init__(self, periods_per_year: float = 252.0) -> None:
         self.periods_per_year = float(periods_per_year)
-        self.vol_annualiser = math.sqrt(self.periods_per_year)
-        self.count = 0  # ticks seen
+        self.annualiser = math.sqrt(self.periods_per_year)  # volatility_20 = per-tick std × this
         self.prices: deque[float] = deque(maxlen=WINDOW)
-        self.run = 0  # how many trailing prices are equal to the last one
-        self.s5 = self.s10 = self.s20 = 0.0  # running sums of the last 5/10/20 prices
-        self.shift = 0.0  # Bollinger shift K
-        self.d1 = self.d2 = 0.0  # Σ(p−K), Σ(p−K)² over the last 20 prices
-        self.ema12: float | None = None
-        self.ema26: float | None = None
-        self.macd_fast: float | None = None  # MACD's own fast EMA (TA-Lib seeding)
-        self.macd_signal: float | None = None
-        self.macd_seed = 0.0  # Σ of the first 9 MACD values (signal seed)
-        self.gain = self.loss = 0.0  # Wilder averages (sums during warm-up)
-        self.r1 = self.r2 = 0.0  # Σr, Σr² of the last 20 simple returns (valid ones)
-        self.bad_returns = 0  # returns in that window touching a price ≤ 0
+        self.values: list[Any] = [0, 0, *[0.0] * 12, 0, *[None] * 6]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[_INDEX[name]]
+        except KeyError:
+            raise AttributeError(name) from None
 
     @property
     def window_length(self) -> int:
-        """How many prices the state holds (≤ 100)."""
+        """How many prices the state holds (≤ WINDOW)."""
         return len(self.prices)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable copy; floats survive ``json`` exactly."""
-        data = {name: getattr(self, name) for name in _STATE_FIELDS if name != "vol_annualiser"}
+        """A JSON-serialisable copy; ``json`` writes floats in a form that reads back exactly."""
+        data: dict[str, Any] = {"version": STATE_VERSION, "periods_per_year": self.periods_per_year}
         data["prices"] = list(self.prices)
+        data.update(zip(SCALARS, self.values, strict=True))
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IndicatorState:
+        """Rebuild a state from :meth:`to_dict` output; a foreign layout is a ValueError, not a guess."""
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"indicator state version {data.get('version')!r} is not {STATE_VERSION}")
         state = cls(data["periods_per_year"])
-        for name in _STATE_FIELDS:
-            if name not in ("vol_annualiser", "periods_per_year", "prices"):
-                setattr(state, name, data[name])
-        state.prices = deque(data["prices"], maxlen=WINDOW)
+        state.prices.extend(data["prices"])
+        state.values = [data[name] for name in SCALARS]
         return state
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, IndicatorState) and self.to_dict() == other.to_dict()
 
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"IndicatorState(count={self.count}, last={self.prices[-1] if self.prices else None})"
+
 
 def step(state: IndicatorState, price: float) -> tuple[IndicatorState, dict[str, float | None]]:
-    """Advance ``state`` by one price; returns the (same, mutated) state and this tick's features."""
-    prices = state.prices
-    prev = prices[-1] if prices else None
-    i = state.count  # 0-based index of this tick
-    _push(state, price, prev)
-    if i > 0 and i % RECOMPUTE_EVERY == 0:
-        _recompute(state)
-    state.count = i + 1
-    features = dict.fromkeys(FEATURE_FIELDS)
-    _averages(state, price, i, features)
-    _macd(state, price, i, features)
-    _rsi(state, price, prev, i, features)
-    _bands_and_volatility(state, i, features)
-    _changes(state, price, prev, i, features)
-    return state, features
+    """Advance ``state`` by one price; returns the (same, mutated) state and this tick's features.
 
-
-def _push(state: IndicatorState, price: float, prev: float | None) -> None:
-    """Append the price and slide every running sum by one tick."""
+    Deliberately one long function over local variables: it runs once per tick per
+    symbol, and in CPython each call or attribute access costs as much as the
+    arithmetic. The first WARMUP ticks take the batch path, :func:`_warm_step`.
+    """
+    (i, run, s5, s10, s20, level, k, d1, d2, d_peak, kr, r1, r2, r_peak, bad,
+     ema12, ema26, fast, signal, gain, loss) = state.values  # fmt: skip
+    if i < WARMUP:
+        return _warm_step(state, price)
     prices = state.prices
-    n = len(prices)
-    state.run = state.run + 1 if price == prev else 1
-    state.s5 += price - (prices[-5] if n >= 5 else 0.0)
-    state.s10 += price - (prices[-10] if n >= 10 else 0.0)
-    state.s20 += price - (prices[-20] if n >= 20 else 0.0)
-    x = price - state.shift
-    state.d1 += x
-    state.d2 += x * x
-    if n >= BB_N:
-        y = prices[-BB_N] - state.shift
-        state.d1 -= y
-        state.d2 -= y * y
-    if prev is not None:
-        _add_return(state, prev, price, +1)
-    if n >= VOL_N + 1:  # the return (p[-21] → p[-20]) leaves the 20-return window
-        _add_return(state, prices[-VOL_N - 1], prices[-VOL_N], -1)
+    prev, lag2, lag5, lag10, p20, p21 = prices[-1], prices[-2], prices[-5], prices[-10], prices[-20], prices[-21]
     prices.append(price)
 
-
-def _add_return(state: IndicatorState, before: float, after: float, sign: int) -> None:
-    if before <= 0.0 or after <= 0.0:
-        state.bad_returns += sign
-        return
-    r = (after - before) / before
-    state.r1 += sign * r
-    state.r2 += sign * r * r
-
-
-def _recompute(state: IndicatorState) -> None:
-    """Exact sums from the window (bounds the drift of running updates); re-centre the shift."""
-    prices = list(state.prices)
-    state.s5, state.s10, state.s20 = math.fsum(prices[-5:]), math.fsum(prices[-10:]), math.fsum(prices[-20:])
-    state.shift = prices[-1]
-    last20 = [p - state.shift for p in prices[-BB_N:]]
-    state.d1, state.d2 = math.fsum(last20), math.fsum(x * x for x in last20)
-    state.r1 = state.r2 = 0.0
-    state.bad_returns = 0
-    window = prices[-VOL_N - 1:]
-    returns = []
-    for before, after in pairwise(window):
-        if before <= 0.0 or after <= 0.0:
-            state.bad_returns += 1
-        else:
-            returns.append((after - before) / before)
-    state.r1, state.r2 = math.fsum(returns), math.fsum(r * r for r in returns)
-
-
-def _averages(state: IndicatorState, price: float, i: int, out: dict) -> None:
-    if i >= 4:
-        out["sma_5"] = state.s5 / 5.0
-    if i >= 9:
-        out["sma_10"] = state.s10 / 10.0
-    if i >= 19:
-        out["sma_20"] = state.s20 / 20.0
-    if i == 11:
-        state.ema12 = math.fsum(list(state.prices)[-12:]) / 12.0
-    elif i > 11:
-        state.ema12 = (price - state.ema12) * K12 + state.ema12
-    if i == 25:
-        state.ema26 = math.fsum(list(state.prices)[-26:]) / 26.0
-    elif i > 25:
-        state.ema26 = (price - state.ema26) * K26 + state.ema26
-    out["ema_12"], out["ema_26"] = state.ema12, state.ema26
-
-
-def _macd(state: IndicatorState, price: float, i: int, out: dict) -> None:
-    """TA-Lib's MACD: both EMAs start at index 25; the fast one seeded by the 12 prices ending there."""
-    if i < MACD_START:
-        return
-    if i == MACD_START:
-        state.macd_fast = math.fsum(list(state.prices)[-12:]) / 12.0
+    run = run + 1 if price == prev else 1
+    s5 += price - lag5
+    s10 += price - lag10
+    s20 += price - p20
+    abs_price = price if price >= 0.0 else -price
+    if abs_price > level:  # noqa: PLR1730 - an if is cheaper than a max() call on the hot path
+        level = abs_price
+    x, y = price - k, p20 - k
+    d1 += x - y
+    d2 += x * x - y * y
+    if d2 > d_peak:  # noqa: PLR1730
+        d_peak = d2
+    if prev > 0.0 and price > 0.0:
+        q = (price - prev) / prev
+        change_pct = q * 100.0
+        q -= kr
+        r1 += q
+        r2 += q * q
+        if r2 > r_peak:  # noqa: PLR1730
+            r_peak = r2
     else:
-        state.macd_fast = (price - state.macd_fast) * K12 + state.macd_fast
-    line = state.macd_fast - state.ema26
-    if i < MACD_START + 8:
-        state.macd_seed += line
-        return
-    if i == MACD_START + 8:
-        state.macd_signal = (state.macd_seed + line) / 9.0
+        change_pct = None
+        bad += 1
+    if p21 > 0.0 and p20 > 0.0:
+        q = (p20 - p21) / p21 - kr
+        r1 -= q
+        r2 -= q * q
     else:
-        state.macd_signal = (line - state.macd_signal) * K9 + state.macd_signal
-    out["macd_line"], out["macd_signal"] = line, state.macd_signal
-    out["macd_histogram"] = line - state.macd_signal
+        bad -= 1
+    n_var = d2 - d1 * d1 / 20.0  # 20 × variance
+    n_var_r = r2 - r1 * r1 / 20.0
+    if (
+        i % RECOMPUTE_EVERY == 0
+        or level > LEVEL_DROP * abs_price
+        or (run < BB_N and d_peak > ERROR_RATIO * n_var)
+        or (run <= VOL_N and not bad and r_peak > ERROR_RATIO * n_var_r)
+    ):
+        s5, s10, s20, level, k, d1, d2, d_peak, kr, r1, r2, r_peak, bad = _rebuilt_sums(list(prices))
+        n_var = d2 - d1 * d1 / 20.0
+        n_var_r = r2 - r1 * r1 / 20.0
 
-
-def _rsi(state: IndicatorState, price: float, prev: float | None, i: int, out: dict) -> None:
-    """Wilder's RSI as TA-Lib computes it: simple means of the first 14 moves, then smoothing."""
-    if prev is None:
-        return
-    delta = price - prev
-    if i <= RSI_N:
-        if delta < 0:
-            state.loss -= delta
-        else:
-            state.gain += delta
-        if i < RSI_N:
-            return
-        state.gain /= RSI_N
-        state.loss /= RSI_N
+    ema12 = (price - ema12) * K12 + ema12
+    ema26 = (price - ema26) * K26 + ema26
+    fast = (price - fast) * K12 + fast
+    line = fast - ema26
+    signal = (line - signal) * K9 + signal
+    move = price - prev
+    if move < 0.0:  # TA-Lib's operation order: × 13, add the move, ÷ 14
+        gain = gain * 13.0 / 14.0
+        loss = (loss * 13.0 - move) / 14.0
     else:
-        state.gain *= RSI_N - 1
-        state.loss *= RSI_N - 1
-        if delta < 0:
-            state.loss -= delta
+        gain = (gain * 13.0 + move) / 14.0
+        loss = loss * 13.0 / 14.0
+    state.values = [i + 1, run, s5, s10, s20, level, k, d1, d2, d_peak, kr, r1, r2, r_peak, bad,
+                    ema12, ema26, fast, signal, gain, loss]  # fmt: skip
+
+    total = gain + loss
+    middle = s20 / 20.0
+    band = 0.0 if run >= BB_N or n_var <= 0.0 else 2.0 * math.sqrt(n_var / 20.0)
+    if bad:
+        volatility = None
+    elif run > VOL_N or n_var_r <= 0.0:
+        volatility = 0.0
+    else:
+        volatility = math.sqrt(n_var_r / 20.0) * state.annualiser
+    return state, {
+        "sma_5": s5 / 5.0, "sma_10": s10 / 10.0, "sma_20": middle,
+        "ema_12": ema12, "ema_26": ema26,
+        "rsi_14": 0.0 if -TA_EPSILON < total < TA_EPSILON else 100.0 * (gain / total),
+        "macd_line": line, "macd_signal": signal, "macd_histogram": line - signal,
+        "bb_upper": middle + band, "bb_middle": middle, "bb_lower": middle - band,
+        "volatility_20": volatility,
+        "momentum_10": (price - lag10) / lag10 if lag10 > 0.0 and price > 0.0 else None,
+        "price_change": move, "price_change_pct": change_pct,
+        "lag_1": prev, "lag_2": lag2, "lag_5": lag5,
+    }  # fmt: skip
+
+
+def _rebuilt_sums(window: list[float]) -> tuple[Any, ...]:
+    """Every running sum recomputed exactly from the window (two passes), shifts re-centred.
+
+    Returns the values named by ``SCALARS[2:15]`` (s5 … bad), in that order.
+    """
+    last20 = window[-BB_N:]
+    s20 = math.fsum(last20)
+    k = s20 / len(last20)
+    d1, d2 = _shifted_sums(last20, k)
+    returns = [(b - a) / a for a, b in pairwise(window[-VOL_N - 1 :]) if a > 0.0 and b > 0.0]
+    bad = min(len(window) - 1, VOL_N) - len(returns)
+    kr = math.fsum(returns) / len(returns) if returns else 0.0
+    r1, r2 = _shifted_sums(returns, kr)
+    level = max(abs(p) for p in window[-VOL_N - 1 :])
+    return math.fsum(window[-5:]), math.fsum(window[-10:]), s20, level, k, d1, d2, d2, kr, r1, r2, r2, bad
+
+
+def _shifted_sums(values: list[float], shift: float) -> tuple[float, float]:
+    deviations = [v - shift for v in values]
+    return math.fsum(deviations), math.fsum(d * d for d in deviations)
+
+
+def _warm_step(state: IndicatorState, price: float) -> tuple[IndicatorState, dict[str, float | None]]:
+    """One of the first WARMUP ticks: every value from the kept prices, exactly as TA-Lib's batch code.
+
+    Also leaves every running value where :func:`step` expects it when warm-up
+    ends. Costs O(WARMUP) per tick, for WARMUP ticks per symbol.
+    """
+    state.prices.append(price)
+    window = list(state.prices)
+    acc = dict(zip(_SUMS, _rebuilt_sums(window), strict=True))
+    acc["count"], acc["run"] = len(window), _trailing_run(window)
+    out: dict[str, float | None] = dict.fromkeys(FEATURE_FIELDS)
+    _warm_averages(window, acc, out)
+    _warm_macd(window, acc, out)
+    _warm_rsi(window, acc, out)
+    _warm_bands(acc, state.annualiser, out)
+    _warm_changes(window, out)
+    state.values = [acc.get(name) for name in SCALARS]
+    return state, out
+
+
+def _trailing_run(window: list[float]) -> int:
+    last, run = window[-1], 0
+    for p in reversed(window):
+        if p != last:
+            break
+        run += 1
+    return run
+
+
+def _ema_series(values: list[float], n: int, k: float, start: int) -> list[float]:
+    """TA-Lib's EMA: seeded at ``start`` by the mean of the n values ending there, then the recurrence."""
+    ema = sum(values[start - n + 1 : start + 1]) / n
+    series = [ema]
+    for v in values[start + 1 :]:
+        ema = (v - ema) * k + ema
+        series.append(ema)
+    return series
+
+
+def _warm_averages(window: list[float], acc: dict[str, Any], out: dict[str, float | None]) -> None:
+    i = len(window) - 1
+    for name, n, total in (("sma_5", 5, acc["s5"]), ("sma_10", 10, acc["s10"]), ("sma_20", 20, acc["s20"])):
+        if i >= n - 1:
+            out[name] = total / n
+    if i >= 11:
+        acc["ema12"] = out["ema_12"] = _ema_series(window, 12, K12, 11)[-1]
+    if i >= 25:
+        acc["ema26"] = out["ema_26"] = _ema_series(window, 26, K26, 25)[-1]
+
+
+def _warm_macd(window: list[float], acc: dict[str, Any], out: dict[str, float | None]) -> None:
+    if len(window) <= MACD_START:
+        return
+    fast = _ema_series(window, 12, K12, MACD_START)
+    slow = _ema_series(window, 26, K26, MACD_START)
+    lines = [f - s for f, s in zip(fast, slow, strict=True)]
+    acc["fast"] = fast[-1]
+    if len(window) > SIGNAL_START:
+        acc["signal"] = signal = _ema_series(lines, 9, K9, 8)[-1]
+        out["macd_line"], out["macd_signal"], out["macd_histogram"] = lines[-1], signal, lines[-1] - signal
+
+
+def _warm_rsi(window: list[float], acc: dict[str, Any], out: dict[str, float | None]) -> None:
+    """TA-Lib's RSI: simple means of the first 14 moves, then Wilder's smoothing."""
+    if len(window) <= RSI_N:
+        return
+    moves = [b - a for a, b in pairwise(window)]
+    gain = sum(m for m in moves[:RSI_N] if m >= 0.0) / RSI_N
+    loss = -sum(m for m in moves[:RSI_N] if m < 0.0) / RSI_N
+    for move in moves[RSI_N:]:
+        if move < 0.0:
+            gain, loss = gain * 13.0 / 14.0, (loss * 13.0 - move) / 14.0
         else:
-            state.gain += delta
-        state.gain /= RSI_N
-        state.loss /= RSI_N
-    total = state.gain + state.loss
-    out["rsi_14"] = 100.0 * (state.gain / total) if not -TA_EPSILON < total < TA_EPSILON else 0.0
+            gain, loss = (gain * 13.0 + move) / 14.0, loss * 13.0 / 14.0
+    acc["gain"], acc["loss"] = gain, loss
+    total = gain + loss
+    out["rsi_14"] = 0.0 if -TA_EPSILON < total < TA_EPSILON else 100.0 * (gain / total)
 
 
-def _bands_and_volatility(state: IndicatorState, i: int, out: dict) -> None:
+def _warm_bands(acc: dict[str, Any], annualiser: float, out: dict[str, float | None]) -> None:
+    i = acc["count"] - 1
     if i >= BB_N - 1:
-        mean = state.s20 / BB_N
-        std = 0.0 if state.run >= BB_N else _std(state.d1, state.d2, BB_N)
-        out["bb_upper"], out["bb_middle"], out["bb_lower"] = mean + 2.0 * std, mean, mean - 2.0 * std
-    if i >= VOL_N and state.bad_returns == 0:
-        std = 0.0 if state.run >= VOL_N + 1 else _std(state.r1, state.r2, VOL_N)
-        out["volatility_20"] = std * state.vol_annualiser
+        middle = acc["s20"] / BB_N
+        std = 0.0 if acc["run"] >= BB_N else _std(acc["d1"], acc["d2"], BB_N)
+        out["bb_upper"], out["bb_middle"], out["bb_lower"] = middle + 2.0 * std, middle, middle - 2.0 * std
+    if i >= VOL_N and acc["bad"] == 0:
+        std = 0.0 if acc["run"] > VOL_N else _std(acc["r1"], acc["r2"], VOL_N)
+        out["volatility_20"] = std * annualiser
 
 
 def _std(sum1: float, sum2: float, n: int) -> float:
-    """Population standard deviation from (shifted) sums, negative rounding clamped to 0."""
-    mean = sum1 / n
-    variance = sum2 / n - mean * mean
+    """Population standard deviation from shifted sums, negative rounding clamped to 0."""
+    variance = (sum2 - sum1 * sum1 / n) / n
     return math.sqrt(variance) if variance > 0.0 else 0.0
 
 
-def _changes(state: IndicatorState, price: float, prev: float | None, i: int, out: dict) -> None:
-    prices = state.prices
-    if prev is not None:
-        out["price_change"] = price - prev
-        out["lag_1"] = prev
+def _warm_changes(window: list[float], out: dict[str, float | None]) -> None:
+    price = window[-1]
+    if len(window) > 1:
+        prev = window[-2]
+        out["price_change"], out["lag_1"] = price - prev, prev
         if prev > 0.0 and price > 0.0:
-            out["price_change_pct"] = (price / prev - 1.0) * 100.0
-    if i >= 2:
-        out["lag_2"] = prices[-3]
-    if i >= 5:
-        out["lag_5"] = prices[-6]
-    if i >= MOM_N:
-        before = prices[-MOM_N - 1]
+            out["price_change_pct"] = (price - prev) / prev * 100.0
+    if len(window) > 2:
+        out["lag_2"] = window[-3]
+    if len(window) > 5:
+        out["lag_5"] = window[-6]
+    if len(window) > MOM_N:
+        before = window[-MOM_N - 1]
         if before > 0.0 and price > 0.0:
             out["momentum_10"] = (price - before) / before

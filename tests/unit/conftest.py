@@ -1,0 +1,111 @@
+"""Shared fixtures for the unit tests: the real data file (when present) and the TA-Lib reference.
+
+Reads ``../shared/data`` beside the repository (never copied into it); tests that
+need it skip with the reason when it is absent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+import talib
+
+from flameback_app.ta import FEATURE_FIELDS, IndicatorState, step
+from flameback_app.ticks_csv import read_ticks
+
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+REAL_FILE = SHARED_DATA / "seas_port_final_2001_2019.csv"
+SCALE_FREE_FIELDS = frozenset({"rsi_14", "volatility_20", "momentum_10", "price_change_pct"})
+
+
+@pytest.fixture(scope="session")
+def real_file() -> Path:
+    """The 2001–2019 Bloomberg export, or a skip saying where it was looked for."""
+    if not REAL_FILE.is_file():
+        pytest.skip(f"real data file not found at {REAL_FILE} (it lives beside the repository, not in it)")
+    return REAL_FILE
+
+
+@pytest.fixture(scope="session")
+def real_series(real_file: Path) -> dict[str, list[float]]:
+    """Prices per symbol, in file order."""
+    series: dict[str, list[float]] = {}
+    for located in read_ticks(real_file):
+        series.setdefault(located.tick.symbol, []).append(located.tick.price)
+    return series
+
+
+def talib_features(prices: Sequence[float], periods_per_year: float = 252.0) -> dict[str, np.ndarray]:
+    """Every field of DESIGN §3 by TA-Lib's batch functions (NaN where TA-Lib has no value)."""
+    p = np.asarray(prices, dtype=float)
+    macd, signal, histogram = talib.MACD(p, 12, 26, 9)
+    upper, middle, lower = talib.BBANDS(p, 20, 2.0, 2.0, 0)
+
+    def lag(k: int) -> np.ndarray:
+        return np.concatenate([np.full(min(k, len(p)), np.nan), p[:-k]])
+
+    return {
+        "sma_5": talib.SMA(p, 5), "sma_10": talib.SMA(p, 10), "sma_20": talib.SMA(p, 20),
+        "ema_12": talib.EMA(p, 12), "ema_26": talib.EMA(p, 26), "rsi_14": talib.RSI(p, 14),
+        "macd_line": macd, "macd_signal": signal, "macd_histogram": histogram,
+        "bb_upper": upper, "bb_middle": middle, "bb_lower": lower,
+        "volatility_20": talib.STDDEV(talib.ROCP(p, 1), 20, 1.0) * math.sqrt(periods_per_year),
+        "momentum_10": talib.ROCP(p, 10), "price_change": talib.MOM(p, 1), "price_change_pct": talib.ROC(p, 1),
+        "lag_1": lag(1), "lag_2": lag(2), "lag_5": lag(5),
+    }  # fmt: skip
+
+
+def engine_features(prices: Sequence[float], periods_per_year: float = 252.0) -> dict[str, np.ndarray]:
+    """The engine's output as float arrays per field, NaN for None."""
+    state = IndicatorState(periods_per_year=periods_per_year)
+    rows = []
+    for price in prices:
+        state, features = step(state, price)
+        rows.append([math.nan if v is None else v for v in features.values()])
+    table = np.array(rows, dtype=float).reshape(len(rows), len(FEATURE_FIELDS))
+    return {name: table[:, j] for j, name in enumerate(FEATURE_FIELDS)}
+
+
+def compare(
+    got: dict[str, np.ndarray], want: dict[str, np.ndarray], scale: float = 1.0, fields: Sequence[str] = FEATURE_FIELDS
+) -> dict[str, tuple[int, float, float]]:
+    """Assert None exactly where the reference is NaN and values within 1e-9 of max(|ref|, scale).
+
+    ``scale`` is 1 for the DESIGN rule (relative, absolute below 1); a tiny-price
+    series passes its price level so the check of price-level fields stays relative
+    to the data (the scale-free fields keep the DESIGN rule).
+    Returns per field (values compared, worst absolute error, worst relative error).
+    """
+    figures = {}
+    for name in fields:
+        g, w = got[name], want[name]
+        assert np.array_equal(np.isnan(g), np.isnan(w)), f"{name}: None at {np.flatnonzero(np.isnan(g) != np.isnan(w))}"
+        valid = ~np.isnan(w)
+        error = np.abs(g[valid] - w[valid])
+        bound = 1e-9 * np.maximum(np.abs(w[valid]), 1.0 if name in SCALE_FREE_FIELDS else scale)
+        bad = np.flatnonzero(error > bound)
+        assert bad.size == 0, (
+            f"{name}: {bad.size} values off, first at valid index {bad[0]}: {g[valid][bad[0]]!r} vs {w[valid][bad[0]]!r}"
+        )
+        relative = error / np.maximum(np.abs(w[valid]), 1e-300)
+        figures[name] = (int(valid.sum()), float(error.max(initial=0.0)), float(relative.max(initial=0.0)))
+    return figures
+
+
+@pytest.fixture(scope="session")
+def reference() -> Callable[..., dict[str, np.ndarray]]:
+    return talib_features
+
+
+@pytest.fixture(scope="session")
+def run_engine() -> Callable[..., dict[str, np.ndarray]]:
+    return engine_features
+
+
+@pytest.fixture(scope="session")
+def assert_close() -> Callable[..., dict[str, tuple[int, float, float]]]:
+    return compare
