@@ -1,9 +1,12 @@
 """Scale-free ML features and the label, from indicator rows (pure, no Faust).
 
-Reads indicator rows (the engine's output: ``current_price`` + the 19 indicators),
-one at a time (live batches) or as a frame (training). Never uses raw price levels,
-so one pooled model serves symbols priced at 7 and at 20,000. A row with any
-feature undefined (warm-up, non-positive prices) has no ML prediction.
+Reads indicator rows (the engine's output: ``current_price`` + the 19 indicators of
+:mod:`flameback_app.ta`), as a batch of row dicts (live) or as a frame (training,
+``evaluate``); writes nothing. Never uses raw price levels, so one pooled model
+serves symbols priced at 7 and at 20,000. A row with any feature undefined (warm-up,
+non-positive prices) gets no ML prediction. Every feature of tick t is a function of
+tick t's indicator row alone, which only looks backwards: appending later ticks
+cannot change it (a unit test checks this).
 
 Label: 1 if the symbol's next price is higher than the current one, else 0; the last
 tick of each symbol has no label.
@@ -55,6 +58,12 @@ def feature_matrix(columns: Mapping[str, np.ndarray]) -> np.ndarray:
             _ratio(c["ema_12"], c["ema_26"]),
         ]
     return np.column_stack(out)
+
+
+def feature_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The ML features of every row of an indicator frame (columns ``ML_FEATURES``, NaN where undefined)."""
+    matrix = feature_matrix({k: frame[k].to_numpy(dtype=float) for k in _INPUTS})
+    return pd.DataFrame(matrix, columns=list(ML_FEATURES), index=frame.index)
 
 
 def rows_to_matrix(rows: Sequence[Mapping]) -> np.ndarray:

@@ -1,8 +1,12 @@
 """Live signals for a batch of indicator rows: four models (batched) and five rules.
 
-Used by the worker's predict stage from an executor thread. One ``predict_proba``
-call per model per batch. Without a model bundle every model column says TRAINING
-(as the original system did); a row still in warm-up gets no model call (None).
+Reads indicator row dicts (``current_price`` + the 19 indicators) and a verified
+:class:`~models.registry.ModelBundle`; writes nothing. The worker's predict agent
+calls :meth:`SignalEngine.predict` from an executor once per ``stream.take`` batch:
+one ``predict_proba`` call per model per batch, because per-call overhead, not
+arithmetic, dominates small inputs (``bench/inference.py`` measures the ratio).
+Without a bundle every model column says TRAINING (as the original system did); with
+one, a row still in warm-up gets no model call (None) and no probability.
 """
 
 from __future__ import annotations
@@ -11,15 +15,24 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
+from models.columns import MODEL_COLUMNS
 from models.features import complete_rows, rows_to_matrix
 from models.registry import ModelBundle
 from models.rules import apply_rules
 
-MODEL_NAMES: tuple[str, ...] = ("XGBoost", "RandomForest", "AdaBoost", "LogisticReg")
+MODEL_NAMES: tuple[str, ...] = MODEL_COLUMNS
+TRAINING = "TRAINING"
+
+
+def call_from_probability(p_up: float) -> str:
+    """The UP/DOWN call of a model: UP when P(up) > 0.5 (ties say DOWN, like the label)."""
+    return "UP" if p_up > 0.5 else "DOWN"
 
 
 class SignalEngine:
-    """Models + rules; :meth:`swap` replaces the models atomically (retraining)."""
+    """Models + rules for the live worker; :meth:`swap` replaces the models atomically (retraining)."""
 
     def __init__(self, bundle: ModelBundle | None) -> None:
         self._bundle = bundle
@@ -27,32 +40,36 @@ class SignalEngine:
 
     @property
     def model_version(self) -> str | None:
-        return self._bundle.version if self._bundle else None
+        bundle = self._bundle
+        return bundle.version if bundle else None
 
     def swap(self, bundle: ModelBundle | None) -> None:
+        """Use ``bundle`` from the next batch on; a batch in flight finishes with the models it started with."""
         with self._lock:
             self._bundle = bundle
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Per row: the 9 signal columns, the 4 ``<model>_p_up`` columns and ``model_version``."""
+        """Per row: the 4 model and 5 rule columns, the 4 ``<model>_p_up`` columns and ``model_version``."""
         with self._lock:
             bundle = self._bundle
         out = [apply_rules(row) for row in rows]
         if bundle is None:
             for signals in out:
-                signals.update({m: "TRAINING" for m in MODEL_NAMES})
+                signals.update({m: TRAINING for m in MODEL_NAMES})
                 signals.update({f"{m}_p_up": None for m in MODEL_NAMES}, model_version=None)
             return out
         matrix = rows_to_matrix(rows)
         ready = complete_rows(matrix)
-        probabilities = {m: bundle.models[m].predict_proba(matrix[ready])[:, 1] if ready.any() else []
-                         for m in MODEL_NAMES}  # fmt: skip
-        k = 0
+        positions = np.cumsum(ready) - 1  # row i → its index among the ready rows
+        probabilities = {m: _p_up(bundle.models[m], matrix[ready]) for m in MODEL_NAMES}
         for i, signals in enumerate(out):
             signals["model_version"] = bundle.version
             for m in MODEL_NAMES:
-                p_up = float(probabilities[m][k]) if ready[i] else None
+                p_up = float(probabilities[m][positions[i]]) if ready[i] else None
                 signals[f"{m}_p_up"] = p_up
-                signals[m] = None if p_up is None else ("UP" if p_up > 0.5 else "DOWN")
-            k += int(ready[i])
+                signals[m] = None if p_up is None else call_from_probability(p_up)
         return out
+
+
+def _p_up(model: Any, matrix: np.ndarray) -> np.ndarray:
+    return model.predict_proba(matrix)[:, 1] if len(matrix) else np.empty(0)

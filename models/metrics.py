@@ -1,7 +1,8 @@
 """Evaluation figures (pure): classification metrics with intervals, naive baselines, a strategy check.
 
-Every figure is computed from explicit arrays of calls and outcomes, so the training
-report, ``evaluate`` and the tests share one definition.
+Reads explicit arrays of calls, outcomes and prices; writes nothing. The training
+report, ``evaluate`` and the tests share these one definitions. Intervals are 95 %
+Wilson score intervals of a proportion (accuracy, or the base rate).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def call_metrics(calls: np.ndarray, labels: np.ndarray, p_up: np.ndarray | None 
         "accuracy": hits / n if n else None, "accuracy_ci95": [low, high],
         "balanced_accuracy": float(balanced_accuracy_score(y, c)) if n and len(set(y)) > 1 else None,
         "base_rate": float(y.mean()) if n else None,
+        "base_rate_ci95": list(wilson_interval(int(y.sum()), n)),
     }  # fmt: skip
     if p_up is not None and n and len(set(y)) > 1:
         p = p_up[made]

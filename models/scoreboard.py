@@ -1,11 +1,18 @@
 """The live scoreboard (pure): how often each signal called the next move right.
 
-A per-symbol state (a small JSON-able dict, bounded: ≤ 250 recent outcomes per
-signal) remembers the previous tick's price and signals. When the symbol's next tick
-arrives, every UP/DOWN call made on the previous tick is scored — UP is right if the
-new price is higher, DOWN if it is not — and so is the always-up baseline on the same
-ticks. NEUTRAL, TRAINING and no-signal (None) are not scored. Rolling hit rates use
-the last 20, 60 and 250 scored calls.
+Reads one symbol's ticks in order (price + that tick's signals); writes nothing but
+the state it returns and rows for the database ``scoreboard`` table. The per-symbol
+state is a small JSON-able dict, bounded (≤ 250 recent outcomes per signal, 9
+signals), so it can live in a Faust table. When the symbol's next tick arrives, every
+UP/DOWN call made on the previous tick is scored — UP is right if the new price is
+higher, DOWN if it is not (a flat tick counts as not higher, like the label) — and so
+is the always-up baseline on the same ticks (``baseline_up_rate``: the share of those
+ticks that went up). NEUTRAL, TRAINING and no-signal (None) are not scored.
+
+Per signal: cumulative ``n``/``hits``/``hit_rate``, and ``hit_rate_20/60/250`` over the
+last 20, 60, 250 scored calls. Overall (symbol "*"), cumulative figures add up over
+symbols; a rolling rate pools each symbol's own window: Σ hits in each symbol's last
+w calls / Σ min(n, w) — the hit rate of the most recent w calls of every symbol.
 """
 
 from __future__ import annotations
@@ -14,11 +21,14 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from models.columns import ALL_SYMBOLS
+
 WINDOWS = (20, 60, 250)
 CALLS = ("UP", "DOWN")
 
 
 def new_score_state() -> dict[str, Any]:
+    """A symbol's scoreboard before its first tick."""
     return {"prev_price": None, "prev_signals": {}, "signals": {}}
 
 
@@ -44,6 +54,7 @@ def _record(score: dict[str, Any], *, hit: bool, went_up: bool) -> None:
 
 
 def rolling_rate(recent: str, window: int) -> float | None:
+    """Hit rate of the last ``window`` outcomes ("1" hit, "0" miss), None before any."""
     tail = recent[-window:]
     return tail.count("1") / len(tail) if tail else None
 
@@ -61,8 +72,13 @@ def scoreboard_rows(symbol: str, state: Mapping[str, Any], now: datetime) -> lis
     return rows
 
 
+def overall_rows(states: Iterable[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Scoreboard rows for symbol "*" from every symbol's state (see the module docstring)."""
+    return pooled_rows((row for state in states for row in scoreboard_rows(ALL_SYMBOLS, state, now)), now)
+
+
 def pooled_rows(rows: Iterable[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """Scoreboard rows for all symbols together (symbol "*"): cumulative hits over cumulative calls.
+    """Scoreboard rows for symbol "*" from per-symbol scoreboard rows (e.g. read back from the database).
 
     Rolling rates pool each symbol's window: Σ(rate_w × min(n, w)) / Σ min(n, w).
     """
@@ -77,7 +93,7 @@ def pooled_rows(rows: Iterable[Mapping[str, Any]], now: datetime) -> list[dict[s
                 k = min(row["n"], w)
                 acc[w][0] += row[f"hit_rate_{w}"] * k
                 acc[w][1] += k
-    return [{"symbol": "*", "signal": name, "n": a["n"], "hits": a["hits"],
+    return [{"symbol": ALL_SYMBOLS, "signal": name, "n": a["n"], "hits": a["hits"],
              "hit_rate": a["hits"] / a["n"] if a["n"] else None,
              "baseline_up_rate": a["up"] / a["n"] if a["n"] else None, "updated_at": now,
              **{f"hit_rate_{w}": (a[w][0] / a[w][1] if a[w][1] else None) for w in WINDOWS}}

@@ -1,0 +1,117 @@
+"""SignalEngine: batched == one by one, one predict_proba per model per batch, TRAINING, warm-up, swap."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.columns import MODEL_COLUMNS, PROBABILITY_COLUMNS, RULE_COLUMNS
+from models.live import SignalEngine
+from models.registry import ModelBundle, load_latest
+from models.synthetic import indicator_frame, random_walk_prices
+from models.train import train_and_save
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> ModelBundle:
+    models_dir = tmp_path_factory.mktemp("models")
+    train_and_save(indicator_frame(random_walk_prices(400, symbols=3, seed=2)), models_dir, folds=2, embargo=2)
+    loaded = load_latest(models_dir)
+    assert loaded is not None
+    return loaded
+
+
+def _rows(n_ticks: int, seed: int) -> list[dict[str, Any]]:
+    """Indicator rows as the worker sees them: None (not NaN) during warm-up."""
+    frame = indicator_frame(random_walk_prices(n_ticks, symbols=3, seed=seed))
+    return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+            for row in frame.to_dict("records")]  # fmt: skip
+
+
+class _CountingModel:
+    def __init__(self, model: Any) -> None:
+        self.model, self.calls = model, 0
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        return self.model.predict_proba(x)
+
+
+def test_batch_equals_one_row_at_a_time(bundle: ModelBundle) -> None:
+    rows = _rows(60, seed=4)  # 180 rows, the first 34 of each symbol in warm-up
+    engine = SignalEngine(bundle)
+    batched = engine.predict(rows)
+    single = [engine.predict([row])[0] for row in rows]
+    assert len(batched) == len(single) == len(rows)
+    for b, s in zip(batched, single, strict=True):
+        assert b.keys() == s.keys()
+        for key in b:
+            if key in PROBABILITY_COLUMNS and b[key] is not None:
+                assert b[key] == pytest.approx(s[key], abs=1e-12)
+            else:
+                assert b[key] == s[key]
+
+
+def test_one_predict_proba_call_per_model_per_batch(bundle: ModelBundle) -> None:
+    counting = {m: _CountingModel(bundle.models[m]) for m in MODEL_COLUMNS}
+    engine = SignalEngine(ModelBundle(bundle.version, bundle.path, counting, bundle.manifest))
+    engine.predict(_rows(200, seed=5))
+    assert {m: c.calls for m, c in counting.items()} == dict.fromkeys(MODEL_COLUMNS, 1)
+
+
+def test_warm_up_rows_get_no_model_call_and_ready_rows_do(bundle: ModelBundle) -> None:
+    rows = _rows(40, seed=6)
+    out = SignalEngine(bundle).predict(rows)
+    symbols_seen: dict[str, int] = {}
+    for row, signals in zip(rows, out, strict=True):
+        index = symbols_seen[row["symbol"]] = symbols_seen.get(row["symbol"], -1) + 1
+        assert signals["model_version"] == bundle.version
+        for m in MODEL_COLUMNS:
+            if index < 33:
+                assert signals[m] is None and signals[f"{m}_p_up"] is None
+            else:
+                assert 0.0 <= signals[f"{m}_p_up"] <= 1.0
+                assert signals[m] == ("UP" if signals[f"{m}_p_up"] > 0.5 else "DOWN")
+
+
+def test_no_bundle_says_training_for_every_model_and_still_gives_rules() -> None:
+    engine = SignalEngine(None)
+    out = engine.predict(_rows(40, seed=7))
+    assert engine.model_version is None
+    assert all(s[m] == "TRAINING" and s[f"{m}_p_up"] is None for s in out for m in MODEL_COLUMNS)
+    assert all(s["model_version"] is None for s in out)
+    assert {s["RSI_Rule"] for s in out[-3:]} <= {"UP", "DOWN"}
+    assert all(set(RULE_COLUMNS) <= s.keys() for s in out)
+
+
+def test_swap_changes_models_from_the_next_batch(bundle: ModelBundle) -> None:
+    engine = SignalEngine(None)
+    rows = _rows(40, seed=8)
+    assert engine.predict(rows[-1:])[0]["XGBoost"] == "TRAINING"
+    engine.swap(bundle)
+    assert engine.model_version == bundle.version
+    assert engine.predict(rows[-1:])[0]["XGBoost"] in {"UP", "DOWN"}
+
+
+def test_empty_batch_and_frame_of_nan_rows(bundle: ModelBundle) -> None:
+    engine = SignalEngine(bundle)
+    assert engine.predict([]) == []
+    nan_rows = pd.DataFrame(_rows(40, seed=9)).astype(float, errors="ignore").to_dict("records")
+    assert engine.predict(nan_rows)[0]["RSI_Rule"] is None  # NaN from a frame is "no signal", like None
+
+
+def test_inference_bench_prints_batched_and_one_by_one_rates(bundle: ModelBundle) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "bench.inference", "--models", str(bundle.path.parent),
+                           "--batched-rows", "300", "--single-rows", "30", "--batch-size", "100"],
+                          cwd=repo, capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    lines = {line.split()[0]: line.split() for line in done.stdout.splitlines()[2:]}
+    assert set(lines) == {"batched", "one_by_one"}
+    assert lines["batched"][1:3] == ["100", "300"] and lines["one_by_one"][1:3] == ["1", "30"]
+    assert float(lines["batched"][4].rstrip("x")) == 1.0 and float(lines["one_by_one"][3].replace(",", "")) > 0
