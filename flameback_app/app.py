@@ -10,7 +10,7 @@ from __future__ import annotations
 import faust
 
 from flameback_app.broker import wait_for_broker
-from flameback_app.faust_tuning import embedded_broker_conf, install_fetch_wait
+from flameback_app.faust_tuning import embedded_broker_conf, install_fetch_wait, install_stale_generation_ack_guard
 from flameback_app.runtime import Runtime
 from flameback_app.settings import Settings, load_settings
 
@@ -27,6 +27,7 @@ def create_app(settings: Settings) -> faust.App:
     """Build the Faust app for ``settings`` (the only place Faust is configured)."""
     extra = embedded_broker_conf() if settings.broker_is_embedded else {}
     install_fetch_wait(settings.fetch_max_wait_ms)
+    install_stale_generation_ack_guard()
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = FlamebackApp(
         settings.app_id,

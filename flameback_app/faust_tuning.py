@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from faust.streams import _current_event
+from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import EventT
 
@@ -64,3 +65,26 @@ def event_context(event: EventT) -> Iterator[None]:
         yield
     finally:
         _current_event.reset(token)
+
+
+_original_ack = Consumer.ack
+
+
+def install_stale_generation_ack_guard() -> None:
+    """Never acknowledge a message fetched in an earlier consumer generation.
+
+    After a rebalance Faust skips messages that were fetched before it (their
+    ``generation_id`` is old) — and acknowledges them, "so the lag does not grow".
+    Those offsets then count as done and the commit moves past events that were
+    never processed: a surviving worker lost the tail of a partition it kept.
+    Refusing the acknowledgement leaves them uncommitted, so they are fetched again
+    in the new generation (and the state's timestamp dedups any that were processed).
+    """
+
+    def ack(self: Consumer, message: Any) -> bool:
+        generation = getattr(message, "generation_id", None)
+        if generation is not None and generation != self.app.consumer_generation_id:
+            return False
+        return _original_ack(self, message)
+
+    Consumer.ack = ack  # type: ignore[method-assign]
