@@ -81,8 +81,17 @@ class PeakRss:
         return self.peak / 2**20
 
 
-def flameback_run(root: Path, broker: Broker, file: Path, n: int, rate: float | None) -> dict:
+def flameback_run(root: Path, file: Path, n: int, rate: float | None) -> dict:
+    """A fresh broker and worker (topics are shared by name, so every run gets its own broker)."""
     root.mkdir(parents=True, exist_ok=True)
+    broker = Broker(root / "tansu.log").start()
+    try:
+        return _flameback_run(root, broker, file, n, rate)
+    finally:
+        broker.stop()
+
+
+def _flameback_run(root: Path, broker: Broker, file: Path, n: int, rate: float | None) -> dict:
     stack = Stack(root=root, broker=broker, app_id=f"bench-{uuid.uuid4().hex[:6]}",
                   extra_env={"FLAMEBACK_MODELS_DIR": str(trained_models())})  # fmt: skip
     worker = stack.start_worker()
@@ -107,8 +116,17 @@ def _latencies(db: Path) -> dict[str, float]:
     return {"p50_ms": values[len(values) // 2], "p99_ms": values[int(len(values) * 0.99)]}
 
 
-def baseline_run(root: Path, broker: Broker, file: Path, seconds: float) -> dict:
-    """The original architecture on the same broker: rows/s it stores while a backlog waits."""
+def baseline_run(root: Path, file: Path, seconds: float) -> dict:
+    """The original architecture on its own broker: rows/s it stores while a backlog waits."""
+    root.mkdir(parents=True, exist_ok=True)
+    broker = Broker(root / "tansu.log").start()
+    try:
+        return _baseline_run(root, broker, file, seconds)
+    finally:
+        broker.stop()
+
+
+def _baseline_run(root: Path, broker: Broker, file: Path, seconds: float) -> dict:
     bootstrap = broker.url.removeprefix("kafka://")
     source, features = f"base-ticks-{uuid.uuid4().hex[:6]}", f"base-features-{uuid.uuid4().hex[:6]}"
     asyncio.run(ensure_topics([bootstrap], {source: 4, features: 4}))
@@ -169,13 +187,12 @@ def run(ticks: int | None = None, rate: float = 1000.0, latency_seconds: float =
     paced = tick_file(int(rate * latency_seconds))
     with tempfile.TemporaryDirectory(prefix="flameback-bench-") as tmp:
         root = Path(tmp)
-        broker = Broker(root / "tansu.log").start()
-        try:
-            sustained = flameback_run(root / "sustained", broker, full, n_full, None)
-            paced_run = flameback_run(root / "paced", broker, paced, int(rate * latency_seconds), rate)
-            base = baseline_run(root, broker, paced, baseline_seconds)
-        finally:
-            broker.stop()
+        sustained = flameback_run(root / "sustained", full, n_full, None)
+        print(f"sustained: {sustained}", file=sys.stderr, flush=True)
+        paced_run = flameback_run(root / "paced", paced, int(rate * latency_seconds), rate)
+        print(f"paced: {paced_run}", file=sys.stderr, flush=True)
+        base = baseline_run(root / "baseline", paced, baseline_seconds)
+        print(f"baseline: {base}", file=sys.stderr, flush=True)
     return [
         {"name": f"end-to-end ticks/s ({n_full:,} ticks, full speed)", "figure": sustained["ticks_per_s"],
          "baseline": base["ticks_per_s"], "unit": "ticks/s", "better": "higher"},

@@ -55,6 +55,23 @@ def _symbol_summary() -> list[dict[str, Any]]:
                 for s, t, n in conn.execute(stmt)]  # fmt: skip
 
 
+@app.page("/scoreboard/")
+async def scoreboard(web: View, request: Request) -> Response:
+    """Live hit rates of every signal (cumulative and last 20/60/250) per symbol and for all ("*")."""
+    rows = await runtime.offload(_scoreboard_rows, request.query.get("symbol"))
+    return web.json({"scoreboard": rows})
+
+
+def _scoreboard_rows(symbol: str | None) -> list[dict[str, Any]]:
+    board = db.scoreboard
+    stmt = select(board).order_by(board.c.symbol, board.c.signal)
+    if symbol:
+        stmt = stmt.where(board.c.symbol == symbol)
+    with runtime.db.connect() as conn:
+        return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row._mapping.items()}
+                for row in conn.execute(stmt)]  # fmt: skip
+
+
 @app.page("/health/")
 async def health(web: View, request: Request) -> Response:
     """Liveness plus what this worker holds: partitions, model version, counters."""

@@ -113,6 +113,9 @@ def test_web_views_serve_table_state(stack: Stack, real_subset: Path) -> None:
     assert set(FEATURE_COLUMNS) <= set(state["indicators"])
     listed = {s["symbol"]: s["rows"] for s in stack.get_json("w1", "/symbols/")["symbols"]}
     assert sum(listed.values()) == len(ticks)
+    board = stack.get_json("w1", "/scoreboard/?symbol=" + symbol.replace(" ", "%20"))["scoreboard"]
+    assert {r["signal"] for r in board} >= {"RSI_Rule", "MACD_Rule", "Momentum_Rule", "PriceChange_Rule"}
+    assert all(r["symbol"] == symbol and 0 <= r["hits"] <= r["n"] for r in board)
     health = stack.health()
     assert health["status"] == "ok" and health["assigned"]
     assert stack.get_json("w1", "/state/NOPE/") is None  # 404 → urlopen raises → None
@@ -188,3 +191,23 @@ def test_sigkill_and_restart_loses_nothing_and_counts_nothing_twice(stack: Stack
     assert feed.wait(300) == 0
     stack.wait_rows(len(ticks), timeout=300)
     assert_rows_match_offline(stack, real_subset)
+
+
+def test_simulated_feed_is_processed(stack: Stack) -> None:
+    stack.start_worker()
+    stack.wait_assigned()
+    result = stack.run_command("simulate", "--symbols", "SIM1 Index,SIM2 Comdty", "--rounds", "60",
+                               "--rate", "2000", "--no-progress")  # fmt: skip
+    assert "sent 120 ticks" in result.stderr
+    stack.wait_rows(120, timeout=60)
+    state = stack.get_json("w1", "/state/SIM1%20Index/")
+    assert state["ticks"] == 60 and state["indicators"]["macd_signal"] is not None
+
+
+def test_broker_command_reports_a_taken_port_in_one_line(stack: Stack) -> None:
+    host_port = stack.broker.url  # already running: the port is taken
+    result = stack.run_command("broker", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("Error:") and "already in use" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert host_port.endswith(str(stack.broker.port))
