@@ -109,6 +109,12 @@ async def _signal_engine(rt: Runtime) -> SignalEngine:
     return rt.signals
 
 
+@app.task
+async def load_models_at_start() -> None:
+    """Load (and verify) the model artifacts when the worker starts, not on the first batch."""
+    await _signal_engine(runtime)
+
+
 _training: asyncio.Future | None = None
 _last_trained = 0.0
 
