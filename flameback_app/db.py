@@ -39,22 +39,20 @@ from sqlalchemy.exc import OperationalError
 from tenacity import before_sleep_log, retry, retry_if_exception, stop_after_delay, wait_exponential
 
 from flameback_app.records import utc_now
+from flameback_app.ta import FEATURE_FIELDS
+from models.columns import (  # noqa: F401 - re-exported: callers look the schema's names up here
+    ALL_SYMBOLS,
+    MODEL_COLUMNS,
+    PROBABILITY_COLUMNS,
+    RULE_COLUMNS,
+    SIGNAL_COLUMNS,
+)
 
 log = logging.getLogger(__name__)
 
-# Feature columns, in the order of the indicator engine's output (DESIGN §3).
-FEATURE_COLUMNS: tuple[str, ...] = (
-    "sma_5", "sma_10", "sma_20", "ema_12", "ema_26", "rsi_14",
-    "macd_line", "macd_signal", "macd_histogram",
-    "bb_upper", "bb_middle", "bb_lower",
-    "volatility_20", "momentum_10", "price_change", "price_change_pct",
-    "lag_1", "lag_2", "lag_5",
-)  # fmt: skip
-MODEL_COLUMNS: tuple[str, ...] = ("XGBoost", "RandomForest", "AdaBoost", "LogisticReg")
-RULE_COLUMNS: tuple[str, ...] = ("RSI_Rule", "MACD_Rule", "Momentum_Rule", "PriceChange_Rule", "BB_Rule")
-SIGNAL_COLUMNS: tuple[str, ...] = MODEL_COLUMNS + RULE_COLUMNS
-PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"{m}_p_up" for m in MODEL_COLUMNS)
-ALL_SYMBOLS = "*"  # scoreboard row that aggregates every symbol
+# Column names come from their owners: the indicator engine's output order (DESIGN §3)
+# and the signal names of the models package (kept import-free so models/ runs offline).
+FEATURE_COLUMNS: tuple[str, ...] = FEATURE_FIELDS
 
 metadata = MetaData()
 

@@ -1,7 +1,7 @@
 """Names of the signal columns the models package writes (pure constants, no imports).
 
-They mirror :mod:`flameback_app.db` (``MODEL_COLUMNS``, ``RULE_COLUMNS``,
-``PROBABILITY_COLUMNS``, ``ALL_SYMBOLS``); they are repeated here because importing
+:mod:`flameback_app.db` takes them from here (``MODEL_COLUMNS``, ``RULE_COLUMNS``,
+``PROBABILITY_COLUMNS``, ``ALL_SYMBOLS``); they live here, import-free, because importing
 anything under ``flameback_app`` imports the Faust app, and ``models`` must run
 offline. ``tests/unit/test_models_rules.py`` asserts the two stay equal.
 """
