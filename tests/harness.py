@@ -114,10 +114,15 @@ class Stack:
         return proc
 
     def kill_worker(self, name: str = "w1", sig: int = signal.SIGKILL) -> None:
+        """Signal the worker's process group; a worker that ignores SIGTERM for 20 s is SIGKILLed."""
         proc = self.workers.pop(name)
         if proc.poll() is None:
             os.killpg(proc.pid, sig)
-        proc.wait(30)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
 
     def stop_all(self) -> None:
         for name in list(self.workers):
