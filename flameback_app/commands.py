@@ -109,7 +109,8 @@ async def broker(self: AppCommand, detach: bool, stop_detached: bool, ready_time
     argument("file", type=click.Path(path_type=Path)),
     option("--rate", type=float, default=None, help="Ticks per second (default: as fast as possible)."),
     option("--max", "max_speed", is_flag=True, help="As fast as possible (the default without --rate)."),
-    option("--loop", "loop_forever", is_flag=True, help="Replay forever; each pass continues the timestamps."),
+    # Not --loop: `import faust` itself claims --loop/-L (event loop choice) from argv.
+    option("--repeat", "loop_forever", is_flag=True, help="Replay forever; each pass continues the timestamps."),
     option("--symbols", default=None, help="Comma-separated symbols to send (default: all)."),
     option("--progress/--no-progress", default=True, help="Progress bar on stderr."),
 )

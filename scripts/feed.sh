@@ -7,7 +7,7 @@ data="../shared/data/seas_port_final_2001_2019.csv"
 rate=${FLAMEBACK_FEED_RATE:-200}
 if [[ -f $data ]]; then
   echo "feed: replaying $data at $rate ticks/s (loop)" >&2
-  exec .venv/bin/faust -A flameback_app replay "$data" --rate "$rate" --loop --no-progress
+  exec .venv/bin/faust -A flameback_app replay "$data" --rate "$rate" --repeat --no-progress
 fi
 echo "feed: $data not found; simulating a live market at $rate ticks/s" >&2
 exec .venv/bin/faust -A flameback_app simulate --rate "$rate" --no-progress

@@ -31,8 +31,12 @@ if [[ ! -x .venv/bin/python ]]; then
   echo "setup: creating .venv/" >&2
   "$PYTHON" -m venv .venv
 fi
-extras="" ; ((want_test)) && extras="[dev]"
-stamp=".venv/.installed$( ((want_test)) && echo -dev)"
+extras=""
+stamp=".venv/.installed"
+if ((want_test)); then
+  extras="[dev]"
+  stamp=".venv/.installed-dev"
+fi
 if [[ ! -f $stamp || setup.cfg -nt $stamp || constraints.txt -nt $stamp ]]; then
   echo "setup: installing Python packages (pinned by constraints.txt)" >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip

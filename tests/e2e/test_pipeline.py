@@ -211,3 +211,24 @@ def test_broker_command_reports_a_taken_port_in_one_line(stack: Stack) -> None:
     assert result.stderr.strip().startswith("Error:") and "already in use" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert host_port.endswith(str(stack.broker.port))
+
+
+def test_repeat_replays_with_increasing_timestamps(stack: Stack, real_subset: Path) -> None:
+    import subprocess
+
+    from tests.harness import FAUST
+
+    small = stack.root / "small.csv"
+    small.write_text("\n".join(real_subset.read_text().splitlines()[:201]) + "\n")
+    stack.start_worker()
+    stack.wait_assigned()
+    feed = subprocess.Popen([*FAUST, "replay", str(small), "--repeat", "--rate", "400", "--no-progress"],
+                            env=stack.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_for(lambda: stack.row_count() >= 500, 60, "two and a half passes of the file")
+    finally:
+        feed.terminate()
+        feed.wait(30)
+    counters = stack.get_json("w1", "/counters/")
+    assert counters["stale_total"] == 0  # every pass continued the timestamps
+    assert counters["rows_written"] >= 500
