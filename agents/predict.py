@@ -12,10 +12,12 @@ schedule.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from flameback_app.app import app, runtime, settings
 from flameback_app.records import utc_from_epoch, utc_now
 from flameback_app.runtime import Runtime
 from models.live import SignalEngine
-from models.registry import load_latest
+from models.registry import ModelBundle, load_latest
 from models.scoreboard import new_score_state, pooled_rows, score_tick, scoreboard_rows
 
 log = logging.getLogger(__name__)
@@ -99,7 +101,7 @@ def _write_batch(engine: Engine, rows: list[dict], board: list[dict]) -> int:
 async def _signal_engine(rt: Runtime) -> SignalEngine:
     """The live signal engine, loading the newest valid artifacts on first use."""
     if rt.signals is None:
-        bundle = await rt.offload(load_latest, settings.models_dir)
+        bundle = await _load_models(rt)
         rt.signals = SignalEngine(bundle)
         if bundle is None:
             log.warning("no valid models in %s: model columns say TRAINING until one is trained "
@@ -107,6 +109,16 @@ async def _signal_engine(rt: Runtime) -> SignalEngine:
         else:
             log.info("loaded models version %s", rt.signals.model_version)
     return rt.signals
+
+
+async def _load_models(rt: Runtime) -> ModelBundle | None:
+    """The newest verified model version, recorded in the database's ``model_registry``."""
+    bundle = await rt.offload(load_latest, settings.models_dir)
+    if bundle is not None:
+        manifest = bundle.manifest
+        await rt.offload(db.register_model, rt.db, bundle.version, datetime.fromisoformat(manifest["created"]),
+                         str(bundle.path), json.dumps(manifest.get("metrics", {}), default=str))  # fmt: skip
+    return bundle
 
 
 @app.task
@@ -145,7 +157,7 @@ async def train_when_needed() -> None:
     if version_dir is None:
         log.info("not enough labelled history yet (< %d rows) to train; retrying later", MIN_TRAINING_ROWS)
         return
-    bundle = await runtime.offload(load_latest, settings.models_dir)
+    bundle = await _load_models(runtime)
     runtime.signals.swap(bundle)
     log.info("now predicting with models version %s", runtime.signals.model_version)
 

@@ -13,8 +13,8 @@ few seconds delays rows but never loses them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -207,10 +207,7 @@ def write_counters(engine: Engine, counters: Mapping[str, float], now: datetime)
 
 def register_model(engine: Engine, version: str, created: datetime, path: str, metrics_json: str) -> None:
     """Record that a model version was loaded by a worker (for the terminal and audits)."""
+    created = created.astimezone(UTC).replace(tzinfo=None) if created.tzinfo else created
     row = {"version": version, "created": created, "path": path, "metrics_json": metrics_json,
            "loaded_at": utc_now()}  # fmt: skip
     _retrying(_upsert)(engine, model_registry, [row], ("version",))
-
-
-def columns(table: Table) -> Iterable[str]:
-    return (c.name for c in table.columns)

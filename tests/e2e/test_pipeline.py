@@ -253,6 +253,8 @@ def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stac
         rows = conn.execute(text("SELECT XGBoost, LogisticReg, model_version FROM predictions "
                                  "WHERE symbol = 'ES1 Index' AND timestamp >= '2020-01-01'")).all()  # fmt: skip
         training = conn.execute(text("SELECT count(*) FROM predictions WHERE XGBoost = 'TRAINING'")).scalar_one()
+        registered = [v for (v,) in conn.execute(text("SELECT version FROM model_registry"))]
     engine.dispose()
+    assert registered == [rows[0][2]]  # the loaded version is recorded in the database
     assert len(rows) == 5 and all(r[0] in ("UP", "DOWN") and r[1] in ("UP", "DOWN") and r[2] for r in rows)
     assert training > 0  # the first rows, written before any model existed, say TRAINING
