@@ -1,10 +1,11 @@
 """Ingest stage: raw bytes from ``futures-ticks`` → validated ticks, or the dead-letter topic.
 
-Reads: ``futures-ticks`` (any producer, any key, any bytes). Writes: rejects to
-``futures-ticks-dlq`` (original payload as the value, the reason in headers),
-ticks that arrived on their symbol's own partition straight to the indicator
-stage (no extra Kafka hop), and all others to ``flameback-ticks`` keyed by symbol.
-Nothing a producer sends can stop this agent.
+Reads: ``futures-ticks`` (any producer, any key, any bytes; one tick or a packed
+array of ticks per message). Writes: rejects to ``futures-ticks-dlq`` (original
+payload as the value, the reason in headers), ticks that arrived on their symbol's
+own partition straight to the indicator stage (no extra Kafka hop), and all others
+to ``flameback-ticks`` keyed by symbol, one tick per message. Nothing a producer
+sends can stop this agent.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from flameback_app.app import app, runtime, settings
 from flameback_app.partitioning import partition_for
 from flameback_app.records import Tick
 from flameback_app.topics import DEAD_LETTERS, TICKS, raw_topic
-from flameback_app.validation import InvalidTick, parse_tick
+from flameback_app.validation import InvalidTick, parse_message
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +34,17 @@ async def ingest(stream: Any) -> None:
     async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
         local = []
         for event in events:
-            try:
-                tick = parse_tick(event.value)
-            except InvalidTick as exc:
-                await dead_letter(event, exc)
-                continue
-            if is_on_home_partition(event, tick):
-                local.append((event, tick))
-            else:
-                await rekeyed_topic.send(
-                    key=tick.symbol.encode(), value=tick.to_json_bytes(), timestamp=event.message.timestamp
-                )
-                runtime.counters.forwarded += 1
+            parsed = parse_message(event.value)
+            if parsed.rejection is not None:
+                await dead_letter(event, parsed.rejection)
+            for tick in parsed.ticks:
+                if is_on_home_partition(event, tick):
+                    local.append((event, tick))
+                else:
+                    await rekeyed_topic.send(
+                        key=tick.symbol.encode(), value=tick.to_json_bytes(), timestamp=event.message.timestamp
+                    )
+                    runtime.counters.forwarded += 1
         await process_ticks(local)
 
 

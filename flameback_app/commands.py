@@ -45,6 +45,14 @@ def tool_command(*options: Any) -> Any:
     return app.command(*options, base=ToolCommand)
 
 
+PACKING_OPTIONS = (
+    option("--pack", type=click.IntRange(1, 10_000), default=64, show_default=True,
+           help="Most ticks of one symbol per Kafka message (1: one tick per message)."),
+    option("--linger-ms", type=click.FloatRange(0), default=20.0, show_default=True,
+           help="Longest a tick waits for others to share its message."),
+)  # fmt: skip
+
+
 @tool_command(
     argument("file", type=click.Path(path_type=Path)),
     option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output CSV path."),
@@ -112,18 +120,20 @@ async def broker(self: AppCommand, detach: bool, stop_detached: bool, ready_time
     # Not --loop: `import faust` itself claims --loop/-L (event loop choice) from argv.
     option("--repeat", "loop_forever", is_flag=True, help="Replay forever; each pass continues the timestamps."),
     option("--symbols", default=None, help="Comma-separated symbols to send (default: all)."),
+    *PACKING_OPTIONS,
     option("--progress/--no-progress", default=True, help="Progress bar on stderr."),
 )
 async def replay(self: AppCommand, file: Path, rate: float | None, max_speed: bool, loop_forever: bool,
-                 symbols: str | None, progress: bool) -> None:
+                 symbols: str | None, pack: int, linger_ms: float, progress: bool) -> None:
     """Replay a tick CSV (wide Bloomberg or long layout) onto futures-ticks, in time order."""
+    from flameback_app.feeds import Pacing
     from flameback_app.feeds import replay as run_replay
 
     if rate is not None and (max_speed or rate <= 0):
         raise click.UsageError("use either --rate N (N > 0) or --max")
     wanted = {s.strip() for s in symbols.split(",") if s.strip()} if symbols else None
-    summary = await run_replay(settings, file, rate=None if max_speed else rate, loop=loop_forever, symbols=wanted,
-                               progress=progress)  # fmt: skip
+    pacing = Pacing(rate=None if max_speed else rate, pack=pack, linger_s=linger_ms / 1000)
+    summary = await run_replay(settings, file, pacing, loop=loop_forever, symbols=wanted, progress=progress)
     click.echo(summary.line(), err=True)
 
 
@@ -134,15 +144,19 @@ async def replay(self: AppCommand, file: Path, rate: float | None, max_speed: bo
     option("--step", "step_s", type=float, default=60.0, show_default=True,
            help="Market seconds between a symbol's ticks."),
     option("--rounds", type=int, default=None, help="Stop after N ticks per symbol (default: run forever)."),
+    *PACKING_OPTIONS,
     option("--progress/--no-progress", default=True, help="Progress bar on stderr."),
 )
 async def simulate(self: AppCommand, rate: float, symbols: str | None, seed: int, step_s: float,
-                   rounds: int | None, progress: bool) -> None:
+                   rounds: int | None, pack: int, linger_ms: float, progress: bool) -> None:
     """Send a synthetic live feed (seeded random walks with realistic daily volatility)."""
-    from flameback_app.feeds import SIMULATED_SYMBOLS
+    from flameback_app.feeds import SIMULATED_SYMBOLS, Pacing
     from flameback_app.feeds import simulate as run_simulate
 
+    if rate <= 0:
+        raise click.UsageError("--rate must be above 0")
     names = [s.strip() for s in symbols.split(",") if s.strip()] if symbols else list(SIMULATED_SYMBOLS)
-    summary = await run_simulate(settings, symbols=names, rate=rate, seed=seed, step_s=step_s, rounds=rounds,
+    pacing = Pacing(rate=rate, pack=pack, linger_s=linger_ms / 1000)
+    summary = await run_simulate(settings, pacing, symbols=names, seed=seed, step_s=step_s, rounds=rounds,
                                  progress=progress)  # fmt: skip
     click.echo(summary.line(), err=True)

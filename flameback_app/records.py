@@ -1,6 +1,7 @@
 """The records that cross module boundaries: a validated tick.
 
-Ticks travel on Kafka as JSON bytes (``{"symbol","price","timestamp"}``); inside
+Ticks travel on Kafka as JSON bytes (``{"symbol","price","timestamp"}``, or a JSON
+array of such objects when a feed packs a symbol's consecutive ticks); inside
 the process they are this small frozen value. Timestamps are naive datetimes in
 UTC, rendered as ISO 8601 wherever they leave the process.
 """
@@ -8,6 +9,7 @@ UTC, rendered as ISO 8601 wherever they leave the process.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,11 +23,18 @@ class Tick:
     timestamp: datetime
 
     def to_json_bytes(self) -> bytes:
-        """The wire form on ``futures-ticks`` (what the feeds send)."""
-        return json.dumps(
-            {"symbol": self.symbol, "price": self.price, "timestamp": self.timestamp.isoformat()},
-            separators=(",", ":"),
-        ).encode()
+        """The wire form of one tick on ``futures-ticks``."""
+        return json.dumps(self.to_json_dict(), separators=(",", ":")).encode()
+
+    def to_json_dict(self) -> dict[str, object]:
+        return {"symbol": self.symbol, "price": self.price, "timestamp": self.timestamp.isoformat()}
+
+
+def ticks_to_json_bytes(ticks: Sequence[Tick]) -> bytes:
+    """One message's value: a tick object for one tick, a JSON array of them (packed) for more."""
+    if len(ticks) == 1:
+        return ticks[0].to_json_bytes()
+    return json.dumps([t.to_json_dict() for t in ticks], separators=(",", ":")).encode()
 
 
 def utc_now() -> datetime:

@@ -1,4 +1,4 @@
-"""The ingest parser: every payload yields a Tick or an InvalidTick with a known reason, never anything else."""
+"""The ingest parser: every payload yields ticks or an InvalidTick with a known reason, never anything else."""
 
 from __future__ import annotations
 
@@ -7,10 +7,18 @@ import math
 from datetime import datetime
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from flameback_app.validation import MAX_PAYLOAD_BYTES, REASONS, InvalidTick, parse_tick
+from flameback_app.records import Tick, ticks_to_json_bytes
+from flameback_app.validation import (
+    MAX_PAYLOAD_BYTES,
+    MAX_TICKS_PER_MESSAGE,
+    REASONS,
+    InvalidTick,
+    parse_message,
+    parse_tick,
+)
 
 
 def payload(**fields: object) -> bytes:
@@ -105,3 +113,51 @@ def test_arbitrary_json_objects_never_crash(obj: dict) -> None:
 def test_every_valid_tick_is_accepted_exactly(symbol: str, price: float, stamp: datetime) -> None:
     tick = parse_tick(payload(symbol=symbol, price=price, timestamp=stamp.isoformat()))
     assert (tick.symbol, tick.price, tick.timestamp) == (symbol, price, stamp)
+
+
+def test_a_packed_message_yields_every_tick_in_order() -> None:
+    ticks = [Tick("CL1 Comdty", 70.0 + i, datetime(2024, 1, 1 + i)) for i in range(5)]
+    parsed = parse_message(ticks_to_json_bytes(ticks))
+    assert parsed.ticks == ticks and parsed.rejection is None
+    assert parse_message(ticks[0].to_json_bytes()).ticks == ticks[:1]
+
+
+def test_a_packed_message_keeps_its_good_ticks_and_names_the_bad_ones() -> None:
+    good = {"symbol": "X", "price": 1.0, "timestamp": "2024-01-01"}
+    raw = json.dumps([good, {"symbol": "X", "price": "1"}, 7, {**good, "timestamp": "2024-01-02"}]).encode()
+    parsed = parse_message(raw)
+    assert [t.timestamp.day for t in parsed.ticks] == [1, 2]
+    assert parsed.rejection is not None and parsed.rejection.reason == "bad_price"
+    assert "element 1" in parsed.rejection.detail and "2 of 4 elements invalid" in parsed.rejection.detail
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [(b"[]", "bad_pack"), (json.dumps([{}] * (MAX_TICKS_PER_MESSAGE + 1)).encode(), "bad_pack"),
+     (b'"tick"', "not_object"), (b"{not json", "invalid_json"), (b"[1, 2]", "not_object"), (None, "missing_field")],
+)  # fmt: skip
+def test_a_message_with_nothing_valid_is_rejected_whole(raw: bytes | None, reason: str) -> None:
+    parsed = parse_message(raw)
+    assert parsed.ticks == [] and parsed.rejection is not None and parsed.rejection.reason == reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(json_values, st.fixed_dictionaries(
+    {"symbol": st.text(max_size=6), "price": st.floats(), "timestamp": st.sampled_from(["2024-01-01", "x"])})),
+    max_size=8))  # fmt: skip
+def test_arbitrary_packed_messages_never_crash_and_lose_no_valid_element(elements: list) -> None:
+    try:
+        raw = json.dumps(elements, allow_nan=False).encode()
+    except ValueError:  # inf/nan: not JSON at all (covered by the invalid_json cases)
+        assume(False)
+    parsed = parse_message(raw)
+    valid = []
+    for element in elements:
+        try:
+            valid.append(parse_tick(json.dumps(element).encode()))
+        except InvalidTick:
+            pass
+    assert parsed.ticks == valid  # exactly the elements that are valid on their own, in order
+    assert (parsed.rejection is None) == (len(valid) == len(elements) > 0)
+    if parsed.rejection is not None:
+        assert parsed.rejection.reason in REASONS
