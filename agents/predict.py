@@ -180,10 +180,18 @@ def train_from_database(db_url: str, models_dir: Path) -> Path | None:
 
 @app.timer(interval=2.0)
 async def publish_counters() -> None:
-    """Pipeline counters and the all-symbols scoreboard → database, for the terminal."""
+    """Pipeline counters and the all-symbols scoreboard → database, for the terminal.
+
+    Best effort: an exception escaping a Faust timer stops the whole worker, and a
+    health figure that is late (the database is locked or unwritable) is no reason
+    to stop processing ticks. The next tick of the timer tries again.
+    """
     rate = runtime.counters.sample_rate()
-    await runtime.offload(db.write_counters, runtime.db, runtime.counters.snapshot(rate), utc_now())
-    await runtime.offload(_pool_scoreboard, runtime.db)
+    try:
+        await runtime.offload(db.write_counters, runtime.db, runtime.counters.snapshot(rate), utc_now())
+        await runtime.offload(_pool_scoreboard, runtime.db)
+    except SQLAlchemyError as exc:
+        log.warning("could not publish the pipeline counters (%s); retrying in 2s", getattr(exc, "orig", exc))
 
 
 def _pool_scoreboard(engine: Engine) -> None:

@@ -35,7 +35,7 @@ from sqlalchemy import (
     insert,
     make_url,
 )
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from tenacity import before_sleep_log, retry, retry_if_exception, stop_after_delay, wait_exponential
 
 from flameback_app.records import utc_now
@@ -129,21 +129,37 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table and index that does not exist yet (idempotent)."""
-    _retrying(metadata.create_all)(engine)
+    """Create every table and index that does not exist yet (idempotent, safe to race).
+
+    Workers that start together on one database all run this; when another one
+    creates a table between our existence check and our CREATE, that error is
+    retried, and the retry's check then finds the table. (Seen: a second worker
+    crashing at start-up with "table scoreboard already exists".)
+    """
+    _retrying(metadata.create_all, _is_transient_ddl)(engine)
+
+
+def _error_text(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig if orig is not None else exc).lower()
 
 
 def _is_transient(exc: BaseException) -> bool:
     """Locked/busy databases and dropped connections are worth retrying; the rest is not."""
     if not isinstance(exc, OperationalError):
         return False
-    text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
-    return any(s in text for s in ("locked", "busy", "connection", "timeout", "server closed"))
+    return any(s in _error_text(exc) for s in ("locked", "busy", "connection", "timeout", "server closed"))
 
 
-def _retrying(fn):  # type: ignore[no-untyped-def]
+def _is_transient_ddl(exc: BaseException) -> bool:
+    """For schema creation, also a table or index that another process created meanwhile."""
+    text = _error_text(exc)
+    return _is_transient(exc) or (isinstance(exc, DBAPIError) and ("already exists" in text or "pg_type_typname" in text))
+
+
+def _retrying(fn, transient=_is_transient):  # type: ignore[no-untyped-def]
     return retry(
-        retry=retry_if_exception(_is_transient),
+        retry=retry_if_exception(transient),
         wait=wait_exponential(multiplier=0.05, max=2.0),
         stop=stop_after_delay(120),
         before_sleep=before_sleep_log(log, logging.WARNING),
