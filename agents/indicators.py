@@ -24,7 +24,7 @@ from faust.types import EventT
 
 from agents.predict import predict_and_store
 from flameback_app.app import app, runtime, settings
-from flameback_app.faust_tuning import event_context
+from flameback_app.faust_tuning import event_context, mark_processed
 from flameback_app.records import Tick
 from flameback_app.topics import FEATURES, REKEYED_TICKS, raw_topic
 from flameback_app.validation import InvalidTick, parse_tick
@@ -46,6 +46,7 @@ async def indicators(stream: Any) -> None:
             except InvalidTick:  # ingest validated these; only a foreign producer gets here
                 runtime.counters.reject("invalid_rekeyed")
         await process_ticks(batch)
+        mark_processed(events)
 
 
 async def process_ticks(batch: Sequence[tuple[EventT, Tick]]) -> None:

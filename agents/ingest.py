@@ -17,6 +17,7 @@ from faust.types import EventT
 
 from agents.indicators import process_ticks, rekeyed_topic
 from flameback_app.app import app, runtime, settings
+from flameback_app.faust_tuning import mark_processed
 from flameback_app.partitioning import partition_for
 from flameback_app.records import Tick
 from flameback_app.topics import DEAD_LETTERS, TICKS, raw_topic
@@ -46,6 +47,7 @@ async def ingest(stream: Any) -> None:
                     )
                     runtime.counters.forwarded += 1
         await process_ticks(local)
+        mark_processed(events)
 
 
 def is_on_home_partition(event: EventT, tick: Tick) -> bool:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import faust
 
 from flameback_app.broker import wait_for_broker
-from flameback_app.faust_tuning import embedded_broker_conf, install_fetch_wait, install_stale_generation_ack_guard
+from flameback_app.faust_tuning import embedded_broker_conf, install_all
 from flameback_app.runtime import Runtime
 from flameback_app.settings import Settings, load_settings
+from flameback_app.topics import SOURCE_TOPICS
 
 
 class FlamebackApp(faust.App):
@@ -26,8 +27,7 @@ class FlamebackApp(faust.App):
 def create_app(settings: Settings) -> faust.App:
     """Build the Faust app for ``settings`` (the only place Faust is configured)."""
     extra = embedded_broker_conf() if settings.broker_is_embedded else {}
-    install_fetch_wait(settings.fetch_max_wait_ms)
-    install_stale_generation_ack_guard()
+    install_all(source_topics=SOURCE_TOPICS, fetch_max_wait_ms=settings.fetch_max_wait_ms)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = FlamebackApp(
         settings.app_id,
@@ -46,7 +46,7 @@ def create_app(settings: Settings) -> faust.App:
         # A rejected tick goes to the DLQ unchanged: allow what a producer may have sent (up to 1 MiB+).
         producer_max_request_size=4 * 1024 * 1024,
         consumer_max_fetch_size=8 * 1024 * 1024,  # batch the per-row feature and changelog sends (was one request per send)
-        autodiscover=["flameback_app.commands", "flameback_app.views", "tables", "agents"],
+        autodiscover=["flameback_app.commands", "flameback_app.views", "flameback_app.upkeep", "tables", "agents"],
         origin="flameback_app",
         **extra,
     )

@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -64,7 +65,11 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def start_tansu(binary: str, host: str, port: int, *, log_file: Path | None = None) -> subprocess.Popen:
-    """Start Tansu listening (and advertising) on host:port with in-memory storage."""
+    """Start Tansu listening (and advertising) on host:port with in-memory storage.
+
+    Each start gets its own cluster id: a memory-only broker that restarted is a new,
+    empty cluster, and the id is how a worker notices (``flameback_app.upkeep``).
+    """
     url = f"tcp://{host}:{port}"
     env = {k: v for k, v in os.environ.items()
            if k not in ("LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "CLUSTER_ID")}  # fmt: skip
@@ -72,7 +77,7 @@ def start_tansu(binary: str, host: str, port: int, *, log_file: Path | None = No
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
     return subprocess.Popen(
         [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/", "--cluster-id", "flameback"],
+         "--storage-engine", "memory://tansu/", "--cluster-id", f"flameback-{uuid.uuid4().hex[:12]}"],
         stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )  # fmt: skip
 

@@ -1,22 +1,30 @@
-"""Faust settings and one patch that make Faust usable on the embedded Tansu broker.
+"""Faust settings and patches: the embedded broker's workarounds and Faust's offset-safety fixes.
 
-DESIGN §8 lists what was measured; this module is where each workaround lives so
-that a real Kafka cluster (``FLAMEBACK_BROKER`` pointing elsewhere) keeps Faust's
-defaults. Nothing here changes behaviour on real Kafka except the fetch wait, which
-only bounds how long an empty fetch may idle.
+DESIGN §8 lists what was measured on Tansu; :func:`embedded_broker_conf` holds those
+settings, so a real Kafka cluster (``FLAMEBACK_BROKER`` pointing elsewhere) keeps
+Faust's defaults. The fetch wait bounds how long an empty fetch may idle, on any
+broker. The rest fixes ways Faust 0.15 commits offsets of messages nobody processed
+(found here with traces of real restarts, on any broker): each is a
+``install_*`` function with the reason in its docstring, and all of them keep one
+invariant for the agents' source topics — an offset is committed only after an
+agent marked its message processed, and messages reach the agents in offset order.
 """
 
 from __future__ import annotations
 
+import logging
 import weakref
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from faust.streams import _current_event
+from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
-from faust.types import EventT
+from faust.types import TP, EventT
+
+log = logging.getLogger(__name__)
 
 
 def embedded_broker_conf() -> dict[str, Any]:
@@ -68,23 +76,103 @@ def event_context(event: EventT) -> Iterator[None]:
 
 
 _original_ack = Consumer.ack
+_processed: weakref.WeakSet = weakref.WeakSet()
 
 
-def install_stale_generation_ack_guard() -> None:
-    """Never acknowledge a message fetched in an earlier consumer generation.
+def mark_processed(events: Iterable[EventT]) -> None:
+    """Record that these events are handled for good (stored, dead-lettered or forwarded)."""
+    for event in events:
+        _processed.add(event.message)
 
-    After a rebalance Faust skips messages that were fetched before it (their
-    ``generation_id`` is old) — and acknowledges them, "so the lag does not grow".
-    Those offsets then count as done and the commit moves past events that were
-    never processed: a surviving worker lost the tail of a partition it kept.
-    Refusing the acknowledgement leaves them uncommitted, so they are fetched again
-    in the new generation (and the state's timestamp dedups any that were processed).
+
+def install_processed_only_acks(topics: Collection[str]) -> None:
+    """Let Faust commit an offset of ``topics`` only once an agent has marked it processed.
+
+    Faust acknowledges more than it processed: ``take_events`` acks its whole batch in
+    a ``finally`` — also when the agent body raised or was cancelled half way, so a
+    crashed batch counted as done; and the pure-Python stream skips (and acks)
+    messages fetched before a rebalance. Here an acknowledgement of a message that
+    no agent marked with :func:`mark_processed`, or that was fetched in an earlier
+    consumer generation, is refused: the offset is not committed, the message is
+    released (so shutdown and rebalances do not wait for it), and Kafka delivers it
+    again after the next rebalance or restart, where the state's timestamp dedups
+    whatever had been applied.
     """
+    guarded = frozenset(topics)
 
     def ack(self: Consumer, message: Any) -> bool:
-        generation = getattr(message, "generation_id", None)
-        if generation is not None and generation != self.app.consumer_generation_id:
+        if message.topic in guarded and (
+            message not in _processed or message.generation_id != self.app.consumer_generation_id
+        ):
+            self._unacked_messages.discard(message)
             return False
         return _original_ack(self, message)
 
     Consumer.ack = ack  # type: ignore[method-assign]
+
+
+_original_add_gap = Consumer._add_gap
+
+
+def install_no_gap_acks(topics: Collection[str]) -> None:
+    """Never count offsets the consumer jumped over as processed, in ``topics``.
+
+    When a fetched offset is more than one past the last one read, Faust records the
+    offsets between as acknowledged (meant for compacted topics and transaction
+    markers). In a trace of a restart the jump was Faust's own doing — its read
+    position was reset to the committed offset while a fetched batch was still being
+    delivered — and the "gap" held ~100 ticks per partition that were thrown away
+    unprocessed, then committed. Ticks are never compacted; a producer using Kafka
+    transactions leaves real markers, and then the committed offset waits at the marker
+    (the ticks after it are still processed; a restart re-reads them as duplicates).
+    """
+    guarded = frozenset(topics)
+    warned: set[TP] = set()
+
+    async def add_gap(self: Consumer, tp: TP, offset_from: int, offset_to: int) -> None:
+        if tp.topic not in guarded:
+            return await _original_add_gap(self, tp, offset_from, offset_to)
+        level = logging.DEBUG if tp in warned else logging.WARNING
+        warned.add(tp)
+        log.log(level, "consumer jumped over offsets %d..%d of %s; they are not committed until processed",
+                offset_from, offset_to - 1, tp)  # fmt: skip
+
+    Consumer._add_gap = add_gap  # type: ignore[method-assign]
+
+
+_original_recovery_completed = Recovery.on_recovery_completed
+
+
+def install_seek_before_resume() -> None:
+    """After a rebalance, resume the source partitions only once Faust has seeked and resumed flow.
+
+    Faust's ``on_recovery_completed`` resumes the stream partitions, *then* seeks them
+    to the committed offsets, then resumes flow control — and resuming flow control
+    clears every stream's queue. Records fetched in that window (a trace: 1,300–2,500
+    per partition after a restart with a deleted state directory) were partly
+    delivered, partly cleared away unprocessed, and the rest arrived after the read
+    position had been reset, which Faust took as a gap (see :func:`install_no_gap_acks`).
+    Deferring the resume until the method has finished means the first record fetched
+    is the committed offset, and nothing is queued when the queues are cleared.
+    """
+
+    async def on_recovery_completed(self: Recovery, generation_id: int = 0) -> None:
+        consumer = self.app.consumer
+        deferred: set[TP] = set()
+        consumer.resume_partitions = deferred.update  # type: ignore[method-assign]
+        try:
+            await _original_recovery_completed(self, generation_id)
+        finally:
+            del consumer.resume_partitions
+        if deferred and self.app.consumer_generation_id == generation_id:
+            consumer.resume_partitions(deferred)
+
+    Recovery.on_recovery_completed = on_recovery_completed  # type: ignore[method-assign]
+
+
+def install_all(*, source_topics: Collection[str], fetch_max_wait_ms: int) -> None:
+    """Every patch above, for an app whose agents consume ``source_topics``."""
+    install_fetch_wait(fetch_max_wait_ms)
+    install_processed_only_acks(source_topics)
+    install_no_gap_acks(source_topics)
+    install_seek_before_resume()

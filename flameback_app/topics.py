@@ -15,6 +15,7 @@ TICKS = "futures-ticks"
 REKEYED_TICKS = "flameback-ticks"
 FEATURES = "real-features-ticks"
 DEAD_LETTERS = "futures-ticks-dlq"
+SOURCE_TOPICS = (TICKS, REKEYED_TICKS)  # what the agents consume: offsets commit only once processed
 
 
 def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:

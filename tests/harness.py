@@ -82,10 +82,11 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     workers: dict[str, subprocess.Popen] = field(default_factory=dict)
     web_ports: dict[str, int] = field(default_factory=dict)
+    db_file: Path | None = None  # default: <root>/flameback.db
 
     @property
     def db_path(self) -> Path:
-        return self.root / "flameback.db"
+        return self.db_file or self.root / "flameback.db"
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLAMEBACK_")}
@@ -104,9 +105,9 @@ class Stack:
     def state_dir(self, name: str) -> Path:
         return self.root / f"data-{name}"
 
-    def start_worker(self, name: str = "w1") -> subprocess.Popen:
+    def start_worker(self, name: str = "w1", **extra_env: str) -> subprocess.Popen:
         port = self.web_ports.setdefault(name, free_port())
-        env = self.env(FLAMEBACK_WEB_PORT=str(port), FLAMEBACK_DATA_DIR=str(self.state_dir(name)))
+        env = self.env(FLAMEBACK_WEB_PORT=str(port), FLAMEBACK_DATA_DIR=str(self.state_dir(name)), **extra_env)
         log = open(self.root / f"worker-{name}.log", "ab")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen([*FAUST, "worker", "-l", "info"], cwd=REPO, env=env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip

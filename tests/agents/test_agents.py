@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from faust.types.tuples import ConsumerMessage
 from sqlalchemy import select
 
 from agents import indicators as indicator_stage
@@ -21,6 +22,7 @@ from flameback_app.app import runtime
 from flameback_app.counters import PipelineCounters
 from flameback_app.partitioning import partition_for
 from flameback_app.ta import IndicatorState, step
+from flameback_app.topics import TICKS
 from models.live import SignalEngine
 from tables.definitions import symbol_states
 
@@ -144,3 +146,43 @@ def test_ticks_off_their_partition_take_the_repartition_hop(pipeline: dict[str, 
     (sent,) = pipeline["rekeyed"].sent
     assert sent["key"] == symbol.encode() and json.loads(sent["value"])["price"] == 1800.0
     assert runtime.counters.forwarded == 1
+
+
+def test_only_processed_ticks_are_acknowledged(pipeline: dict[str, Recorder], loop, monkeypatch) -> None:
+    """A batch whose processing fails half way keeps its offsets uncommitted (Kafka delivers it again).
+
+    Faust's ``take_events`` acknowledges its batch in a ``finally`` even when the agent
+    body raised; the processed-only guard (``faust_tuning``) refuses those acks. The
+    messages here are the consumer's own kind, so acks reach ``Consumer.ack`` as in a
+    worker, and ``futures-ticks`` is an acking topic as it is once the worker subscribes.
+    """
+    symbol = "HG1 Comdty"
+    home = partition_for(symbol, app.flameback_settings.partitions)
+    monkeypatch.setattr(app.topics, "_acking_topics", {TICKS})
+    crashed: list[int] = []
+
+    async def crash_half_way(batch: list) -> None:
+        crashed.append(len(batch))
+        raise RuntimeError("simulated failure in the indicator stage")
+
+    async def put_one(day: int) -> ConsumerMessage:
+        async with ingest_stage.ingest.test_context() as ctx:
+            as_consumed = ctx.to_message
+
+            def consumer_message(*args: object, **kwargs: object) -> ConsumerMessage:
+                plain = as_consumed(*args, **kwargs)
+                return ConsumerMessage(plain.topic, plain.partition, 1000 + day, plain.timestamp, 0, None, plain.key,
+                                       plain.value, None, generation_id=plain.generation_id)  # fmt: skip
+
+            monkeypatch.setattr(ctx, "to_message", consumer_message)
+            event = await ctx.put(tick(symbol, 4.0 + day, day), key=symbol.encode(), partition=home, wait=False)
+            await until(lambda: crashed or runtime.counters.processed)
+            return event.message
+
+    acked = app.consumer._acked_index
+    ok = loop.run_until_complete(put_one(1))
+    assert not crashed and ok.offset in acked[ok.tp]  # a processed tick is acknowledged
+    monkeypatch.setattr(ingest_stage, "process_ticks", crash_half_way)
+    failed = loop.run_until_complete(put_one(2))
+    assert crashed == [1]
+    assert failed.offset not in acked[failed.tp] and failed not in app.consumer._unacked_messages

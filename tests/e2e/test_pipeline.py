@@ -175,8 +175,6 @@ def test_bad_input_goes_to_dead_letters_and_good_ticks_are_processed(stack: Stac
     assert stack.workers["w1"].poll() is None
 
 
-@pytest.mark.xfail(strict=False, reason="rare loss after a restart observed in tests/e2e/test_resilience.py; "
-                   "see RESTART_RACE there (issue 6)")
 def test_sigkill_and_restart_loses_nothing_and_counts_nothing_twice(stack: Stack, real_subset: Path) -> None:
     ticks = input_ticks(real_subset)
     stack.start_worker()
