@@ -7,7 +7,9 @@ counters, and the database for the symbol list. Writes nothing.
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from typing import Any
 
 from faust.web import Request, Response, View
@@ -21,22 +23,32 @@ from tables.symbol_state import SymbolState
 _started = time.time()
 
 
-@app.timer(interval=30.0, on_leader=False)
-async def warm_router_metadata() -> None:
-    """Load the producer's metadata for the tables' changelog topics.
+def routed_by_symbol(table: Any) -> Callable[[Callable], Callable]:
+    """``table_route`` on the ``symbol`` URL part, once the producer knows the table's changelog.
 
     ``table_route`` finds a key's partition with the producer's partitioner, which
-    fails (``TypeError``) while the producer has no metadata for the changelog topic —
-    the case on a worker that has not yet written to it, so requests for keys owned
-    by the other worker failed. Asking for the partitions once loads the metadata.
+    fails (``TypeError``, a 500) while the producer has no metadata for the changelog
+    topic: on a worker that has not written to it yet — requests for keys owned by
+    the other worker — and right after a first batch, before its changelog sends
+    have gone out (seen in a test that asked 1.4 s after "Worker ready"). Asking for
+    the partitions first loads the metadata once; afterwards it is a cached lookup.
     """
-    producer = app.producer._ensure_producer()  # the aiokafka producer
-    for table in (symbol_states, scoreboards):
-        await producer.partitions_for(table.changelog_topic.get_topic_name())
+
+    def decorate(view: Callable) -> Callable:
+        route = app.table_route(table=table, match_info="symbol")(view)
+
+        @functools.wraps(view)
+        async def with_metadata(web: View, request: Request, **kwargs: Any) -> Response:
+            await app.producer._ensure_producer().partitions_for(table.changelog_topic.get_topic_name())
+            return await route(web, request, **kwargs)
+
+        return with_metadata
+
+    return decorate
 
 
 @app.page("/state/{symbol}/")
-@app.table_route(table=symbol_states, match_info="symbol")
+@routed_by_symbol(symbol_states)
 async def symbol_state(web: View, request: Request, symbol: str) -> Response:
     """Indicators, window length, tick count and last timestamp of one symbol."""
     value = symbol_states.get(symbol.encode())

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flameback_app.ta import IndicatorState, step
-
 from flameback_app.records import Tick
+from flameback_app.ta import IndicatorState, step
 
 
 @dataclass(slots=True)
