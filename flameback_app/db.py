@@ -12,8 +12,9 @@ few seconds delays rows but never loses them.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -198,14 +199,48 @@ def insert_predictions(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> int
     """
     if not rows:
         return 0
-    stmt = _insert_ignoring_duplicates(engine, predictions, ("symbol", "timestamp"))
+    insert_rows = _prediction_insert(engine)
 
     def run() -> int:
         with engine.begin() as conn:
-            result = conn.execute(stmt, list(rows))
-            return max(result.rowcount or 0, 0)
+            return insert_rows(conn, rows)
 
     return _retrying(run)()
+
+
+@functools.cache
+def _prediction_insert(engine: Engine) -> Callable[[Any, Sequence[Mapping[str, Any]]], int]:
+    """The ``predictions`` INSERT compiled once per engine, run as one driver-level executemany.
+
+    SQLAlchemy re-processes every parameter of every row on each ``execute`` (a
+    profile of the worker at full speed: ~23 % of its samples for 41 columns × 500
+    rows, against 8 % in the driver itself). Here the statement is compiled once,
+    only the columns whose type needs it get their dialect's bind processor (the
+    datetimes: the stored text must stay exactly what SQLAlchemy writes, or the
+    unique (symbol, timestamp) key would see two spellings of one tick), and the rows
+    go to the driver as plain tuples (or dicts for named paramstyles).
+    """
+    stmt = _insert_ignoring_duplicates(engine, predictions, ("symbol", "timestamp"))
+    columns = [c for c in predictions.columns if c.name != "id"]
+    compiled = stmt.compile(dialect=engine.dialect, column_keys=[c.name for c in columns])
+    positional = compiled.positiontup is not None
+    order = list(compiled.positiontup) if positional else [c.name for c in columns]
+    types = {c.name: c.type.dialect_impl(engine.dialect) for c in columns}
+    convert = [(i, fn) for i, name in enumerate(order) if (fn := types[name].bind_processor(engine.dialect))]
+
+    def values(row: Mapping[str, Any]) -> list[Any]:
+        out = [row.get(name) for name in order]
+        for i, fn in convert:
+            if out[i] is not None:
+                out[i] = fn(out[i])
+        return out
+
+    def insert_rows(conn: Any, rows: Sequence[Mapping[str, Any]]) -> int:
+        params = [tuple(values(r)) for r in rows] if positional else [dict(zip(order, values(r))) for r in rows]
+        result = conn.exec_driver_sql(compiled.string, params)
+        return max(result.rowcount or 0, 0)
+
+    return insert_rows
 
 
 def upsert_scoreboard(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -41,8 +41,8 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, description="Partitions of every topic the app creates.")
     tansu_bin: str | None = None
     batch_size: int = Field(500, ge=1, description="Max events per stream.take batch.")
-    batch_within_s: float = Field(0.1, gt=0, description="Max wait to fill a batch.")
-    fetch_max_wait_ms: int = Field(100, ge=1)
+    batch_within_s: float = Field(0.02, gt=0, description="Max wait to fill a batch (latency at live rates).")
+    fetch_max_wait_ms: int = Field(25, ge=1, description="How long an empty fetch may idle (Tansu waits it out).")
     retrain_every_s: float = Field(0.0, ge=0, description="0 disables scheduled retraining.")
     symbol_sheet: Path = Field(REPO_ROOT.parent / "shared" / "data" / "tick_data_symbol_list_futures.csv")
 
