@@ -140,6 +140,69 @@ def install_no_gap_acks(topics: Collection[str]) -> None:
     Consumer._add_gap = add_gap  # type: ignore[method-assign]
 
 
+_original_getmany = Consumer.getmany
+_original_seek = Consumer.seek
+_original_perform_seek = Consumer.perform_seek
+
+
+def install_contiguous_reads(topics: Collection[str]) -> None:
+    """Deliver records of ``topics`` only where they continue the read position; else seek back.
+
+    A fetch can outlive a rebalance: aiokafka parks a pending ``fetched_records``
+    call until the new assignment is in, then hands over records fetched from the
+    *old* position, after Faust has already reset the read position to the committed
+    offset (a trace: 1,750 ticks of one partition, 6,307..8,057, jumped over this
+    way after the other worker of the group was killed; they sat unprocessed until
+    the next restart). Here a record that does not follow the last one read (or,
+    right after a seek, is not the offset sought) is dropped with the rest of its
+    partition's batch and the partition is sought back to where reading stands, so
+    the broker sends the missing range again in order. A jump that repeats at the
+    same place after such a seek is real (a transaction marker) and goes through.
+    """
+    guarded = frozenset(topics)
+    sought: set[TP] = set()  # read offset set by a seek: it is the next offset, not the last one read
+    accepted_jumps: set[tuple[TP, int, int]] = set()
+
+    async def seek(self: Consumer, partition: TP, offset: int) -> None:
+        await _original_seek(self, partition, offset)
+        sought.add(partition)
+
+    async def perform_seek(self: Consumer) -> None:
+        await _original_perform_seek(self)
+        sought.update(self._read_offset)
+
+    async def getmany(self: Consumer, timeout: float) -> Any:
+        dropped: set[TP] = set()
+        async for tp, message in _original_getmany(self, timeout):
+            if tp in dropped:
+                continue
+            if tp.topic in guarded:
+                expected = _next_offset(self._read_offset.get(tp), tp in sought)
+                if expected is not None and message.offset > expected:
+                    jump = (tp, expected, message.offset)
+                    if jump not in accepted_jumps:
+                        accepted_jumps.add(jump)
+                        dropped.add(tp)
+                        log.warning("fetched %s from offset %d while reading at %d (a fetch from before a "
+                                    "rebalance); reading it again from %d", tp, message.offset, expected,
+                                    expected)  # fmt: skip
+                        await self.seek(tp, expected)
+                        continue
+                if message.offset >= (expected or 0):
+                    sought.discard(tp)
+            yield tp, message
+
+    Consumer.seek = seek  # type: ignore[method-assign]
+    Consumer.perform_seek = perform_seek  # type: ignore[method-assign]
+    Consumer.getmany = getmany  # type: ignore[method-assign]
+
+
+def _next_offset(read_offset: int | None, sought: bool) -> int | None:
+    if read_offset is None:
+        return None
+    return read_offset if sought else read_offset + 1
+
+
 _original_recovery_completed = Recovery.on_recovery_completed
 
 
@@ -153,7 +216,10 @@ def install_seek_before_resume() -> None:
     delivered, partly cleared away unprocessed, and the rest arrived after the read
     position had been reset, which Faust took as a gap (see :func:`install_no_gap_acks`).
     Deferring the resume until the method has finished means the first record fetched
-    is the committed offset, and nothing is queued when the queues are cleared.
+    is the committed offset. A fetch still pending from before the rebalance can
+    deliver records between Faust's seek and that clearing (it does not look at
+    paused partitions), so the partitions are sought to the committed offsets once
+    more after the queues were cleared: whatever was cleared is read again.
     """
 
     async def on_recovery_completed(self: Recovery, generation_id: int = 0) -> None:
@@ -165,6 +231,7 @@ def install_seek_before_resume() -> None:
         finally:
             del consumer.resume_partitions
         if deferred and self.app.consumer_generation_id == generation_id:
+            await consumer.perform_seek()
             consumer.resume_partitions(deferred)
 
     Recovery.on_recovery_completed = on_recovery_completed  # type: ignore[method-assign]
@@ -175,4 +242,5 @@ def install_all(*, source_topics: Collection[str], fetch_max_wait_ms: int) -> No
     install_fetch_wait(fetch_max_wait_ms)
     install_processed_only_acks(source_topics)
     install_no_gap_acks(source_topics)
+    install_contiguous_reads(source_topics)
     install_seek_before_resume()

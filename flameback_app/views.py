@@ -101,16 +101,21 @@ def _scoreboard_rows(symbol: str | None) -> list[dict[str, Any]]:
 @app.page("/health/")
 async def health(web: View, request: Request) -> Response:
     """Liveness plus what this worker holds: partitions, model version, counters."""
-    assignment = sorted(f"{tp.topic}/{tp.partition}" for tp in app.consumer.assignment()) if app.consumer else []
+    assigned = app.consumer.assignment() if app.consumer else set()
     return web.json({
         "status": "ok",
         "app_id": settings.app_id,
         "broker": settings.broker,
         "uptime_s": round(time.time() - _started, 1),
-        "assigned": assignment,
+        "assigned": _names(assigned),
+        "not_fetching": _names(assigned - app.consumer._get_active_partitions()) if assigned else [],
         "model_version": runtime.signals.model_version if runtime.signals else None,
         "counters": runtime.counters.snapshot(runtime.counters.sample_rate()),
     })  # fmt: skip
+
+
+def _names(tps: set) -> list[str]:
+    return sorted(f"{tp.topic}/{tp.partition}" for tp in tps)
 
 
 @app.page("/counters/")
