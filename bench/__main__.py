@@ -62,6 +62,7 @@ def main() -> None:
         started = time.monotonic()
         module = importlib.import_module(f"bench.{suite}")
         rows = module.run(**(QUICK_ARGS.get(suite, {}) if args.quick else {}))
+        rows = module.table_rows(rows) if hasattr(module, "table_rows") else rows  # suites with their own layout
         print(f"[{suite}] done in {time.monotonic() - started:.0f}s", flush=True)
         table.extend((suite, row) for row in rows)
     print(f"\n{'suite':<11}{'benchmark':<58}{'figure':>16}{'baseline':>16}{'ratio':>8}")

@@ -159,6 +159,12 @@ def run(rows: int = 1_000_000, symbols: int = 39, reps: int = 200, max_points: i
     return results
 
 
+def table_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of ``python -m bench``'s table: median ms per callback, beside its baseline's."""
+    return [{"name": f"terminal {r['callback']}", "figure": r["median_ms"], "baseline": r["baseline_median_ms"],
+             "unit": "ms", "better": "lower"} for r in results]  # fmt: skip
+
+
 def print_table(results: list[dict[str, Any]], rows: int, symbols: int) -> None:
     print(f"dashboard refresh callbacks, {rows:,} rows, {symbols} symbols (server side; target < {TARGET_MS:.0f} ms)")
     print(f"{'callback':34} {'median ms':>9} {'p95 ms':>8} {'bytes':>8}  {'baseline':30} {'base ms':>8} {'ratio':>7}")

@@ -67,6 +67,13 @@ def run(models_dir: Path | None = None, *, batched_rows: int = 20_000, single_ro
     ]  # fmt: skip
 
 
+def table_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of ``python -m bench``'s table: batched, beside one row at a time."""
+    batched, single = results
+    return [{"name": f"model inference, {batched['batch_size']}-row batches vs 1 row", "figure": batched["rows_per_s"],
+             "baseline": single["rows_per_s"], "unit": "rows/s", "better": "higher"}]  # fmt: skip
+
+
 def format_results(results: list[dict[str, Any]]) -> str:
     lines = [f"models {results[0]['model_version']}: SignalEngine.predict, 4 models + 5 rules per row",
              f"{'mode':<12}{'batch':>7}{'rows':>8}{'rows/s':>12}{'vs batched':>12}"]  # fmt: skip
