@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 from itertools import pairwise
 from typing import Any
 
@@ -278,9 +279,25 @@ def _trailing_run(window: list[float]) -> int:
     return run
 
 
+def _sequential_sum(values: Iterable[float]) -> float:
+    """Left-to-right float addition, as TA-Lib seeds its averages.
+
+    Not the built-in ``sum``: from Python 3.12 on it compensates the rounding of
+    exact ``float`` inputs (but not of float subclasses such as ``numpy.float64``),
+    so its result would depend on the Python version and on the input's type — and
+    a state restored from JSON (plain floats) would then continue differently from
+    one pass over numpy prices. Not ``math.fsum`` either: TA-Lib adds in order, and
+    a correctly rounded seed drifts a few ulp away from TA-Lib's at large price levels.
+    """
+    total = 0.0
+    for value in values:
+        total += value
+    return total
+
+
 def _ema_series(values: list[float], n: int, k: float, start: int) -> list[float]:
     """TA-Lib's EMA: seeded at ``start`` by the mean of the n values ending there, then the recurrence."""
-    ema = sum(values[start - n + 1 : start + 1]) / n
+    ema = _sequential_sum(values[start - n + 1 : start + 1]) / n
     series = [ema]
     for v in values[start + 1 :]:
         ema = (v - ema) * k + ema
@@ -316,8 +333,8 @@ def _warm_rsi(window: list[float], acc: dict[str, Any], out: dict[str, float | N
     if len(window) <= RSI_N:
         return
     moves = [b - a for a, b in pairwise(window)]
-    gain = sum(m for m in moves[:RSI_N] if m >= 0.0) / RSI_N
-    loss = -sum(m for m in moves[:RSI_N] if m < 0.0) / RSI_N
+    gain = _sequential_sum(m for m in moves[:RSI_N] if m >= 0.0) / RSI_N
+    loss = -_sequential_sum(m for m in moves[:RSI_N] if m < 0.0) / RSI_N
     for move in moves[RSI_N:]:
         if move < 0.0:
             gain, loss = gain * 13.0 / 14.0, (loss * 13.0 - move) / 14.0
