@@ -7,21 +7,67 @@ tables, commands and web views register themselves on :data:`app` when
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+from typing import Any
+
 import faust
 
-from flameback_app.broker import wait_for_broker
+from flameback_app.broker import BrokerUnavailable, wait_for_broker
 from flameback_app.faust_tuning import embedded_broker_conf, install_all
 from flameback_app.runtime import Runtime
 from flameback_app.settings import Settings, load_settings
 from flameback_app.topics import SOURCE_TOPICS
 
+log = logging.getLogger(__name__)
+
 
 class FlamebackApp(faust.App):
-    """The Faust app, plus one behaviour Faust lacks: wait for the broker instead of exiting."""
+    """The Faust app, plus one behaviour Faust lacks: wait for the broker (a bounded time) instead of exiting."""
 
     async def on_first_start(self) -> None:
-        await wait_for_broker(self.flameback_settings.bootstrap_servers)  # type: ignore[attr-defined]
+        settings: Settings = self.flameback_settings  # type: ignore[attr-defined]
+        try:
+            await wait_for_broker(settings.bootstrap_servers, settings.broker_wait_s)
+        except BrokerUnavailable as exc:
+            exit_now(f"Error: {exc}", code=1)
         await super().on_first_start()
+
+
+class FlamebackWorker(faust.Worker):
+    """Faust's worker with a deadline on stopping.
+
+    Faust's shutdown commits offsets and flushes the producer, and with the broker
+    gone those wait for request timeouts (a worker whose broker had gone ignored
+    SIGTERM for more than 7 s). Past ``FLAMEBACK_SHUTDOWN_TIMEOUT_S`` after the first
+    SIGINT/SIGTERM the process exits anyway. That is safe by design: it is the same
+    as a SIGKILL, which the pipeline survives exactly (offsets are committed only for
+    ticks whose rows are stored; whatever was not acknowledged is delivered again).
+    """
+
+    _deadline: threading.Timer | None = None
+
+    def _schedule_shutdown(self, signal: Any) -> None:
+        super()._schedule_shutdown(signal)
+        if self._deadline is None:
+            seconds = self.app.flameback_settings.shutdown_timeout_s  # type: ignore[attr-defined]
+            self._deadline = threading.Timer(seconds, _stopped_too_slowly, args=(seconds,))
+            self._deadline.daemon = True
+            self._deadline.start()
+
+
+def _stopped_too_slowly(seconds: float) -> None:
+    exit_now(f"still stopping {seconds:g}s after the stop signal (broker unreachable?): exiting without the final "
+             "offset commit; nothing is lost, unacknowledged ticks are delivered again at the next start",
+             code=0, level=logging.WARNING)  # fmt: skip
+
+
+def exit_now(line: str, *, code: int, level: int = logging.ERROR) -> None:
+    """Log one line and end the process at once, skipping Faust's shutdown (nothing in it is needed for safety)."""
+    log.log(level, line)
+    logging.shutdown()
+    os._exit(code)
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -48,6 +94,7 @@ def create_app(settings: Settings) -> faust.App:
         consumer_max_fetch_size=8 * 1024 * 1024,  # batch the per-row feature and changelog sends (was one request per send)
         autodiscover=["flameback_app.commands", "flameback_app.views", "flameback_app.upkeep", "tables", "agents"],
         origin="flameback_app",
+        Worker=FlamebackWorker,
         **extra,
     )
     app.flameback_settings = settings  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ import asyncio
 import errno
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -69,6 +70,10 @@ def start_tansu(binary: str, host: str, port: int, *, log_file: Path | None = No
 
     Each start gets its own cluster id: a memory-only broker that restarted is a new,
     empty cluster, and the id is how a worker notices (``flameback_app.upkeep``).
+    Tansu runs in a session of its own (a Ctrl-C in the terminal reaches only the
+    parent, which stops it in order), and is tied to its parent's life: if the parent
+    dies without stopping it (SIGKILL, a crash, a signal during start-up), the kernel
+    sends Tansu SIGTERM, so no broker is left holding the port.
     """
     url = f"tcp://{host}:{port}"
     env = {k: v for k, v in os.environ.items()
@@ -76,10 +81,22 @@ def start_tansu(binary: str, host: str, port: int, *, log_file: Path | None = No
     env.setdefault("RUST_LOG", "warn")
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
     return subprocess.Popen(
-        [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+        [*_die_with_parent(), binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
          "--storage-engine", "memory://tansu/", "--cluster-id", f"flameback-{uuid.uuid4().hex[:12]}"],
         stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )  # fmt: skip
+
+
+def _die_with_parent() -> list[str]:
+    """A command prefix that makes the kernel SIGTERM the child when its parent dies.
+
+    ``setpriv --pdeathsig`` (util-linux, on every Debian) sets the signal and execs the
+    broker. The parent is the thread that started the child, so start brokers from a
+    thread that lives as long as they should (the main thread, in this project).
+    Where setpriv is missing the broker is simply not tied to its parent.
+    """
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
 
 
 async def kafka_ready(bootstrap: Sequence[str], timeout_s: float) -> bool:
@@ -110,15 +127,29 @@ async def _metadata_answers(bootstrap: Sequence[str]) -> bool:
         await admin.close()
 
 
-async def wait_for_broker(bootstrap: Sequence[str]) -> None:
-    """Block until the broker answers, saying once (and then every minute) what we wait for."""
-    if await kafka_ready(bootstrap, 2.0):
-        return
+class BrokerUnavailable(BrokerError):
+    """No Kafka broker answered within the wait; the message says where we looked and what to do."""
+
+
+async def wait_for_broker(bootstrap: Sequence[str], timeout_s: float) -> None:
+    """Return once the broker answers; say once what we wait for; give up after ``timeout_s``.
+
+    Every client the project makes (worker, feeds) starts with this, so the order in
+    which processes come up does not matter: the Procfile starts them together.
+    """
+    where = ",".join(bootstrap)
     started = time.monotonic()
-    log.warning("waiting for the Kafka broker at %s (embedded: `faust -A flameback_app broker`)", ",".join(bootstrap))
-    while not await kafka_ready(bootstrap, 60.0):
-        log.warning("still waiting for the Kafka broker at %s (%.0fs)", ",".join(bootstrap), time.monotonic() - started)
-    log.warning("Kafka broker at %s is up after %.1fs; starting", ",".join(bootstrap), time.monotonic() - started)
+    if await kafka_ready(bootstrap, min(2.0, timeout_s)):
+        return
+    log.warning("waiting up to %.0fs for the Kafka broker at %s (start the embedded one with "
+                "`.venv/bin/faust -A flameback_app broker`, or set FLAMEBACK_BROKER)", timeout_s, where)  # fmt: skip
+    if not await kafka_ready(bootstrap, max(timeout_s - (time.monotonic() - started), 0.0)):
+        raise BrokerUnavailable(
+            f"no Kafka broker answered at {where} within {timeout_s:.0f}s; start one "
+            "(`.venv/bin/faust -A flameback_app broker`) or set FLAMEBACK_BROKER "
+            "(FLAMEBACK_BROKER_WAIT_S sets how long to wait)"
+        )
+    log.warning("Kafka broker at %s is up after %.1fs", where, time.monotonic() - started)
 
 
 async def ensure_topics(bootstrap: Sequence[str], partitions: Mapping[str, int]) -> None:

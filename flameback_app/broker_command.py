@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import click
@@ -22,7 +23,12 @@ def _pid_file(settings: Settings) -> Path:
 
 
 async def run_broker(settings: Settings, *, detach: bool, stop_detached: bool, ready_timeout: float) -> None:
-    """Start (or stop) the embedded broker as the options say."""
+    """Start (or stop) the embedded broker as the options say.
+
+    SIGINT/SIGTERM are taken over before Tansu starts, so a stop request at any
+    moment — during start-up too — stops Tansu before this command exits (and the
+    kernel stops it if this process is killed outright: see ``start_tansu``).
+    """
     if stop_detached:
         _stop_detached(_pid_file(settings))
         return
@@ -34,23 +40,50 @@ async def run_broker(settings: Settings, *, detach: bool, stop_detached: bool, r
     binary = resolve_tansu_bin(settings.tansu_bin)
     run_dir = settings.data_dir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
+    stop = _stop_on_signals()
     proc = start_tansu(binary, host, port, log_file=run_dir / "broker.log" if detach else None)
-    if not await kafka_ready([f"{host}:{port}"], ready_timeout):
-        stop_process(proc)
-        raise BrokerError(f"Tansu did not accept Kafka connections on {host}:{port} within {ready_timeout:.0f}s")
-    click.echo(f"broker ready at kafka://{host}:{port} (Tansu, memory-only: topics vanish when it stops)", err=True)
-    if detach:
-        _pid_file(settings).write_text(str(proc.pid))
-        return
-    await _wait_for_stop(proc)
+    try:
+        if not await _ready_unless_stopped(proc, f"{host}:{port}", ready_timeout, stop):
+            if stop.is_set():
+                return
+            raise BrokerError(f"Tansu did not accept Kafka connections on {host}:{port} within {ready_timeout:.0f}s")
+        click.echo(f"broker ready at kafka://{host}:{port} (Tansu, memory-only: topics vanish when it stops)",
+                   err=True)  # fmt: skip
+        if detach:
+            _pid_file(settings).write_text(str(proc.pid))
+            proc = None  # left running on purpose
+            return
+        await _wait_for_stop(proc, stop)
+    finally:
+        if proc is not None and proc.poll() is None:
+            code = stop_process(proc)
+            click.echo(f"broker stopped (exit {code})", err=True)
 
 
-async def _wait_for_stop(proc) -> None:  # type: ignore[no-untyped-def]
-    """Block until SIGINT/SIGTERM (then stop Tansu cleanly) or until Tansu exits by itself."""
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (instead of their default: dying on the spot)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _ready_unless_stopped(proc: subprocess.Popen, address: str, timeout_s: float, stop: asyncio.Event) -> bool:
+    """True once Tansu answers; False if it did not in time, exited, or a stop was asked for first."""
+    ready = asyncio.ensure_future(kafka_ready([address], timeout_s))
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not ready.done():
+            ready.cancel()
+    return ready.done() and not ready.cancelled() and ready.result() and proc.poll() is None
+
+
+async def _wait_for_stop(proc: subprocess.Popen, stop: asyncio.Event) -> None:
+    """Block until SIGINT/SIGTERM or until Tansu exits by itself (an error)."""
     while not stop.is_set() and proc.poll() is None:
         try:
             await asyncio.wait_for(stop.wait(), timeout=0.5)
@@ -58,8 +91,6 @@ async def _wait_for_stop(proc) -> None:  # type: ignore[no-untyped-def]
             pass
     if proc.poll() is not None and not stop.is_set():
         raise BrokerError(f"Tansu exited unexpectedly with code {proc.returncode}")
-    code = stop_process(proc)
-    click.echo(f"broker stopped (exit {code})", err=True)
 
 
 def _stop_detached(pid_file: Path) -> None:

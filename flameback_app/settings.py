@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     batch_size: int = Field(500, ge=1, description="Max events per stream.take batch.")
     batch_within_s: float = Field(0.02, gt=0, description="Max wait to fill a batch (latency at live rates).")
     fetch_max_wait_ms: int = Field(25, ge=1, description="How long an empty fetch may idle (Tansu waits it out).")
+    broker_wait_s: float = Field(60.0, ge=0, description="How long every client waits for the broker at start.")
+    shutdown_timeout_s: float = Field(
+        8.0, gt=0, description="A stopping worker that has not finished by then exits anyway (nothing acknowledged is lost)."
+    )
     retrain_every_s: float = Field(0.0, ge=0, description="0 disables scheduled retraining.")
     symbol_sheet: Path = Field(REPO_ROOT.parent / "shared" / "data" / "tick_data_symbol_list_futures.csv")
 

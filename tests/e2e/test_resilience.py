@@ -144,7 +144,7 @@ def test_worker_started_before_the_broker_waits_then_connects(tmp_path: Path, re
     try:
         stack.start_worker()
         log = tmp_path / "worker-w1.log"
-        wait_for(lambda: "waiting for the Kafka broker" in log.read_text(), 30, "the waiting log line")
+        wait_for(lambda: "for the Kafka broker at" in log.read_text(), 30, "the waiting log line")
         assert stack.workers["w1"].poll() is None
         broker.start()
         file = head(real_subset, 500, tmp_path / "500.csv")
