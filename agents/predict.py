@@ -108,6 +108,7 @@ async def _signal_engine(rt: Runtime) -> SignalEngine:
                         "from the history in the database", settings.models_dir)  # fmt: skip
         else:
             log.info("loaded models version %s", rt.signals.model_version)
+        rt.counters.models_loaded(bundle is not None)
     return rt.signals
 
 
@@ -129,36 +130,50 @@ async def load_models_at_start() -> None:
 
 _training: asyncio.Future | None = None
 _last_trained = 0.0
+TRAINING_CHECK_S = 5.0  # how often the worker looks whether it has history enough for its first models
 
 
-@app.timer(interval=30.0)
+@app.timer(interval=TRAINING_CHECK_S)
 async def train_when_needed() -> None:
-    """Train from the database when there is no model yet, and on the retrain schedule."""
+    """Train from the database as soon as there is history enough for a first model, and on the retrain schedule.
+
+    Without models (a first run) the worker counts its labelled, fully warmed-up rows
+    every few seconds and publishes how many it has and needs (the terminal shows
+    it), so the first real model call comes as early as the history allows.
+    """
     global _training, _last_trained
     if runtime.signals is None or (_training is not None and not _training.done()):
         return
     due = settings.retrain_every_s > 0 and time.time() - _last_trained >= settings.retrain_every_s
     if runtime.signals.model_version is not None and not due:
         return
+    if runtime.signals.model_version is None:
+        available = await runtime.offload(db.count_complete_rows, runtime.db)
+        runtime.counters.training_progress(available, MIN_TRAINING_ROWS)
+        if available < MIN_TRAINING_ROWS:
+            return
     loop = asyncio.get_running_loop()
     log.info("training models from the database history in the background")
+    runtime.counters.training_started()
     with ProcessPoolExecutor(max_workers=1) as pool:
         _training = loop.run_in_executor(pool, train_from_database, settings.db_url, settings.models_dir)
         try:
             version_dir = await _training
         except ValueError as exc:  # too little labelled history yet: expected early on
-            log.info("not training yet: %s; retrying in 30s", exc)
+            log.info("not training yet: %s; retrying in %.0fs", exc, TRAINING_CHECK_S)
             return
         except Exception:  # a failed training must not take the worker down; it is retried later
             log.exception("background training failed")
             return
         finally:
             _last_trained = time.time()
+            runtime.counters.training_finished()
     if version_dir is None:
         log.info("not enough labelled history yet (< %d rows) to train; retrying later", MIN_TRAINING_ROWS)
         return
     bundle = await _load_models(runtime)
     runtime.signals.swap(bundle)
+    runtime.counters.models_loaded(bundle is not None)
     log.info("now predicting with models version %s", runtime.signals.model_version)
 
 

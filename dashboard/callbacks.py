@@ -216,17 +216,28 @@ def technicals_table(last: dict[str, Any]) -> html.Table:
 # ---------------------------------------------------------------- pipeline health
 
 
-def health_update(source: Source, now: float | None = None) -> tuple[Any, str]:
-    """(health panel, clock): ticks/s, last tick age, rejected count and friends from ``pipeline_counters``."""
+def health_update(source: Source, now: float | None = None) -> tuple[Any, str, str]:
+    """(health panel, clock, models note): ticks/s, last tick age, rejected count and friends from ``pipeline_counters``."""
     now = time.time() if now is None else now
     clock = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
     try:
         counters, updated_at = read(source, queries.counters)
     except ReadProblem as problem:
-        return html.Div(str(problem).split(" — ")[0], className="muted"), clock
+        return html.Div(str(problem).split(" — ")[0], className="muted"), clock, ""
     if not counters:
-        return html.Div("no counters yet — is the worker running?", className="muted"), clock
-    return health_table(counters, updated_at, now), clock
+        return html.Div("no counters yet — is the worker running?", className="muted"), clock, ""
+    return health_table(counters, updated_at, now), clock, models_note(counters)
+
+
+def models_note(counters: dict[str, float]) -> str:
+    """While the models say TRAINING: how far the worker is from its first models (empty once they are loaded)."""
+    if counters.get("models_loaded", 1) or "training_rows_needed" not in counters:
+        return ""
+    if counters.get("training_active"):
+        return f"TRAINING — fitting the first models on {counters['training_rows']:,.0f} rows of history…"
+    have, need = counters.get("training_rows", 0), counters["training_rows_needed"]
+    return (f"TRAINING — {have:,.0f} of the {need:,.0f} warmed-up rows of history the first models need; "
+            "they train as soon as there are enough")
 
 
 def _age(then: float | None, now: float) -> str:
@@ -268,6 +279,7 @@ def register_callbacks(app: dash.Dash, source: Source) -> None:
         update = view_update(source, symbol, cursor)
         return [update.get(key, dash.no_update) for key in VIEW_OUTPUTS]
 
-    @app.callback(Output(ids.HEALTH, "children"), Output(ids.CLOCK, "children"), Input(ids.TICK, "n_intervals"))
-    def refresh_health(_n: int) -> tuple[Any, str]:
+    @app.callback(Output(ids.HEALTH, "children"), Output(ids.CLOCK, "children"), Output(ids.MODELS_NOTE, "children"),
+                  Input(ids.TICK, "n_intervals"))  # fmt: skip
+    def refresh_health(_n: int) -> tuple[Any, str, str]:
         return health_update(source)

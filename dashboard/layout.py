@@ -60,6 +60,7 @@ def build_layout(refresh_s: float) -> html.Div:
                      className="charts"),
             html.Div([
                 _panel("SIGNALS · NEXT TICK", ids.SIGNALS),
+                html.Div(id=ids.MODELS_NOTE, className="models-note"),
                 _panel("TECHNICALS", ids.TECHNICALS),
                 _panel("PIPELINE HEALTH", ids.HEALTH),
             ], className="side"),

@@ -24,6 +24,7 @@ class PipelineCounters:
     rows_written: int = 0
     rejected: Counter = field(default_factory=Counter)
     last_tick_time: float | None = None
+    training: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
     _samples: deque = field(default_factory=lambda: deque(maxlen=30))
 
@@ -38,6 +39,19 @@ class PipelineCounters:
             return 0.0
         (t0, n0), (t1, n1) = self._samples[0], self._samples[-1]
         return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def training_progress(self, available: int, needed: int) -> None:
+        """How much labelled history the first models have, and need (shown while models say TRAINING)."""
+        self.training.update(training_rows=available, training_rows_needed=needed)
+
+    def models_loaded(self, loaded: bool) -> None:
+        self.training["models_loaded"] = int(loaded)
+
+    def training_started(self) -> None:
+        self.training["training_active"] = 1
+
+    def training_finished(self) -> None:
+        self.training["training_active"] = 0
 
     @property
     def rejected_total(self) -> int:
@@ -57,4 +71,5 @@ class PipelineCounters:
         if self.last_tick_time is not None:
             figures["last_tick_time"] = self.last_tick_time
         figures.update({f"rejected_{reason}": n for reason, n in self.rejected.items()})
+        figures.update(self.training)
         return figures

@@ -33,8 +33,10 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    func,
     insert,
     make_url,
+    select,
 )
 from sqlalchemy.exc import DBAPIError, OperationalError
 from tenacity import before_sleep_log, retry, retry_if_exception, stop_after_delay, wait_exponential
@@ -254,6 +256,13 @@ def write_counters(engine: Engine, counters: Mapping[str, float], now: datetime)
     rows = [{"name": k, "value": float(v), "updated_at": now} for k, v in counters.items()]
     if rows:
         _retrying(_upsert)(engine, pipeline_counters, rows, ("name",))
+
+
+def count_complete_rows(engine: Engine) -> int:
+    """Rows whose every indicator is warmed up (MACD's signal is the last to be): what training can use."""
+    stmt = select(func.count()).select_from(predictions).where(predictions.c.macd_signal.is_not(None))
+    with engine.connect() as conn:
+        return int(conn.execute(stmt).scalar_one())
 
 
 def register_model(engine: Engine, version: str, created: datetime, path: str, metrics_json: str) -> None:

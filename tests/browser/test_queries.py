@@ -15,7 +15,16 @@ import pytest
 from sqlalchemy import text
 
 from dashboard import ids, queries
-from dashboard.callbacks import EMPTY_DB, LOCKED_DB, NO_CURSOR, Source, health_update, symbol_choices, view_update
+from dashboard.callbacks import (
+    EMPTY_DB,
+    LOCKED_DB,
+    NO_CURSOR,
+    Source,
+    health_update,
+    models_note,
+    symbol_choices,
+    view_update,
+)
 from dashboard.symbols import describe, load_symbol_sheet
 from flameback_app.db import insert_predictions, make_engine
 from tests.browser.seed import prediction_rows, seed_database
@@ -142,3 +151,12 @@ def test_symbol_sheet_matches_case_insensitively(tmp_path):
     sheet = load_symbol_sheet(sheet_file)
     assert describe("CL1 Comdty", sheet) == "CL1 Comdty — Light Crude Oil · Energy"
     assert describe("ZZ1 Index", sheet) == "ZZ1 Index" and load_symbol_sheet(Path("/nonexistent.csv")) == {}
+
+
+def test_the_models_note_says_how_far_the_first_training_is():
+    waiting = {"models_loaded": 0, "training_rows": 480, "training_rows_needed": 2000}
+    assert models_note(waiting).startswith("TRAINING — 480 of the 2,000 warmed-up rows")
+    assert "fitting the first models on 2,300 rows" in models_note({**waiting, "training_rows": 2300,
+                                                                    "training_active": 1})  # fmt: skip
+    assert models_note({**waiting, "models_loaded": 1}) == ""
+    assert models_note({"ticks_processed": 5}) == ""  # a worker that does not publish it: say nothing

@@ -27,7 +27,8 @@ from dashboard import ids
 from dashboard.app import create_app
 from dashboard.callbacks import EMPTY_DB, LOCKED_DB
 from dashboard.figures import fmt_price
-from flameback_app.db import create_schema, insert_predictions, make_engine
+from flameback_app.db import create_schema, insert_predictions, make_engine, write_counters
+from flameback_app.records import utc_now
 from tests.browser.seed import prediction_rows, seed_database
 
 pytestmark = pytest.mark.browser
@@ -195,6 +196,11 @@ def test_warm_up_and_training_symbols_say_so(dash_duo, free_port, db_url):
     choose_symbol(dash_duo, "BBB Index")
     wait_text(dash_duo, ids.SIGNALS, lambda t: t.count("TRAINING") >= 4)
     wait_text(dash_duo, ids.STATUS, lambda t: t == "")
+    progress = {"models_loaded": 0, "training_rows": 1234, "training_rows_needed": 2000}
+    write_counters(make_engine(db_url), progress, utc_now())  # what a worker without models publishes
+    wait_text(dash_duo, ids.MODELS_NOTE, lambda t: "1,234 of the 2,000 warmed-up rows" in t)
+    write_counters(make_engine(db_url), {"training_active": 1, "training_rows": 2100}, utc_now())
+    wait_text(dash_duo, ids.MODELS_NOTE, lambda t: "fitting the first models on 2,100 rows" in t)
     assert_console_clean(dash_duo)
 
 
