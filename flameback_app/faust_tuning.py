@@ -20,6 +20,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from aiokafka.client import AIOKafkaClient
+from aiokafka.conn import create_conn
+from aiokafka.errors import KafkaError
+from aiokafka.protocol.metadata import MetadataRequest
 from faust.streams import _current_event
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer
@@ -263,10 +266,65 @@ def install_metadata_keeps_known_topics() -> None:
     AIOKafkaClient.add_topic = add_topic  # type: ignore[method-assign]
 
 
+_original_metadata_update = AIOKafkaClient._metadata_update
+
+
+def install_rebootstrap() -> None:
+    """When no broker a client knows answers, ask the bootstrap addresses again.
+
+    aiokafka uses its bootstrap list once, at start; from then on it asks only the
+    brokers the cluster metadata names. Tansu brokers that share S3 storage each name
+    only themselves (all as node 111), so a client that bootstrapped through broker A
+    knew nothing else, and after A was SIGKILLed it retried A forever ("Unable to
+    update metadata from [111]") while broker B served the same topics: measured with
+    a producer and a consumer bootstrapped with both. With this patch a failed metadata
+    refresh goes through the bootstrap list (Java clients call this
+    ``metadata.recovery.strategy=rebootstrap``); node 111 then maps to B and every
+    connection, the group coordinator's included, is re-made there. On a Kafka cluster
+    whose metadata names every broker the first attempt succeeds and this never runs.
+    """
+
+    async def metadata_update(self: AIOKafkaClient, cluster_metadata: Any, topics: Any) -> bool:
+        if await _original_metadata_update(self, cluster_metadata, topics):
+            return True
+        return await _metadata_from_bootstrap(self, cluster_metadata, topics)
+
+    AIOKafkaClient._metadata_update = metadata_update  # type: ignore[method-assign]
+
+
+async def _metadata_from_bootstrap(client: AIOKafkaClient, cluster_metadata: Any, topics: Any) -> bool:
+    request = MetadataRequest(list(topics) if topics else None)
+    for host, port, _ in client.hosts:
+        try:
+            conn = await create_conn(
+                host, port, client_id=client._client_id, request_timeout_ms=client._request_timeout_ms,
+                ssl_context=client._ssl_context, security_protocol=client._security_protocol,
+                sasl_mechanism=client._sasl_mechanism, sasl_plain_username=client._sasl_plain_username,
+                sasl_plain_password=client._sasl_plain_password,
+                sasl_kerberos_service_name=client._sasl_kerberos_service_name,
+                sasl_kerberos_domain_name=client._sasl_kerberos_domain_name,
+                sasl_oauth_token_provider=client._sasl_oauth_token_provider,
+            )  # fmt: skip
+        except (OSError, KafkaError, TimeoutError):
+            continue
+        try:
+            metadata = await conn.send(request)
+        except (KafkaError, TimeoutError):
+            continue
+        finally:
+            conn.close()
+        if metadata.brokers:
+            cluster_metadata.update_metadata(metadata)
+            log.warning("no known Kafka broker answered; continuing through bootstrap address %s:%s", host, port)
+            return True
+    return False
+
+
 def install_all(*, source_topics: Collection[str], fetch_max_wait_ms: int) -> None:
     """Every patch above, for an app whose agents consume ``source_topics``."""
     install_fetch_wait(fetch_max_wait_ms)
     install_metadata_keeps_known_topics()
+    install_rebootstrap()
     install_processed_only_acks(source_topics)
     install_no_gap_acks(source_topics)
     install_contiguous_reads(source_topics)
