@@ -20,12 +20,19 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.naive import naive_features
+from flameback_app.kafka_client import kafka_client_config
+from flameback_app.settings import load_settings
 
 
-async def feature_stage(bootstrap: str, source: str, sink: str, group: str) -> None:
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group,
+def kafka_kwargs() -> dict:
+    """The brokers and security from ``FLAMEBACK_*``, like every client of the project."""
+    return kafka_client_config(load_settings()).kwargs()
+
+
+async def feature_stage(source: str, sink: str, group: str) -> None:
+    consumer = AIOKafkaConsumer(source, **kafka_kwargs(), group_id=group,
                                 auto_offset_reset="earliest", fetch_max_wait_ms=100)  # fmt: skip
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    producer = AIOKafkaProducer(**kafka_kwargs(), linger_ms=5)
     await consumer.start()
     await producer.start()
     history: dict[str, deque] = defaultdict(lambda: deque(maxlen=100))
@@ -42,7 +49,7 @@ async def feature_stage(bootstrap: str, source: str, sink: str, group: str) -> N
         await producer.stop()
 
 
-async def model_stage(bootstrap: str, source: str, group: str, db_path: Path, models_dir: Path) -> None:
+async def model_stage(source: str, group: str, db_path: Path, models_dir: Path) -> None:
     from models.live import SignalEngine
     from models.registry import load_latest
 
@@ -50,7 +57,7 @@ async def model_stage(bootstrap: str, source: str, group: str, db_path: Path, mo
     conn = sqlite3.connect(db_path)
     conn.execute("CREATE TABLE IF NOT EXISTS predictions (symbol TEXT, timestamp TEXT, current_price REAL, "
                  "payload TEXT, latency_ms REAL)")  # fmt: skip
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group,
+    consumer = AIOKafkaConsumer(source, **kafka_kwargs(), group_id=group,
                                 auto_offset_reset="earliest", fetch_max_wait_ms=100)  # fmt: skip
     await consumer.start()
     try:
@@ -69,7 +76,6 @@ async def model_stage(bootstrap: str, source: str, group: str, db_path: Path, mo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("stage", choices=["features", "models"])
-    parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--source", required=True)
     parser.add_argument("--sink", default="baseline-features")
     parser.add_argument("--group", required=True)
@@ -77,9 +83,9 @@ def main() -> None:
     parser.add_argument("--models", type=Path)
     args = parser.parse_args()
     if args.stage == "features":
-        asyncio.run(feature_stage(args.bootstrap, args.source, args.sink, args.group))
+        asyncio.run(feature_stage(args.source, args.sink, args.group))
     else:
-        asyncio.run(model_stage(args.bootstrap, args.source, args.group, args.db, args.models))
+        asyncio.run(model_stage(args.source, args.group, args.db, args.models))
 
 
 if __name__ == "__main__":

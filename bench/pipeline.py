@@ -32,7 +32,8 @@ from pathlib import Path
 import psutil
 
 from flameback_app.broker import ensure_topics
-from tests.harness import FAUST, REAL_FILE, REPO, Broker, Stack, wait_for
+from flameback_app.kafka_client import kafka_client_config
+from tests.harness import FAUST, REAL_FILE, REPO, Broker, Stack, settings_from_env, wait_for
 
 CACHE = Path(tempfile.gettempdir()) / "flameback-bench"
 
@@ -133,20 +134,20 @@ def baseline_run(root: Path, file: Path, seconds: float) -> dict:
 
 
 def _baseline_run(root: Path, broker: Broker, file: Path, seconds: float) -> dict:
-    bootstrap = broker.url.removeprefix("kafka://")
-    source, features = f"base-ticks-{uuid.uuid4().hex[:6]}", f"base-features-{uuid.uuid4().hex[:6]}"
-    asyncio.run(ensure_topics([bootstrap], {source: 4, features: 4}))
     env = {**os.environ, "FLAMEBACK_BROKER": broker.url}
+    kafka = kafka_client_config(settings_from_env(env))
+    source, features = f"base-ticks-{uuid.uuid4().hex[:6]}", f"base-features-{uuid.uuid4().hex[:6]}"
+    asyncio.run(ensure_topics(list(kafka.bootstrap), {source: 4, features: 4}, security=kafka.security_kwargs()))
     db = root / "baseline.db"
     stages = [
-        subprocess.Popen([sys.executable, "-m", "bench.original_arch", "features", "--bootstrap", bootstrap,
+        subprocess.Popen([sys.executable, "-m", "bench.original_arch", "features",
                           "--source", source, "--sink", features, "--group", source], cwd=REPO, env=env),
-        subprocess.Popen([sys.executable, "-m", "bench.original_arch", "models", "--bootstrap", bootstrap,
+        subprocess.Popen([sys.executable, "-m", "bench.original_arch", "models",
                           "--source", features, "--group", features, "--db", str(db), "--models",
                           str(trained_models())], cwd=REPO, env=env),
     ]  # fmt: skip
     try:
-        _send_to(bootstrap, source, file)
+        _send_to(kafka.kwargs(), source, file)
         wait_for(lambda: db.exists() and _count(db) > 0, 120, "the baseline's first row")
         first, started = _count(db), time.monotonic()
         time.sleep(seconds)
@@ -167,13 +168,13 @@ def _count(db: Path) -> int:
         return 0
 
 
-def _send_to(bootstrap: str, topic: str, file: Path) -> None:
+def _send_to(kafka_kwargs: dict, topic: str, file: Path) -> None:
     from aiokafka import AIOKafkaProducer
 
     from flameback_app.feeds import load_replay_ticks
 
     async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+        producer = AIOKafkaProducer(**kafka_kwargs, linger_ms=5)
         await producer.start()
         try:
             for tick in load_replay_ticks(file, None)[0]:
@@ -235,7 +236,9 @@ def print_table(rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ticks", type=int, default=None, help="ticks for the full-speed run (default: the whole file)")
+    parser.add_argument(
+        "--ticks", type=int, default=None, help="ticks for the full-speed run (default: the whole file)"
+    )
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument("--baseline-seconds", type=float, default=30.0)

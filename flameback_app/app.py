@@ -14,8 +14,9 @@ from typing import Any
 
 import faust
 
-from flameback_app.broker import BrokerUnavailable, wait_for_broker
+from flameback_app.broker import BrokerAccessError, BrokerUnavailable, wait_for_broker
 from flameback_app.faust_tuning import embedded_broker_conf, install_all
+from flameback_app.kafka_client import KafkaClientConfig, kafka_client_config
 from flameback_app.runtime import Runtime
 from flameback_app.settings import Settings, load_settings
 from flameback_app.topics import SOURCE_TOPICS
@@ -24,13 +25,18 @@ log = logging.getLogger(__name__)
 
 
 class FlamebackApp(faust.App):
-    """The Faust app, plus one behaviour Faust lacks: wait for the broker (a bounded time) instead of exiting."""
+    """The Faust app, plus what Faust lacks: wait for the broker (a bounded time), and stop if it refuses us."""
+
+    flameback_kafka: KafkaClientConfig
 
     async def on_first_start(self) -> None:
         settings: Settings = self.flameback_settings  # type: ignore[attr-defined]
+        kafka = self.flameback_kafka
         try:
-            await wait_for_broker(settings.bootstrap_servers, settings.broker_wait_s)
-        except BrokerUnavailable as exc:
+            await wait_for_broker(list(kafka.bootstrap), settings.broker_wait_s, security=kafka.security_kwargs())
+        except (BrokerUnavailable, BrokerAccessError) as exc:
+            # Bad credentials or an untrusted certificate do not pass by waiting (Faust's own
+            # clients would retry them forever); nothing has started yet: exit 1 with the reason.
             exit_now(f"Error: {exc}", code=1)
         await super().on_first_start()
 
@@ -73,11 +79,13 @@ def exit_now(line: str, *, code: int, level: int = logging.ERROR) -> None:
 def create_app(settings: Settings) -> faust.App:
     """Build the Faust app for ``settings`` (the only place Faust is configured)."""
     extra = embedded_broker_conf() if settings.broker_is_embedded else {}
+    kafka = kafka_client_config(settings)
     install_all(source_topics=SOURCE_TOPICS, fetch_max_wait_ms=settings.fetch_max_wait_ms)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = FlamebackApp(
         settings.app_id,
         broker=settings.broker,
+        broker_credentials=kafka.faust_credentials(),
         store="rocksdb://",
         datadir=str(settings.state_dir),
         topic_partitions=settings.partitions,
@@ -91,13 +99,16 @@ def create_app(settings: Settings) -> faust.App:
         producer_linger=0.005,
         # A rejected tick goes to the DLQ unchanged: allow what a producer may have sent (up to 1 MiB+).
         producer_max_request_size=4 * 1024 * 1024,
-        consumer_max_fetch_size=8 * 1024 * 1024,  # batch the per-row feature and changelog sends (was one request per send)
+        consumer_max_fetch_size=8
+        * 1024
+        * 1024,  # batch the per-row feature and changelog sends (was one request per send)
         autodiscover=["flameback_app.commands", "flameback_app.views", "flameback_app.upkeep", "tables", "agents"],
         origin="flameback_app",
         Worker=FlamebackWorker,
         **extra,
     )
     app.flameback_settings = settings  # type: ignore[attr-defined]
+    app.flameback_kafka = kafka
     return app
 
 

@@ -1,7 +1,9 @@
 """The ``broker`` command: run Tansu in the foreground, or detached with a pid file.
 
-Reads settings (broker URL, Tansu binary, data dir). Writes ``<data_dir>/run/broker.pid``
-and ``<data_dir>/run/broker.log`` when detached.
+Reads settings (broker URL, storage, Tansu binary, data dir, client security). Writes
+``<data_dir>/run/broker.pid`` and ``<data_dir>/run/broker.log`` when detached. Nothing
+it prints names a secret: storage URLs are redacted and the S3 keys reach Tansu through
+its environment only.
 """
 
 from __future__ import annotations
@@ -14,7 +16,18 @@ from pathlib import Path
 
 import click
 
-from flameback_app.broker import BrokerError, check_port_free, kafka_ready, resolve_tansu_bin, start_tansu, stop_process
+from flameback_app.broker import (
+    BrokerError,
+    BrokerStorage,
+    broker_storage,
+    check_port_free,
+    check_storage_reachable,
+    kafka_ready,
+    resolve_tansu_bin,
+    start_tansu,
+    stop_process,
+)
+from flameback_app.kafka_client import kafka_client_config
 from flameback_app.settings import Settings, hostport
 
 
@@ -34,21 +47,30 @@ async def run_broker(settings: Settings, *, detach: bool, stop_detached: bool, r
         return
     urls = settings.broker.split(";")
     if len(urls) != 1:
-        raise BrokerError("the embedded broker listens on one address; FLAMEBACK_BROKER lists several.")
+        raise BrokerError(
+            "the broker command runs one broker on one address; FLAMEBACK_BROKER lists several "
+            "(start each broker with its own FLAMEBACK_BROKER, and give the workers the list)."
+        )
     host, port = hostport(urls[0])
     check_port_free(host, port)
+    storage = broker_storage(settings)
+    check_storage_reachable(storage)
     binary = resolve_tansu_bin(settings.tansu_bin)
     run_dir = settings.data_dir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
+    log_file = run_dir / "broker.log"
     stop = _stop_on_signals()
-    proc = start_tansu(binary, host, port, log_file=run_dir / "broker.log" if detach else None)
+    proc = start_tansu(binary, host, port, storage=storage, log_file=log_file if detach else None)
+    security = kafka_client_config(settings).security_kwargs()
     try:
-        if not await _ready_unless_stopped(proc, f"{host}:{port}", ready_timeout, stop):
+        if not await _ready_unless_stopped(proc, f"{host}:{port}", ready_timeout, stop, security):
             if stop.is_set():
                 return
-            raise BrokerError(f"Tansu did not accept Kafka connections on {host}:{port} within {ready_timeout:.0f}s")
-        click.echo(f"broker ready at kafka://{host}:{port} (Tansu, memory-only: topics vanish when it stops)",
-                   err=True)  # fmt: skip
+            raise BrokerError(
+                f"Tansu did not answer Kafka requests on {host}:{port} within {ready_timeout:.0f}s "
+                f"(storage {storage.describe()}{'; see ' + str(log_file) if detach else ''})"
+            )
+        click.echo(f"broker ready at kafka://{host}:{port} (Tansu, {_keeps(storage)})", err=True)
         if detach:
             _pid_file(settings).write_text(str(proc.pid))
             proc = None  # left running on purpose
@@ -60,6 +82,14 @@ async def run_broker(settings: Settings, *, detach: bool, stop_detached: bool, r
             click.echo(f"broker stopped (exit {code})", err=True)
 
 
+def _keeps(storage: BrokerStorage) -> str:
+    if not storage.durable:
+        return "memory-only: topics vanish when it stops"
+    return (
+        f"storage {storage.describe()}, cluster id {storage.cluster_id}: topics, offsets and groups survive a restart"
+    )
+
+
 def _stop_on_signals() -> asyncio.Event:
     """An event set by SIGINT or SIGTERM (instead of their default: dying on the spot)."""
     loop = asyncio.get_running_loop()
@@ -69,9 +99,10 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def _ready_unless_stopped(proc: subprocess.Popen, address: str, timeout_s: float, stop: asyncio.Event) -> bool:
+async def _ready_unless_stopped(proc: subprocess.Popen, address: str, timeout_s: float, stop: asyncio.Event,
+                                security: dict) -> bool:  # fmt: skip
     """True once Tansu answers; False if it did not in time, exited, or a stop was asked for first."""
-    ready = asyncio.ensure_future(kafka_ready([address], timeout_s))
+    ready = asyncio.ensure_future(kafka_ready([address], timeout_s, security=security))
     stopped = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)

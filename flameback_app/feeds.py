@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
 from flameback_app.broker import ensure_topics, wait_for_broker
+from flameback_app.kafka_client import kafka_client_config
 from flameback_app.records import Tick, ticks_to_json_bytes, utc_now
 from flameback_app.settings import Settings
 from flameback_app.ticks_csv import read_ticks
@@ -142,9 +143,11 @@ async def produce(settings: Settings, ticks: Iterable[Tick], pacing: Pacing, *, 
     A message's Kafka timestamp is the wall time its first tick was offered, so the
     worker's ``latency_ms`` includes the time a tick waited in the packer.
     """
-    await wait_for_broker(settings.bootstrap_servers, settings.broker_wait_s)
-    await ensure_topics(settings.bootstrap_servers, all_topic_partitions(settings.partitions))
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=5, max_batch_size=262144)
+    kafka = kafka_client_config(settings)
+    security = kafka.security_kwargs()
+    await wait_for_broker(list(kafka.bootstrap), settings.broker_wait_s, security=security)
+    await ensure_topics(list(kafka.bootstrap), all_topic_partitions(settings.partitions), security=security)
+    producer = AIOKafkaProducer(**kafka.kwargs(), linger_ms=5, max_batch_size=262144)
     await producer.start()
     packer = TickPacker(pacing.pack, pacing.linger_s)
     summary = FeedSummary()

@@ -8,8 +8,10 @@ arguments, so tests can pass their own without touching the environment.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -19,7 +21,8 @@ EMBEDDED_BROKER_DEFAULT = "kafka://127.0.0.1:9092"
 class Settings(BaseSettings):
     """Every operator-facing knob, with the defaults the README documents."""
 
-    model_config = SettingsConfigDict(env_prefix="FLAMEBACK_", extra="ignore")
+    # hide_input_in_errors: a validation error must not print a password it was given
+    model_config = SettingsConfigDict(env_prefix="FLAMEBACK_", extra="ignore", hide_input_in_errors=True)
 
     broker: str = Field(
         EMBEDDED_BROKER_DEFAULT,
@@ -50,13 +53,65 @@ class Settings(BaseSettings):
     retrain_every_s: float = Field(0.0, ge=0, description="0 disables scheduled retraining.")
     symbol_sheet: Path = Field(REPO_ROOT.parent / "shared" / "data" / "tick_data_symbol_list_futures.csv")
 
+    # The embedded broker's storage (the `broker` command; flameback_app.broker.BrokerStorage).
+    broker_storage: str = Field("memory://tansu/", description="memory://tansu/ (lost on stop) or s3://BUCKET/")
+    broker_cluster_id: str | None = Field(None, description="Default: a new id per start (memory), 'flameback' (s3).")
+    s3_endpoint: str | None = Field(None, description="S3-compatible endpoint URL; default: AWS S3.")
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+
+    # How every Kafka client authenticates (flameback_app.kafka_client.KafkaClientConfig).
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_tls: bool = Field(False, description="TLS to the brokers (implied by a CA or client certificate file).")
+    kafka_ca_file: Path | None = Field(
+        None, description="CA bundle for the brokers' certificates (default: system CAs)."
+    )
+    kafka_cert_file: Path | None = Field(None, description="Client certificate (PEM) when the brokers ask for one.")
+    kafka_key_file: Path | None = Field(None, description="Its private key (PEM), unless inside the certificate file.")
+    kafka_key_password: SecretStr | None = None
+
     @field_validator("broker")
     @classmethod
     def _kafka_scheme(cls, value: str) -> str:
         for url in value.split(";"):
             if not url.strip().startswith("kafka://"):
                 raise ValueError(f"FLAMEBACK_BROKER entries must look like kafka://host:port, got {url!r}")
+            if "@" in url:
+                raise ValueError(
+                    "FLAMEBACK_BROKER must not hold credentials (they would be printed with the URL); "
+                    "set FLAMEBACK_KAFKA_USERNAME and FLAMEBACK_KAFKA_PASSWORD"
+                )
         return value
+
+    @field_validator("broker_storage")
+    @classmethod
+    def _storage_scheme(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("memory", "s3") or not parts.netloc:
+            raise ValueError(
+                f"FLAMEBACK_BROKER_STORAGE must be memory://NAME/ or s3://BUCKET/, got {redact_url(value)!r}"
+            )
+        if "@" in parts.netloc or parts.query:
+            raise ValueError(
+                "FLAMEBACK_BROKER_STORAGE must not hold credentials; set FLAMEBACK_S3_ACCESS_KEY_ID and "
+                "FLAMEBACK_S3_SECRET_ACCESS_KEY"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _sasl_needs_a_user(self) -> Settings:
+        if self.kafka_sasl_mechanism and not (self.kafka_username and self.kafka_password):
+            raise ValueError(f"FLAMEBACK_KAFKA_SASL_MECHANISM={self.kafka_sasl_mechanism} needs "
+                             "FLAMEBACK_KAFKA_USERNAME and FLAMEBACK_KAFKA_PASSWORD")  # fmt: skip
+        if (self.kafka_username or self.kafka_password) and not self.kafka_sasl_mechanism:
+            raise ValueError("FLAMEBACK_KAFKA_USERNAME/PASSWORD need FLAMEBACK_KAFKA_SASL_MECHANISM "
+                             "(SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN)")  # fmt: skip
+        if self.kafka_key_file and not self.kafka_cert_file:
+            raise ValueError("FLAMEBACK_KAFKA_KEY_FILE needs FLAMEBACK_KAFKA_CERT_FILE")
+        return self
 
     @property
     def broker_is_embedded(self) -> bool:
@@ -83,6 +138,13 @@ def hostport(url: str) -> tuple[str, int]:
     if not host:
         return rest, 9092
     return host, int(port)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without user info, password or query string: safe to print or log."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=host, query="", fragment="").geturl()
 
 
 def load_settings() -> Settings:

@@ -47,7 +47,7 @@ def worker_topics() -> dict[str, int]:
 
 async def cluster_id() -> str | None:
     """The broker's cluster id, or None while it does not answer."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=list(settings.bootstrap_servers), request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(**app.flameback_kafka.kwargs(), request_timeout_ms=5000)
     try:
         await admin.start()
         return (await admin.describe_cluster()).get("cluster_id")
@@ -67,7 +67,8 @@ def restart_in_place(reason: str) -> None:
 @app.task
 async def look_after_the_broker() -> None:
     """Create missing topics; on the embedded broker, start over when it comes back as a new cluster."""
-    await ensure_topics(settings.bootstrap_servers, worker_topics())
+    kafka = app.flameback_kafka
+    await ensure_topics(list(kafka.bootstrap), worker_topics(), security=kafka.security_kwargs())
     if not settings.broker_is_embedded:
         return
     first = await cluster_id()  # the broker is up: the worker waited for it before starting
@@ -77,5 +78,7 @@ async def look_after_the_broker() -> None:
         if first is None:
             first = current
         elif current is not None and current != first:
-            restart_in_place(f"the embedded broker at {settings.broker} restarted (cluster id {first} → {current}) "
-                             "and lost its topics, offsets and groups (it keeps them in memory only)")
+            restart_in_place(
+                f"the embedded broker at {settings.broker} restarted (cluster id {first} → {current}) "
+                "and lost its topics, offsets and groups (it keeps them in memory only)"
+            )

@@ -1,6 +1,6 @@
-"""Real processes for end-to-end tests: a Tansu broker on a free loopback port, Faust
-workers, feeds, and a real SQLite file — each test run isolated by its own app id,
-ports, state directory and database.
+"""Real processes for end-to-end tests: a Tansu broker on a free loopback port (memory
+or S3 storage on a local moto server), Faust workers, feeds, and a real SQLite file —
+each test run isolated by its own app id, ports, state directory and database.
 """
 
 from __future__ import annotations
@@ -21,7 +21,16 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from flameback_app.broker import kafka_ready, resolve_tansu_bin, start_tansu, stop_process
+from flameback_app.broker import (
+    MEMORY_STORAGE,
+    BrokerStorage,
+    kafka_ready,
+    resolve_tansu_bin,
+    start_tansu,
+    stop_process,
+)
+from flameback_app.kafka_client import kafka_client_config
+from flameback_app.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -46,12 +55,67 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-class Broker:
-    """A Tansu broker process on a free loopback port (memory-only)."""
+class S3Server:
+    """A real S3-compatible server (moto) on a free loopback port, with one bucket, for Tansu's ``s3://`` storage."""
 
-    def __init__(self, log_file: Path) -> None:
+    ACCESS_KEY, SECRET_KEY = "flameback-test-key", "flameback-test-secret-4f9a"
+
+    def __init__(self, log_file: Path, bucket: str = "tansu") -> None:
+        self.port, self.bucket, self.log_file = free_port(), bucket, log_file
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> S3Server:
+        moto = Path(sys.executable).with_name("moto_server")
+        self.proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=self.log_file.open("ab"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)  # fmt: skip
+        wait_for(lambda: _listening(self.port), 30, f"moto_server on port {self.port} (log: {self.log_file})")
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                          aws_access_key_id=self.ACCESS_KEY, aws_secret_access_key=self.SECRET_KEY)  # fmt: skip
+        s3.create_bucket(Bucket=self.bucket)
+        return self
+
+    def env(self) -> dict[str, str]:
+        """The ``FLAMEBACK_*`` settings that point the ``broker`` command at this storage."""
+        return {"FLAMEBACK_BROKER_STORAGE": f"s3://{self.bucket}/", "FLAMEBACK_S3_ENDPOINT": self.endpoint,
+                "FLAMEBACK_S3_ACCESS_KEY_ID": self.ACCESS_KEY, "FLAMEBACK_S3_SECRET_ACCESS_KEY": self.SECRET_KEY}  # fmt: skip
+
+    def storage(self) -> BrokerStorage:
+        from flameback_app.broker import broker_storage
+
+        return broker_storage(settings_from_env(self.env()))
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+            self.proc = None
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def settings_from_env(env: dict[str, str]) -> Settings:
+    """Settings as a process started with ``env`` would read them."""
+    prefix = "FLAMEBACK_"
+    return Settings(**{k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)})
+
+
+class Broker:
+    """A Tansu broker process on a free loopback port (memory storage unless given another)."""
+
+    def __init__(self, log_file: Path, storage: BrokerStorage = MEMORY_STORAGE, *, authentication: bool = False,
+                 advertise: str | None = None) -> None:  # fmt: skip
         self.port = free_port()
         self.log_file = log_file
+        self.storage, self.authentication, self.advertise = storage, authentication, advertise
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -60,14 +124,24 @@ class Broker:
 
     def start(self) -> Broker:
         self.proc = start_tansu(resolve_tansu_bin(os.environ.get("FLAMEBACK_TANSU_BIN")), "127.0.0.1", self.port,
-                                log_file=self.log_file)  # fmt: skip
-        if not asyncio.run(kafka_ready([f"127.0.0.1:{self.port}"], 30)):
+                                log_file=self.log_file, storage=self.storage, authentication=self.authentication,
+                                advertise=self.advertise)  # fmt: skip
+        if self.authentication:  # it answers nobody (see tests/e2e/test_credentials.py): wait for the port
+            wait_for(lambda: _listening(self.port), 30, f"Tansu on port {self.port}")
+        elif not asyncio.run(kafka_ready([f"127.0.0.1:{self.port}"], 30)):
             raise AssertionError(f"Tansu did not start; see {self.log_file}")
         return self
 
     def stop(self) -> None:
         if self.proc is not None:
             stop_process(self.proc)
+            self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or a lost machine would."""
+        if self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
             self.proc = None
 
 
@@ -83,15 +157,20 @@ class Stack:
     workers: dict[str, subprocess.Popen] = field(default_factory=dict)
     web_ports: dict[str, int] = field(default_factory=dict)
     db_file: Path | None = None  # default: <root>/flameback.db
+    bootstrap_url: str | None = None  # default: the broker's URL; e.g. "kafka://a;kafka://b" for two brokers
 
     @property
     def db_path(self) -> Path:
         return self.db_file or self.root / "flameback.db"
 
+    def kafka_kwargs(self) -> dict:
+        """aiokafka keyword arguments, built from this deployment's settings like every project client."""
+        return kafka_client_config(settings_from_env(self.env())).kwargs()
+
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLAMEBACK_")}
         env.update({
-            "FLAMEBACK_BROKER": self.broker.url,
+            "FLAMEBACK_BROKER": self.bootstrap_url or self.broker.url,
             "FLAMEBACK_DB_URL": f"sqlite:///{self.db_path}",
             "FLAMEBACK_MODELS_DIR": str(self.root / "models"),
             "FLAMEBACK_APP_ID": self.app_id,
