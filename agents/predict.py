@@ -155,7 +155,7 @@ async def train_when_needed() -> None:
     loop = asyncio.get_running_loop()
     log.info("training models from the database history in the background")
     runtime.counters.training_started()
-    with ProcessPoolExecutor(max_workers=1) as pool:
+    with ProcessPoolExecutor(max_workers=1, initializer=_drop_inherited_connections) as pool:
         _training = loop.run_in_executor(pool, train_from_database, settings.db_url, settings.models_dir)
         try:
             version_dir = await _training
@@ -177,6 +177,16 @@ async def train_when_needed() -> None:
     log.info("now predicting with models version %s", runtime.signals.model_version)
 
 
+def _drop_inherited_connections() -> None:
+    """(Child process, forked) forget the parent's pooled connections without closing them.
+
+    Their sockets are the parent's: a child that closed one (PostgreSQL: a Terminate
+    message) would end the worker's session under it. The child opens its own.
+    """
+    if runtime._db is not None:
+        runtime._db.dispose(close=False)
+
+
 def train_from_database(db_url: str, models_dir: Path) -> Path | None:
     """(Child process) read the feature history from the database and train a new version."""
     import pandas as pd
@@ -185,9 +195,12 @@ def train_from_database(db_url: str, models_dir: Path) -> Path | None:
 
     engine = db.make_engine(db_url)
     columns = ["symbol", "timestamp", "current_price", *db.FEATURE_COLUMNS]
-    with engine.connect() as conn:
-        frame = pd.read_sql(db.predictions.select().with_only_columns(
-            *(db.predictions.c[c] for c in columns)), conn)  # fmt: skip
+    try:
+        with engine.connect() as conn:
+            frame = pd.read_sql(db.predictions.select().with_only_columns(
+                *(db.predictions.c[c] for c in columns)), conn)  # fmt: skip
+    finally:
+        engine.dispose()
     if len(frame) < MIN_TRAINING_ROWS:
         return None
     return train_and_save(frame, models_dir)

@@ -15,6 +15,7 @@ from typing import Any
 import faust
 
 from flameback_app.broker import BrokerAccessError, BrokerUnavailable, wait_for_broker
+from flameback_app.db_startup import prepare_database
 from flameback_app.faust_tuning import embedded_broker_conf, install_all
 from flameback_app.kafka_client import KafkaClientConfig, kafka_client_config
 from flameback_app.runtime import Runtime
@@ -42,7 +43,11 @@ class FlamebackApp(faust.App):
 
 
 class FlamebackWorker(faust.Worker):
-    """Faust's worker with a deadline on stopping.
+    """Faust's worker, after a database schema check, with a deadline on stopping.
+
+    Faust builds this class for the ``worker`` command only. Before anything else
+    (Faust's banner, logging) it brings the database schema up to date, or refuses in
+    one line and exits 1 (:func:`flameback_app.db_startup.prepare_database`).
 
     Faust's shutdown commits offsets and flushes the producer, and with the broker
     gone those wait for request timeouts (a worker whose broker had gone ignored
@@ -53,6 +58,10 @@ class FlamebackWorker(faust.Worker):
     """
 
     _deadline: threading.Timer | None = None
+
+    def __init__(self, app: faust.App, *services: Any, **kwargs: Any) -> None:
+        prepare_database(app.flameback_settings)  # type: ignore[attr-defined]
+        super().__init__(app, *services, **kwargs)
 
     def _schedule_shutdown(self, signal: Any) -> None:
         super()._schedule_shutdown(signal)

@@ -160,3 +160,14 @@ async def simulate(self: AppCommand, rate: float, symbols: str | None, seed: int
     summary = await run_simulate(settings, pacing, symbols=names, seed=seed, step_s=step_s, rounds=rounds,
                                  progress=progress)  # fmt: skip
     click.echo(summary.line(), err=True)
+
+
+@tool_command(
+    argument("action", type=click.Choice(["upgrade", "current", "history", "revision"])),
+    option("-m", "--message", default=None, help="revision: what the new revision changes."),
+)
+async def db(self: AppCommand, action: str, message: str | None) -> None:
+    """Database schema (FLAMEBACK_DB_URL): upgrade | current | history | revision -m MSG (developers)."""
+    from flameback_app.db_command import run_db_command
+
+    run_db_command(settings, action, message)

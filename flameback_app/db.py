@@ -5,9 +5,14 @@ tick, idempotent on (symbol, timestamp)), ``scoreboard`` (live hit rates),
 ``pipeline_counters`` (health figures the dashboard shows) and ``model_registry``.
 
 SQLite is the default (WAL so the dashboard can read while the worker writes, a
-busy timeout so short lock waits are absorbed); any SQLAlchemy URL works. Every
-write retries on a locked database with backoff, so a reader holding a lock for a
-few seconds delays rows but never loses them.
+busy timeout so short lock waits are absorbed); PostgreSQL (``postgresql+psycopg://``)
+is tested alongside it. Every write retries on a locked database with backoff, so a
+reader holding a lock for a few seconds delays rows but never loses them.
+
+The tables below are the models; the database gets them from the Alembic revisions
+in ``flameback_app/migrations`` (:mod:`flameback_app.schema`). Change a table here
+and add a revision (``faust -A flameback_app db revision -m ...``): a test fails when
+the two disagree.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from sqlalchemy import (
     make_url,
     select,
 )
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 from tenacity import before_sleep_log, retry, retry_if_exception, stop_after_delay, wait_exponential
 
 from flameback_app.records import utc_now
@@ -132,14 +137,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table and index that does not exist yet (idempotent, safe to race).
+    """Bring the database to the newest schema revision (Alembic, under the migration lock).
 
-    Workers that start together on one database all run this; when another one
-    creates a table between our existence check and our CREATE, that error is
-    retried, and the retry's check then finds the table. (Seen: a second worker
-    crashing at start-up with "table scoreboard already exists".)
+    Kept under this name for tests, seeds and benchmarks that make a database of
+    their own; workers go through :func:`flameback_app.schema.prepare`, which can also
+    refuse instead of upgrading.
     """
-    _retrying(metadata.create_all, _is_transient_ddl)(engine)
+    from flameback_app.schema import upgrade
+
+    upgrade(engine)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -152,12 +158,6 @@ def _is_transient(exc: BaseException) -> bool:
     if not isinstance(exc, OperationalError):
         return False
     return any(s in _error_text(exc) for s in ("locked", "busy", "connection", "timeout", "server closed"))
-
-
-def _is_transient_ddl(exc: BaseException) -> bool:
-    """For schema creation, also a table or index that another process created meanwhile."""
-    text = _error_text(exc)
-    return _is_transient(exc) or (isinstance(exc, DBAPIError) and ("already exists" in text or "pg_type_typname" in text))
 
 
 def _retrying(fn, transient=_is_transient):  # type: ignore[no-untyped-def]

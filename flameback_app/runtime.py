@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 
 from flameback_app.counters import PipelineCounters
-from flameback_app.db import create_schema, make_engine
+from flameback_app.db import make_engine
 from flameback_app.settings import Settings
 
 T = TypeVar("T")
@@ -36,10 +36,9 @@ class Runtime:
 
     @property
     def db(self) -> Engine:
-        """The database engine, created (with the schema) on first use."""
+        """The database engine, created on first use (the worker brought the schema up to date at start)."""
         if self._db is None:
             self._db = make_engine(self.settings.db_url)
-            create_schema(self._db)
         return self._db
 
     @property

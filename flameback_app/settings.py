@@ -33,6 +33,7 @@ class Settings(BaseSettings):
         description="Apply the Tansu workarounds (DESIGN §8). Default: true when the broker is on loopback.",
     )
     db_url: str = Field(f"sqlite:///{REPO_ROOT / 'data' / 'flameback.db'}")
+    db_auto_upgrade: bool = Field(True, description="A worker upgrades an older database schema at start (else: exit 1).")
     data_dir: Path = Field(REPO_ROOT / "data", description="RocksDB state lives in <data_dir>/state.")
     models_dir: Path = Field(REPO_ROOT / "models" / "artifacts")
     web_host: str = "127.0.0.1"
