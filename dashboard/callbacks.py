@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,11 +29,14 @@ from dashboard import figures, ids, queries
 from dashboard.figures import GREEN, GREY, RED, fmt_number, fmt_percent, fmt_price
 from dashboard.symbols import SymbolSheet, describe, exchange_line
 from flameback_app.db import ALL_SYMBOLS, MODEL_COLUMNS, RULE_COLUMNS
+from flameback_app.schema import SchemaError
 
 NO_CURSOR: dict[str, Any] = {"symbol": None, "last_id": 0, "rows": 0, "warming": False}
 MISSING_DB = "NO DATABASE at {path} — start the worker; it creates the database (the terminal only reads)."
 EMPTY_DB = "NO DATA YET — the database has no ticks; waiting for the feed and the worker."
 LOCKED_DB = "DATABASE BUSY — locked by a writer; showing the last data read, retrying every refresh."
+OLD_SCHEMA = ("DATABASE SCHEMA OLDER THAN THIS TERMINAL — the database has {state}, this terminal reads revision "
+              "{head}: upgrade it with `faust -A flameback_app db upgrade` (a starting worker does it too).")
 WARMING = "{symbol}: WARMING UP — {rows} ticks so far; RSI needs 15, MACD signal 34 (blank until then)."
 KPI_OUTPUTS = (ids.KPI_PRICE, ids.KPI_RSI, ids.KPI_MACD, ids.KPI_VOL, ids.KPI_LAST)
 
@@ -46,6 +49,7 @@ class Source:
     engine: Engine
     sheet: SymbolSheet
     max_points: int = 500
+    schema: queries.SchemaGate = field(default_factory=queries.SchemaGate)
 
 
 class ReadProblem(Exception):
@@ -53,12 +57,16 @@ class ReadProblem(Exception):
 
 
 def read(source: Source, query: Callable[..., Any], *args: Any) -> Any:
-    """Run a query; a missing, empty, locked or broken database becomes a :class:`ReadProblem`."""
+    """Run a query; a missing, empty, older, locked or broken database becomes a :class:`ReadProblem`."""
     try:
         queries.check_exists(source.url)
+        if older := source.schema.older(source.engine):
+            raise ReadProblem(OLD_SCHEMA.format(state=older.describe(), head=older.head))
         return query(source.engine, *args)
     except queries.DatabaseMissing as exc:
         raise ReadProblem(MISSING_DB.format(path=exc)) from None
+    except SchemaError as exc:
+        raise ReadProblem(f"DATABASE SCHEMA UNKNOWN — {exc}") from None
     except DatabaseError as exc:
         raise ReadProblem(explain(exc)) from None
 
@@ -66,9 +74,11 @@ def read(source: Source, query: Callable[..., Any], *args: Any) -> Any:
 def explain(exc: DatabaseError) -> str:
     message = str(exc.orig).lower()
     if isinstance(exc, OperationalError) and ("locked" in message or "busy" in message):
-        return LOCKED_DB
-    if "no such table" in message:
-        return EMPTY_DB
+        return LOCKED_DB  # SQLite: a writer holds the file past the busy timeout
+    if "statement timeout" in message or "lock timeout" in message:
+        return LOCKED_DB  # PostgreSQL: queued behind a table lock (a migration) past the statement timeout
+    if "no such table" in message or ("relation" in message and "does not exist" in message):
+        return EMPTY_DB  # SQLite / PostgreSQL: the worker has not created the schema yet
     return f"DATABASE ERROR — {exc.orig}"
 
 

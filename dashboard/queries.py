@@ -4,9 +4,13 @@ Reads ``predictions`` through its (symbol, timestamp) and (symbol, id) indexes o
 so a refresh costs a few index seeks whatever the table's size: the symbol list by an
 index skip-scan (one seek per symbol), a symbol's newest rows by a descending range on
 (symbol, id), rows newer than the page's cursor by ``id >`` on the same index. Also the
-small ``scoreboard`` and ``pipeline_counters`` tables. Writes nothing; SQLite
-connections are opened ``query_only`` with a short busy timeout, and a missing SQLite
-file is reported instead of created.
+small ``scoreboard`` and ``pipeline_counters`` tables. Writes nothing and never
+migrates: SQLite connections are opened ``query_only`` with a short busy timeout,
+PostgreSQL sessions read-only with a statement timeout, and a missing SQLite file is
+reported instead of created. :class:`SchemaGate` tells when the database's schema is
+older than this code's (the page says so; a worker or ``db upgrade`` upgrades it).
+The symbol list's skip-scan is a recursive CTE both SQLite and PostgreSQL run as one
+index seek per symbol.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from sqlalchemy import Engine, Select, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
 from flameback_app.db import ALL_SYMBOLS, pipeline_counters, predictions, scoreboard
+from flameback_app.schema import SchemaState, read_state
 
 READ_BUSY_TIMEOUT_MS = 200  # well under a refresh: a locked file answers 'busy' before the next tick
+READ_STATEMENT_TIMEOUT_MS = 2000  # PostgreSQL: a read queued behind a migration's table lock gives up in time
 
 CHART_COLUMNS: tuple[str, ...] = (
     "id", "symbol", "timestamp", "current_price", "sma_5", "sma_10", "sma_20", "ema_12", "ema_26",
@@ -53,11 +59,20 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def reader_engine(url: str) -> Engine:
-    """An engine for reads; on SQLite: read-only connections that give up on a lock quickly."""
+    """An engine for reads only: read-only connections that give up on a lock quickly (SQLite, PostgreSQL)."""
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_reader_pragmas)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgres_reader_session)
     return engine
+
+
+def _postgres_reader_session(dbapi_connection: Any, _record: Any) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        cursor.execute(f"SET statement_timeout = {READ_STATEMENT_TIMEOUT_MS}")
+    dbapi_connection.commit()
 
 
 def _sqlite_reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -65,6 +80,32 @@ def _sqlite_reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={READ_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA query_only=1")
     cursor.close()
+
+
+class SchemaGate:
+    """Whether the database's schema is older than this terminal's; checked until it is current, then never.
+
+    A database at this code's head (or the pre-migration schema when head is the
+    baseline it equals, or a newer revision: added columns do not break these reads)
+    is remembered as current. An empty database is not judged: the reads say so.
+    """
+
+    def __init__(self, script_location: str | None = None) -> None:
+        self.script_location = script_location  # the revisions this code reads (tests pass their own)
+        self.current = False
+
+    def older(self, engine: Engine) -> SchemaState | None:
+        """The database's state when it is older than this code's head, else None."""
+        if self.current:
+            return None
+        with engine.connect() as conn:
+            state = read_state(conn, self.script_location)
+        if state.effective is None:
+            return None
+        if state.effective == state.head or not state.known:
+            self.current = True
+            return None
+        return state
 
 
 def check_exists(url: str) -> None:
