@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv/ and install Flameback (and, with --test, the test tools and the Debian
-# packages the tests need). Safe to re-run: it only adds what is missing.
+# Create .venv/ and install Flameback (and, with --test, the test tools, the [postgres]
+# extra and the Debian packages the tests need: chromium, chromium-driver, postgresql).
+# Safe to re-run: it only adds what is missing.
 #
 # Python: the first of $PYTHON, python3.11, python3.12, python3.13, python3 that is a
 # working CPython 3.11-3.13; Debian's python3 (+ python3-venv) is apt-installed when
@@ -53,7 +54,7 @@ fi
 extras=""
 stamp="$VENV/.installed"
 if ((want_test)); then
-  extras="[dev]"
+  extras="[dev,postgres]"
   stamp="$VENV/.installed-dev"
 fi
 if [[ ! -f $stamp || setup.cfg -nt $stamp || constraints.txt -nt $stamp ]]; then
@@ -63,6 +64,6 @@ if [[ ! -f $stamp || setup.cfg -nt $stamp || constraints.txt -nt $stamp ]]; then
   touch "$stamp"
 fi
 if ((want_test)); then
-  apt_install chromium chromium-driver
+  apt_install chromium chromium-driver postgresql
 fi
 echo "setup: ready ($VENV/)" >&2

@@ -25,4 +25,4 @@ fi
 echo "test: Python 3.13 leg with $py" >&2
 PYTHON=$py VENV=.venv-py3.13 bash scripts/setup.sh --test
 exec .venv-py3.13/bin/python -m pytest tests/unit \
-  "tests/e2e/test_pipeline.py::test_replay_to_database_matches_offline_features"
+  "tests/e2e/test_pipeline.py::test_replay_to_database_matches_offline_features[sqlite]"

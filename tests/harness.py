@@ -1,6 +1,7 @@
 """Real processes for end-to-end tests: a Tansu broker on a free loopback port (memory
-or S3 storage on a local moto server), Faust workers, feeds, and a real SQLite file —
-each test run isolated by its own app id, ports, state directory and database.
+or S3 storage on a local moto server), Faust workers, feeds, and a real database (a
+SQLite file, or the URL of a PostgreSQL database) — each test run isolated by its own
+app id, ports, state directory and database.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.pool import NullPool
 
 from flameback_app.broker import (
     MEMORY_STORAGE,
@@ -158,6 +160,7 @@ class Stack:
     web_ports: dict[str, int] = field(default_factory=dict)
     db_file: Path | None = None  # default: <root>/flameback.db
     bootstrap_url: str | None = None  # default: the broker's URL; e.g. "kafka://a;kafka://b" for two brokers
+    db_url: str | None = None  # any SQLAlchemy URL (PostgreSQL); default: the SQLite file db_path
 
     @property
     def db_path(self) -> Path:
@@ -167,11 +170,15 @@ class Stack:
         """aiokafka keyword arguments, built from this deployment's settings like every project client."""
         return kafka_client_config(settings_from_env(self.env())).kwargs()
 
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.db_path}"
+
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLAMEBACK_")}
         env.update({
             "FLAMEBACK_BROKER": self.bootstrap_url or self.broker.url,
-            "FLAMEBACK_DB_URL": f"sqlite:///{self.db_path}",
+            "FLAMEBACK_DB_URL": self.database_url,
             "FLAMEBACK_MODELS_DIR": str(self.root / "models"),
             "FLAMEBACK_APP_ID": self.app_id,
             "FLAMEBACK_PARTITIONS": str(self.partitions),
@@ -228,13 +235,13 @@ class Stack:
                               capture_output=True, text=True, timeout=timeout, check=check)  # fmt: skip
 
     def row_count(self) -> int:
-        if not self.db_path.exists():
+        if self.db_url is None and not self.db_path.exists():
             return 0
-        engine = create_engine(f"sqlite:///{self.db_path}")
+        engine = create_engine(self.database_url, poolclass=NullPool)
         try:
             with engine.connect() as conn:
                 return conn.execute(text("SELECT count(*) FROM predictions")).scalar_one()
-        except OperationalError:  # table not created yet
+        except (OperationalError, ProgrammingError):  # table not created yet (SQLite / PostgreSQL)
             return 0
         finally:
             engine.dispose()

@@ -1,8 +1,9 @@
-"""The terminal's reads and refresh functions on a real SQLite file (no browser).
+"""The terminal's reads and refresh functions on a real SQLite file and a real PostgreSQL database (no browser).
 
 Checks results, that every per-refresh query is answered from an index (no table
-scan), that a missing file is reported and never created, and what each refresh
-returns for missing, empty, warm-up and locked databases.
+scan), that the terminal's connections cannot write, that a missing file is reported
+and never created, and what each refresh returns for missing, empty, older-schema,
+warm-up and locked databases. Tests taking ``database`` run on both.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import dash
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from dashboard import ids, queries
 from dashboard.callbacks import (
@@ -26,16 +28,18 @@ from dashboard.callbacks import (
     view_update,
 )
 from dashboard.symbols import describe, load_symbol_sheet
-from flameback_app.db import insert_predictions, make_engine
+from flameback_app import schema
+from flameback_app.db import create_schema, insert_predictions, make_engine
 from tests.browser.seed import prediction_rows, seed_database
+from tests.migrations import migrations_with_next_revision
 
 SYMBOLS = {"CL1 Comdty": 120, "ES1 Index": 80, "C 1 Comdty": 40}
 
 
 @pytest.fixture
-def seeded(db_url: str) -> str:
-    seed_database(db_url, SYMBOLS).dispose()
-    return db_url
+def seeded(database) -> str:
+    seed_database(database.url, SYMBOLS).dispose()
+    return database.url
 
 
 def source(url: str, max_points: int = 50) -> Source:
@@ -71,6 +75,19 @@ def test_hit_rates_and_counters(seeded):
     assert values["ticks_processed"] == sum(SYMBOLS.values()) and updated_at is not None
 
 
+def query_plan(engine: Engine, statement: str, params: dict | None = None) -> str:
+    """The plan of a statement: SQLite's EXPLAIN QUERY PLAN, or PostgreSQL's EXPLAIN with table scans disfavoured.
+
+    A table this small is cheaper to scan than to seek, so PostgreSQL is told to avoid
+    sequential scans: it still chooses one when no index can answer the query.
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            return " | ".join(str(row[-1]) for row in conn.execute(text(f"EXPLAIN QUERY PLAN {statement}"), params))
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        return " | ".join(str(row[0]) for row in conn.execute(text(f"EXPLAIN {statement}"), params))
+
+
 @pytest.mark.parametrize("statement", [
     queries.SYMBOLS_SKIP_SCAN.text,
     "SELECT id FROM predictions WHERE symbol = :s AND id > :i ORDER BY id DESC LIMIT 500",
@@ -78,20 +95,44 @@ def test_hit_rates_and_counters(seeded):
 ])  # fmt: skip
 def test_refresh_queries_use_an_index(seeded, statement):
     engine = queries.reader_engine(seeded)
-    with engine.connect() as conn:
-        plan = " | ".join(str(row[-1]) for row in conn.execute(text(f"EXPLAIN QUERY PLAN {statement}"),
-                                                               {"s": "CL1 Comdty", "i": 0}))  # fmt: skip
-    assert "SEARCH predictions USING" in plan and "SCAN predictions" not in plan, plan
+    plan = query_plan(engine, statement, {"s": "CL1 Comdty", "i": 0})
+    if engine.dialect.name == "sqlite":
+        assert "SEARCH predictions USING" in plan and "SCAN predictions" not in plan, plan
+    else:
+        assert "Index" in plan and "Seq Scan" not in plan, plan
 
 
 def test_rows_query_as_issued_uses_the_symbol_id_index(seeded):
     engine = queries.reader_engine(seeded)
     stmt = queries._chart_rows().where(queries.predictions.c.symbol == "x", queries.predictions.c.id > 0)
     stmt = stmt.order_by(queries.predictions.c.id.desc()).limit(5)
-    compiled = stmt.compile(engine, compile_kwargs={"literal_binds": True})
-    with engine.connect() as conn:
-        plan = " | ".join(str(row[-1]) for row in conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
-    assert "ix_predictions_id_symbol" in plan and "TEMP B-TREE" not in plan, plan
+    plan = query_plan(engine, str(stmt.compile(engine, compile_kwargs={"literal_binds": True})))
+    assert "ix_predictions_id_symbol" in plan, plan
+    assert ("TEMP B-TREE" if engine.dialect.name == "sqlite" else "Sort") not in plan, plan
+
+
+def test_the_terminal_cannot_write(seeded):
+    engine = queries.reader_engine(seeded)
+    with pytest.raises(DBAPIError, match="readonly|read-only"), engine.connect() as conn:
+        conn.execute(text("DELETE FROM predictions"))
+    assert queries.symbols(engine) == sorted(SYMBOLS)
+
+
+def test_an_older_schema_is_reported_not_read(database, tmp_path):
+    """A terminal newer than the database says so (and never migrates); once upgraded, it reads."""
+    location = migrations_with_next_revision(tmp_path)  # this "terminal" expects revision 0002
+    seed_database(database.url, SYMBOLS).dispose()  # at the package's head, 0001
+    src = Source(database.url, queries.reader_engine(database.url), {}, 50, queries.SchemaGate(location))
+    update = view_update(src, "CL1 Comdty", None)
+    assert update[(ids.STATUS, "children")].startswith("DATABASE SCHEMA OLDER THAN THIS TERMINAL"), update
+    assert "revision 0002" in update[(ids.STATUS, "children")] and schema.UPGRADE_COMMAND in update[(ids.STATUS, "children")]
+    assert "SCHEMA OLDER" in str(health_update(src)[0])
+    engine = make_engine(database.url)
+    assert schema.schema_state(engine, location).revision == "0001"  # the terminal did not touch it
+    schema.upgrade(engine, location)
+    engine.dispose()
+    update = view_update(src, "CL1 Comdty", None)
+    assert update[(ids.STATUS, "children")] == "" and update[(ids.CURSOR, "data")]["rows"] == 50
 
 
 def test_missing_database_is_reported_and_not_created(tmp_path):
@@ -104,10 +145,12 @@ def test_missing_database_is_reported_and_not_created(tmp_path):
     assert not path.exists() and not path.parent.exists()
 
 
-def test_empty_database_says_no_data(tmp_path):
-    path = tmp_path / "empty.db"
-    sqlite3.connect(path).close()  # a file without tables: the worker has not created the schema yet
-    assert view_update(source(f"sqlite:///{path}"), None, None)[(ids.STATUS, "children")] == EMPTY_DB
+def test_empty_database_says_no_data(database):
+    if database.path is not None:
+        sqlite3.connect(database.path).close()  # a file without tables: the worker has not created the schema yet
+    assert view_update(source(database.url), None, None)[(ids.STATUS, "children")] == EMPTY_DB
+    create_schema(make_engine(database.url))
+    assert view_update(source(database.url), None, None)[(ids.STATUS, "children")] == EMPTY_DB  # tables, no rows
 
 
 def test_first_refresh_draws_then_later_refreshes_append(seeded):
@@ -124,20 +167,21 @@ def test_first_refresh_draws_then_later_refreshes_append(seeded):
     assert (ids.PRICE_CHART, "figure") not in later and later[(ids.CURSOR, "data")]["last_id"] > cursor["last_id"]
 
 
-def test_warm_up_rows_render_without_errors(db_url):
-    seed_database(db_url, {"AAA Index": 5}).dispose()
-    update = view_update(source(db_url), "AAA Index", None)
+def test_warm_up_rows_render_without_errors(database):
+    seed_database(database.url, {"AAA Index": 5}).dispose()
+    update = view_update(source(database.url), "AAA Index", None)
     assert "WARMING UP" in update[(ids.STATUS, "children")]
     assert "WARM-UP" in str(update[(ids.SIGNALS, "children")])
 
 
-def test_locked_database_is_reported(seeded):
-    path = seeded.removeprefix("sqlite:///")
+def test_locked_database_is_reported(db_url):
+    seed_database(db_url, SYMBOLS).dispose()
+    path = db_url.removeprefix("sqlite:///")
     writer = sqlite3.connect(path, isolation_level=None)
     writer.execute("PRAGMA journal_mode=DELETE")
     writer.execute("BEGIN EXCLUSIVE")
     try:
-        update = view_update(source(seeded), "CL1 Comdty", None)
+        update = view_update(source(db_url), "CL1 Comdty", None)
     finally:
         writer.execute("ROLLBACK")
         writer.close()

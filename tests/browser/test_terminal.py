@@ -1,7 +1,7 @@
 """The terminal in headless Chromium (dash[testing]): rendering, symbol switch, live rows, states, console.
 
 Each test serves :func:`dashboard.app.create_app` on a free port against its own
-SQLite file (seeded through the worker's writers), drives the page and checks what a
+SQLite file (one test also against PostgreSQL; seeded through the worker's writers), drives the page and checks what a
 user sees, and that the browser console has no errors. One test takes a full-page
 screenshot; with ``FLAMEBACK_UPDATE_SCREENSHOT=1`` it replaces the README's
 ``docs/screenshot.png`` (otherwise it stays in the test's temporary directory, so a
@@ -22,12 +22,13 @@ import pytest
 import requests
 from dash.testing.composite import DashComposite
 from selenium.webdriver.common.by import By
+from sqlalchemy import select
 
 from dashboard import ids
 from dashboard.app import create_app
 from dashboard.callbacks import EMPTY_DB, LOCKED_DB
 from dashboard.figures import fmt_price
-from flameback_app.db import create_schema, insert_predictions, make_engine, write_counters
+from flameback_app.db import create_schema, insert_predictions, make_engine, predictions, write_counters
 from flameback_app.records import utc_now
 from tests.browser.seed import prediction_rows, seed_database
 
@@ -73,11 +74,12 @@ def wait_js(dash_duo: DashComposite, script: str, predicate: Callable[[Any], boo
 
 
 def last_row(url: str, symbol: str) -> dict[str, Any]:
-    path = url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as conn:
-        conn.row_factory = sqlite3.Row
-        row = conn.execute("SELECT * FROM predictions WHERE symbol = ? ORDER BY id DESC LIMIT 1", (symbol,)).fetchone()
-    return dict(row)
+    engine = make_engine(url)
+    stmt = select(predictions).where(predictions.c.symbol == symbol).order_by(predictions.c.id.desc()).limit(1)
+    with engine.connect() as conn:
+        row = conn.execute(stmt).one()._asdict()
+    engine.dispose()
+    return row
 
 
 def choose_symbol(dash_duo: DashComposite, symbol: str) -> None:
@@ -150,12 +152,13 @@ def test_switching_symbol_changes_charts_and_kpis(dash_duo, free_port, db_url, s
     assert_console_clean(dash_duo)
 
 
-def test_rows_written_during_the_session_appear_and_zoom_is_kept(dash_duo, free_port, db_url):
+def test_rows_written_during_the_session_appear_and_zoom_is_kept(dash_duo, free_port, database):
+    """On SQLite and PostgreSQL: the live path (rows after the page's cursor) is what differs between them."""
     rows, _state, _price = prediction_rows("CL1 Comdty", 306, seed=7)
-    engine = make_engine(db_url)
+    engine = make_engine(database.url)
     create_schema(engine)
     insert_predictions(engine, rows[:300])
-    start(dash_duo, free_port(), db_url)
+    start(dash_duo, free_port(), database.url)
     wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [300] * 5)
     zoom = [str(rows[200]["timestamp"]), str(rows[250]["timestamp"])]
     dash_duo.driver.execute_script(

@@ -28,8 +28,11 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 
 
 @pytest.fixture
-def stack(broker: Broker, tmp_path: Path) -> Iterator[Stack]:
-    deployment = Stack(root=tmp_path, broker=broker, app_id=f"fb-test-{uuid.uuid4().hex[:8]}")
+def stack(broker: Broker, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """An isolated deployment; on the test's ``database`` (SQLite and PostgreSQL) when it asks for one."""
+    db = request.getfixturevalue("database") if "database" in request.fixturenames else None
+    deployment = Stack(root=tmp_path, broker=broker, app_id=f"fb-test-{uuid.uuid4().hex[:8]}",
+                       db_file=db.path if db else None, db_url=db.url if db and db.path is None else None)  # fmt: skip
     yield deployment
     deployment.stop_all()
 

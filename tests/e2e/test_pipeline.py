@@ -1,4 +1,6 @@
-"""The whole pipeline against the real embedded broker, real worker processes, RocksDB and SQLite.
+"""The whole pipeline against the real embedded broker, real worker processes, RocksDB and a database.
+
+Tests that take the ``database`` fixture run on a SQLite file and on PostgreSQL.
 
 Checks the issue's contract: one database row per input tick, every row's indicators
 equal to the offline ``features`` output, first tick processed within 10 s of the
@@ -18,9 +20,10 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.pool import NullPool
 
-from flameback_app.db import FEATURE_COLUMNS
+from flameback_app.db import FEATURE_COLUMNS, model_registry, predictions
 from flameback_app.topics import DEAD_LETTERS, TICKS
 from tests.harness import Stack, wait_for
 
@@ -41,13 +44,13 @@ def offline_features(stack: Stack, path: Path) -> dict[tuple[str, str], dict[str
 
 
 def database_features(stack: Stack) -> dict[tuple[str, str], dict[str, float | None]]:
-    engine = create_engine(f"sqlite:///{stack.db_path}")
-    cols = ", ".join(FEATURE_COLUMNS)
+    engine = create_engine(stack.database_url, poolclass=NullPool)
+    columns = [predictions.c.symbol, predictions.c.timestamp, *(predictions.c[c] for c in FEATURE_COLUMNS)]
     with engine.connect() as conn:
-        rows = conn.execute(text(f"SELECT symbol, timestamp, {cols} FROM predictions")).all()
+        rows = conn.execute(select(*columns)).all()
     engine.dispose()
-    return {(r[0], datetime.fromisoformat(str(r[1])).isoformat()): dict(zip(FEATURE_COLUMNS, r[2:], strict=True))
-            for r in rows}  # fmt: skip
+    assert all(isinstance(r[1], datetime) and r[1].tzinfo is None for r in rows)  # naive UTC, as written
+    return {(r[0], r[1].isoformat()): dict(zip(FEATURE_COLUMNS, r[2:], strict=True)) for r in rows}
 
 
 def assert_rows_match_offline(stack: Stack, path: Path) -> int:
@@ -74,7 +77,7 @@ def _same(got: float | None, want: float | None) -> bool:
     return math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-12)
 
 
-def test_replay_to_database_matches_offline_features(stack: Stack, real_subset: Path) -> None:
+def test_replay_to_database_matches_offline_features(stack: Stack, database, real_subset: Path) -> None:
     ticks = input_ticks(real_subset)
     started = time.monotonic()
     stack.start_worker()
@@ -234,7 +237,8 @@ def test_repeat_replays_with_increasing_timestamps(stack: Stack, real_subset: Pa
     assert counters["rows_written"] >= 500
 
 
-def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stack, real_subset: Path) -> None:
+def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stack, database,
+                                                                     real_subset: Path) -> None:  # fmt: skip
     stack.start_worker()
     stack.wait_assigned()
     stack.run_command("replay", str(real_subset), "--max", "--no-progress")
@@ -246,12 +250,13 @@ def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stac
         f"ES1 Index,{3200 + i},2020-01-{i + 1:02d}T00:00:00\n" for i in range(5)))  # fmt: skip
     stack.run_command("replay", str(later), "--max", "--no-progress")
     stack.wait_rows(len(input_ticks(real_subset)) + 5, timeout=60)
-    engine = create_engine(f"sqlite:///{stack.db_path}")
+    p = predictions.c
+    engine = create_engine(stack.database_url, poolclass=NullPool)
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT XGBoost, LogisticReg, model_version FROM predictions "
-                                 "WHERE symbol = 'ES1 Index' AND timestamp >= '2020-01-01'")).all()  # fmt: skip
-        training = conn.execute(text("SELECT count(*) FROM predictions WHERE XGBoost = 'TRAINING'")).scalar_one()
-        registered = [v for (v,) in conn.execute(text("SELECT version FROM model_registry"))]
+        rows = conn.execute(select(p.XGBoost, p.LogisticReg, p.model_version)
+                            .where(p.symbol == "ES1 Index", p.timestamp >= datetime(2020, 1, 1))).all()  # fmt: skip
+        training = conn.execute(select(func.count()).where(p.XGBoost == "TRAINING")).scalar_one()
+        registered = conn.execute(select(model_registry.c.version)).scalars().all()
     engine.dispose()
     assert registered == [rows[0][2]]  # the loaded version is recorded in the database
     assert len(rows) == 5 and all(r[0] in ("UP", "DOWN") and r[1] in ("UP", "DOWN") and r[2] for r in rows)

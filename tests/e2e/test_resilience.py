@@ -1,4 +1,5 @@
-"""What the pipeline does when things go wrong, against the real broker, workers, RocksDB and SQLite.
+"""What the pipeline does when things go wrong, against the real broker, workers, RocksDB and SQLite
+(and PostgreSQL, for the tests that take the ``database`` fixture).
 
 Every test ends with the same check as a clean run: exactly one row per input
 (symbol, timestamp) and every row's indicators equal to the offline ``features``
@@ -44,7 +45,7 @@ def start_feed(stack: Stack, file: Path, rate: int) -> subprocess.Popen:
                             stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
 
 
-def test_three_sigkills_during_a_50k_tick_replay(stack: Stack, real_50k: Path) -> None:
+def test_three_sigkills_during_a_50k_tick_replay(stack: Stack, database, real_50k: Path) -> None:
     file = real_50k
     n = len(input_ticks(file))
     assert n == 50_000
@@ -209,7 +210,7 @@ def test_table_route_answers_from_the_worker_that_owns_the_symbol(stack: Stack) 
             assert state["served_by"] == web[owner_of[partition]]  # answered by the owner, whoever was asked
 
 
-def test_two_workers_share_partitions_and_survive_losing_one(stack: Stack, real_subset: Path) -> None:
+def test_two_workers_share_partitions_and_survive_losing_one(stack: Stack, database, real_subset: Path) -> None:
     file = head(real_subset, 16_000, stack.root / "16k.csv")
     stack.start_worker("w1")
     stack.start_worker("w2")

@@ -77,26 +77,3 @@ def test_a_read_only_database_fails_clearly(tmp_path: Path) -> None:
     ro = db.make_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
     with pytest.raises(OperationalError, match="readonly"):
         db.insert_predictions(ro, prediction_rows(1))
-
-
-def test_schema_creation_survives_another_worker_creating_it_at_the_same_moment(tmp_path: Path) -> None:
-    """Two workers starting together: the other one creates a table between our check and our CREATE."""
-    from sqlalchemy import event
-
-    path = tmp_path / "race.db"
-    ours, theirs = db.make_engine(f"sqlite:///{path}"), db.make_engine(f"sqlite:///{path}")
-    raced = []
-
-    def other_worker_creates_it_first(table, connection, **_kw) -> None:  # type: ignore[no-untyped-def]
-        if not raced:
-            raced.append(table.name)
-            table.create(theirs)  # committed by the "other worker" just before our CREATE runs
-
-    event.listen(db.scoreboard, "before_create", other_worker_creates_it_first)
-    try:
-        db.create_schema(ours)
-    finally:
-        event.remove(db.scoreboard, "before_create", other_worker_creates_it_first)
-    assert raced == ["scoreboard"]
-    db.insert_predictions(ours, prediction_rows(3))
-    assert count(ours) == 3

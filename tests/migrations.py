@@ -1,0 +1,105 @@
+"""Helpers for schema tests: a database as commit 62372df made it, and a later revision to upgrade to.
+
+- :func:`create_62372df_database` runs the DDL the old ``metadata.create_all`` emitted
+  (frozen in ``tests/schema_62372df/<dialect>.sql``) and fills every table through the
+  worker's writers, as a deployment of that commit would have.
+- :func:`migrations_with_next_revision` copies the package's migrations to a temp dir
+  and adds revision ``0002``: it adds a column to ``predictions`` (on SQLite by copying
+  the whole table, ``recreate="always"``; on PostgreSQL by ``ALTER TABLE``: a batch
+  copy there would give ``id`` a new sequence starting at 1), records which process ran it in
+  ``migration_runs``, and sleeps ``FLAMEBACK_TEST_MIGRATION_SLEEP_S`` inside the
+  migration transaction, so a test can start two processes on it and see one wait.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, MetaData, select
+
+from flameback_app import db
+from tests.browser.seed import counters, prediction_rows, scoreboard_rows
+
+FROZEN_DDL = Path(__file__).resolve().parent / "schema_62372df"
+PACKAGE_MIGRATIONS = Path(db.__file__).resolve().parent / "migrations"
+TABLES_62372DF = ("model_registry", "pipeline_counters", "predictions", "scoreboard")
+
+NEXT_REVISION = '''"""Test revision: add predictions.venue (table rebuilt), record the run.
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+import os
+import time
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def _recreate() -> str:
+    return "always" if op.get_bind().dialect.name == "sqlite" else "auto"
+
+
+def upgrade() -> None:
+    time.sleep(float(os.environ.get("FLAMEBACK_TEST_MIGRATION_SLEEP_S", "0")))
+    runs = op.create_table("migration_runs", sa.Column("pid", sa.Integer, nullable=False))
+    op.bulk_insert(runs, [{"pid": os.getpid()}])
+    with op.batch_alter_table("predictions", recreate=_recreate()) as batch:
+        batch.add_column(sa.Column("venue", sa.String(16), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("predictions", recreate=_recreate()) as batch:
+        batch.drop_column("venue")
+    op.drop_table("migration_runs")
+'''
+
+
+def frozen_statements(dialect: str) -> list[str]:
+    text = "\n".join(line for line in (FROZEN_DDL / f"{dialect}.sql").read_text().splitlines()
+                     if not line.startswith("--"))  # fmt: skip
+    return [s.strip() for s in text.split(";\n") if s.strip()]
+
+
+def create_62372df_database(engine: Engine) -> None:
+    """The tables exactly as 62372df's ``create_all`` made them, and rows in every one."""
+    with engine.begin() as conn:
+        for statement in frozen_statements(engine.dialect.name):
+            conn.exec_driver_sql(statement)
+    for k, symbol in enumerate(("CL1 Comdty", "ES1 Index", "C 1 Comdty")):
+        rows, _state, _price = prediction_rows(symbol, 60 + 20 * k, seed=k, price=20.0 * 3**k)
+        db.insert_predictions(engine, rows)
+    db.upsert_scoreboard(engine, scoreboard_rows(["CL1 Comdty", "ES1 Index", "C 1 Comdty"]))
+    db.write_counters(engine, counters(180, 1_764_000_000.0), datetime(2026, 12, 1, 12, 0, 0, 123456))
+    db.register_model(engine, "20260101T000000Z", datetime(2026, 1, 1), "/models/20260101T000000Z", "{}")
+
+
+def snapshot(engine: Engine, tables: tuple[str, ...] = TABLES_62372DF) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the 62372df tables (their 62372df columns only), in primary-key order."""
+    reflected = MetaData()
+    reflected.reflect(engine, only=list(tables))
+    columns = {t.name: [c.name for c in t.columns] for t in db.metadata.sorted_tables if t.name in tables}
+    out = {}
+    with engine.connect() as conn:
+        for name in tables:
+            table = reflected.tables[name]
+            stmt = select(*(table.c[c] for c in columns[name])).order_by(*table.primary_key.columns)
+            out[name] = [tuple(row) for row in conn.execute(stmt)]
+    return out
+
+
+def migrations_with_next_revision(root: Path) -> str:
+    """A copy of the package's migrations plus revision 0002 (see the module docstring); its script location."""
+    target = root / "migrations"
+    shutil.copytree(PACKAGE_MIGRATIONS, target, ignore=shutil.ignore_patterns("__pycache__"))
+    (target / "versions" / "0002_test_next_revision.py").write_text(NEXT_REVISION)
+    return str(target)
