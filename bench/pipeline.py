@@ -12,7 +12,12 @@ Prints, for this machine and this run:
   architecture (``bench/original_arch.py``: a plain consumer per stage, recompute-from-deque
   indicators, one-row-at-a-time model calls and SQLite commits).
 
-    .venv/bin/python -m bench.pipeline [--ticks N] [--rate 1000] [--latency-seconds 20]
+With ``--databases``, instead: the packed full-speed run and the paced run on a SQLite
+file and on PostgreSQL, in one run — a throwaway PostgreSQL server on this machine
+(``tests/postgres.py``: Debian's server, default durability, fsync on), each figure
+beside SQLite's.
+
+    .venv/bin/python -m bench.pipeline [--ticks N] [--rate 1000] [--latency-seconds 20] [--databases]
 """
 
 from __future__ import annotations
@@ -30,8 +35,11 @@ import uuid
 from pathlib import Path
 
 import psutil
+from sqlalchemy import create_engine, select
+from sqlalchemy.pool import NullPool
 
 from flameback_app.broker import ensure_topics
+from flameback_app.db import predictions
 from flameback_app.kafka_client import kafka_client_config
 from tests.harness import FAUST, REAL_FILE, REPO, Broker, Stack, settings_from_env, wait_for
 
@@ -85,19 +93,23 @@ class PeakRss:
         return self.peak / 2**20
 
 
-def flameback_run(root: Path, file: Path, n: int, rate: float | None, pack: int = 64, workers: int = 1) -> dict:
-    """A fresh broker and worker(s) (topics are shared by name, so every run gets its own broker)."""
+def flameback_run(root: Path, file: Path, n: int, rate: float | None, pack: int = 64, workers: int = 1,
+                  db_url: str | None = None) -> dict:  # fmt: skip
+    """A fresh broker and worker(s) (topics are shared by name, so every run gets its own broker).
+
+    The database is a new SQLite file in ``root``, or ``db_url`` (an empty database).
+    """
     root.mkdir(parents=True, exist_ok=True)
     broker = Broker(root / "tansu.log").start()
     try:
-        return _flameback_run(root, broker, file, n, rate, pack, workers)
+        return _flameback_run(root, broker, file, n, rate, pack, workers, db_url)
     finally:
         broker.stop()
 
 
 def _flameback_run(root: Path, broker: Broker, file: Path, n: int, rate: float | None, pack: int,
-                   workers: int) -> dict:  # fmt: skip
-    stack = Stack(root=root, broker=broker, app_id=f"bench-{uuid.uuid4().hex[:6]}",
+                   workers: int, db_url: str | None) -> dict:  # fmt: skip
+    stack = Stack(root=root, broker=broker, app_id=f"bench-{uuid.uuid4().hex[:6]}", db_url=db_url,
                   extra_env={"FLAMEBACK_MODELS_DIR": str(trained_models())})  # fmt: skip
     names = [f"w{i + 1}" for i in range(workers)]
     rss = [PeakRss(stack.start_worker(name).pid) for name in names]
@@ -110,14 +122,17 @@ def _flameback_run(root: Path, broker: Broker, file: Path, n: int, rate: float |
     stack.wait_rows(n, timeout=1800)
     elapsed = time.monotonic() - started
     peak = max(r.stop() for r in rss)
-    latencies = _latencies(stack.db_path)
+    latencies = _latencies(stack.database_url)
     stack.stop_all()
     return {"elapsed_s": elapsed, "ticks_per_s": n / elapsed, "rss_mb": peak, **latencies}
 
 
-def _latencies(db: Path) -> dict[str, float]:
-    with sqlite3.connect(db) as conn:
-        values = sorted(v for (v,) in conn.execute("SELECT latency_ms FROM predictions WHERE latency_ms IS NOT NULL"))
+def _latencies(url: str) -> dict[str, float]:
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.connect() as conn:
+        stmt = select(predictions.c.latency_ms).where(predictions.c.latency_ms.is_not(None))
+        values = sorted(conn.execute(stmt).scalars())
+    engine.dispose()
     if not values:
         return {}
     return {"p50_ms": values[len(values) // 2], "p99_ms": values[int(len(values) * 0.99)]}
@@ -157,7 +172,7 @@ def _baseline_run(root: Path, broker: Broker, file: Path, seconds: float) -> dic
         for stage in stages:
             stage.terminate()
             stage.wait(30)
-    return {"elapsed_s": elapsed, "ticks_per_s": stored / elapsed, **_latencies(db)}
+    return {"elapsed_s": elapsed, "ticks_per_s": stored / elapsed, **_latencies(f"sqlite:///{db}")}
 
 
 def _count(db: Path) -> int:
@@ -217,13 +232,50 @@ def run(ticks: int | None = None, rate: float = 1000.0, latency_seconds: float =
     ]  # fmt: skip
 
 
+def compare_databases(ticks: int | None = None, rate: float = 1000.0, latency_seconds: float = 20.0) -> list[dict]:
+    """The packed full-speed run and the paced run on SQLite, then on PostgreSQL: rows of figure vs SQLite's."""
+    from tests.postgres import PostgresServer
+
+    trained_models()
+    full = tick_file(ticks)
+    n_full = sum(1 for _ in full.open()) - 1
+    n_paced = int(rate * latency_seconds)
+    paced = tick_file(n_paced)
+    runs: dict[str, dict[str, dict]] = {}
+    with tempfile.TemporaryDirectory(prefix="flameback-bench-") as tmp, PostgresServer(durable=True) as server:
+        root = Path(tmp)
+        urls = {"sqlite": lambda name: None, "postgresql": lambda name: server.create_database(name)}
+        for kind, url in urls.items():
+            runs[kind] = {
+                "sustained": _logged(f"{kind}, sustained, packed feed",
+                                     flameback_run(root / f"{kind}-sustained", full, n_full, None, db_url=url("full"))),
+                "paced": _logged(f"{kind}, paced", flameback_run(root / f"{kind}-paced", paced, n_paced, rate,
+                                                                 db_url=url("paced"))),
+            }  # fmt: skip
+    lite, pg = runs["sqlite"], runs["postgresql"]
+    return [
+        {"name": f"end-to-end ticks/s on PostgreSQL (vs SQLite), {n_full:,} ticks", "unit": "ticks/s",
+         "figure": pg["sustained"]["ticks_per_s"], "baseline": lite["sustained"]["ticks_per_s"], "better": "higher"},
+        {"name": f"tick→row p50 at {rate:,.0f}/s, PostgreSQL (vs SQLite)", "unit": "ms",
+         "figure": pg["paced"].get("p50_ms"), "baseline": lite["paced"].get("p50_ms"), "better": "lower"},
+        {"name": f"tick→row p99 at {rate:,.0f}/s, PostgreSQL (vs SQLite)", "unit": "ms",
+         "figure": pg["paced"].get("p99_ms"), "baseline": lite["paced"].get("p99_ms"), "better": "lower"},
+        {"name": "whole file to rows, PostgreSQL (vs SQLite)", "unit": "s",
+         "figure": pg["sustained"]["elapsed_s"], "baseline": lite["sustained"]["elapsed_s"], "better": "lower"},
+        {"name": "worker peak RSS, PostgreSQL (vs SQLite)", "unit": "MiB",
+         "figure": max(r["rss_mb"] for r in pg.values()), "baseline": max(r["rss_mb"] for r in lite.values()),
+         "better": "lower"},
+    ]  # fmt: skip
+
+
 def _logged(what: str, result: dict) -> dict:
     print(f"{what}: {result}", file=sys.stderr, flush=True)
     return result
 
 
 def print_table(rows: list[dict]) -> None:
-    print(f"{'benchmark':<46}{'figure':>14}{'baseline':>14}{'ratio':>9}")
+    width = max(46, *(len(r["name"]) + 2 for r in rows))
+    print(f"{'benchmark':<{width}}{'figure':>14}{'baseline':>14}{'ratio':>9}")
     for r in rows:
         ratio = ""
         if r.get("baseline") and r.get("figure"):
@@ -231,7 +283,7 @@ def print_table(rows: list[dict]) -> None:
             ratio = f"{value:.1f}x"
         fig = "-" if r["figure"] is None else f"{r['figure']:,.1f} {r['unit']}"
         base = "-" if r.get("baseline") is None else f"{r['baseline']:,.1f} {r['unit']}"
-        print(f"{r['name']:<46}{fig:>14}{base:>14}{ratio:>9}")
+        print(f"{r['name']:<{width}}{fig:>14}{base:>14}{ratio:>9}")
 
 
 def main() -> None:
@@ -242,9 +294,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument("--baseline-seconds", type=float, default=30.0)
+    parser.add_argument("--databases", action="store_true",
+                        help="compare PostgreSQL (a throwaway local server) with SQLite instead")  # fmt: skip
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")
-    print_table(run(args.ticks, args.rate, args.latency_seconds, args.baseline_seconds))
+    if args.databases:
+        print_table(compare_databases(args.ticks, args.rate, args.latency_seconds))
+    else:
+        print_table(run(args.ticks, args.rate, args.latency_seconds, args.baseline_seconds))
 
 
 if __name__ == "__main__":
