@@ -12,7 +12,10 @@ Errors a user can fix are one line (``Error: ...``) and exit code 1.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from flameback_app import schema
@@ -30,6 +33,9 @@ def run_db_command(settings: Settings, action: str, message: str | None) -> None
     if action == "history":
         _history()
         return
+    if action == "current" and (missing := _missing_sqlite_file(settings.db_url)):
+        click.echo(f"no database at {missing} (a worker or `{schema.UPGRADE_COMMAND}` creates it)")
+        return
     engine = make_engine(settings.db_url)
     try:
         if action == "upgrade":
@@ -45,6 +51,15 @@ def run_db_command(settings: Settings, action: str, message: str | None) -> None
         raise RuntimeError(f"cannot use the database {schema.redacted(engine)}: {reason}") from None
     finally:
         engine.dispose()
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL when it does not exist (connecting would create it: `current` only looks)."""
+    parsed = make_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return None if Path(name).exists() else Path(name)
 
 
 def _history() -> None:

@@ -1,4 +1,7 @@
-"""The database layer on a real SQLite file: idempotent batched inserts, lock waits, clear failures."""
+"""The database layer on a real SQLite file: lock waits, clear failures.
+
+(Idempotent inserts, timestamps and floats on both SQLite and PostgreSQL: tests/e2e/test_database.py.)
+"""
 
 from __future__ import annotations
 
@@ -38,13 +41,6 @@ def test_wal_mode_and_parent_directory(engine, tmp_path: Path) -> None:  # type:
     assert (tmp_path / "sub" / "fb.db").exists()
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-
-
-def test_inserts_are_idempotent_on_symbol_and_timestamp(engine) -> None:  # type: ignore[no-untyped-def]
-    assert db.insert_predictions(engine, prediction_rows(10)) == 10
-    assert db.insert_predictions(engine, prediction_rows(15)) == 5  # 10 already there
-    assert db.insert_predictions(engine, prediction_rows(5, symbol="CL1 Comdty")) == 5
-    assert count(engine) == 20
 
 
 def test_a_reader_holding_the_lock_delays_writes_but_loses_nothing(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
