@@ -132,7 +132,7 @@ def test_a_worker_upgrades_a_62372df_database_before_it_starts(database, tmp_pat
         worker = subprocess.Popen([*FAUST, "worker", "-l", "info"], cwd=REPO, env=worker_env(database.url, tmp_path),
                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     try:
-        wait_for(lambda: "waiting for the Kafka broker" in log.read_text(), 60, f"the worker to get past the schema ({log})")
+        wait_for(lambda: "for the Kafka broker at" in log.read_text(), 60, f"the worker to get past the schema ({log})")
     finally:
         worker.terminate()
         worker.wait(30)
@@ -140,7 +140,8 @@ def test_a_worker_upgrades_a_62372df_database_before_it_starts(database, tmp_pat
     upgraded = [line for line in lines if "database schema upgraded" in line]
     assert upgraded == [("[flameback] database schema upgraded from the pre-migration schema (unversioned) "
                          f"to revision {schema.head_revision()} (head)")]
-    assert lines.index(upgraded[0]) < next(i for i, line in enumerate(lines) if "waiting for the Kafka broker" in line)
+    assert lines.index(upgraded[0]) < next(i for i, line in enumerate(lines) if "for the Kafka broker at" in line)
+    assert "Traceback" not in log.read_text()
     assert schema.schema_state(engine).current and snapshot(engine) == before
     engine.dispose()
 
