@@ -12,13 +12,18 @@ schedule.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import json
 import logging
+import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from signal import SIG_DFL, SIGINT, SIGKILL, SIGTERM
+from signal import signal as set_signal_handler
 from typing import Any
 
 from faust.types import EventT
@@ -35,6 +40,7 @@ from models.registry import ModelBundle, load_latest
 from models.scoreboard import new_score_state, pooled_rows, score_tick, scoreboard_rows
 
 log = logging.getLogger(__name__)
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 MIN_TRAINING_ROWS = 2000
 
 
@@ -155,7 +161,7 @@ async def train_when_needed() -> None:
     loop = asyncio.get_running_loop()
     log.info("training models from the database history in the background")
     runtime.counters.training_started()
-    with ProcessPoolExecutor(max_workers=1, initializer=_drop_inherited_connections) as pool:
+    with ProcessPoolExecutor(max_workers=1, initializer=_training_child_init) as pool:
         _training = loop.run_in_executor(pool, train_from_database, settings.db_url, settings.models_dir)
         try:
             version_dir = await _training
@@ -177,14 +183,26 @@ async def train_when_needed() -> None:
     log.info("now predicting with models version %s", runtime.signals.model_version)
 
 
-def _drop_inherited_connections() -> None:
-    """(Child process, forked) forget the parent's pooled connections without closing them.
+def _training_child_init() -> None:
+    """(Training child, forked from the worker) undo what it inherited that belongs to the worker.
 
-    Their sockets are the parent's: a child that closed one (PostgreSQL: a Terminate
-    message) would end the worker's session under it. The child opens its own.
+    - The parent's pooled database connections are forgotten, not closed: their sockets
+      are the worker's (closing one, PostgreSQL sends Terminate and ends the worker's
+      session under it). The child opens its own.
+    - SIGTERM/SIGINT get their default action back: the child inherited the worker's
+      event-loop handlers, which only write to the worker's wakeup pipe, so a stop
+      signal to the process group left it running.
+    - It dies with the worker (``PR_SET_PDEATHSIG``): a worker killed mid-training left
+      its pool process waiting for the next job forever (seen: orphans after test runs).
     """
     if runtime._db is not None:
         runtime._db.dispose(close=False)
+    for sig in (SIGTERM, SIGINT):
+        set_signal_handler(sig, SIG_DFL)
+    with contextlib.suppress(OSError, AttributeError):  # Linux only; elsewhere the first two still hold
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, SIGKILL)
+    if os.getppid() == 1:  # the worker died before prctl took effect
+        os._exit(0)
 
 
 def train_from_database(db_url: str, models_dir: Path) -> Path | None:

@@ -261,3 +261,36 @@ def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stac
     assert registered == [rows[0][2]]  # the loaded version is recorded in the database
     assert len(rows) == 5 and all(r[0] in ("UP", "DOWN") and r[1] in ("UP", "DOWN") and r[2] for r in rows)
     assert training > 0  # the first rows, written before any model existed, say TRAINING
+
+
+def processes_of(app_id: str) -> list[int]:
+    """Every live process started for this deployment (they all carry its FLAMEBACK_APP_ID)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid", "status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and proc.environ().get("FLAMEBACK_APP_ID") == app_id:
+                found.append(proc.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_a_worker_killed_while_training_leaves_no_training_process_behind(stack: Stack, real_subset: Path) -> None:
+    """The training child is forked from the worker: it must not outlive it (it used to wait forever).
+
+    Only the worker's own PID is killed (as the OOM killer or ``kill -9 PID`` would), not its group.
+    """
+    import os
+    import signal
+
+    worker = stack.start_worker()
+    stack.wait_assigned()
+    stack.run_command("replay", str(real_subset), "--max", "--no-progress")
+    log = stack.root / "worker-w1.log"
+    wait_for(lambda: "training models from the database history" in log.read_text(), 120, "training to start")
+    assert len(processes_of(stack.app_id)) == 2  # the worker and its training child
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(10)
+    wait_for(lambda: not processes_of(stack.app_id), 10, "the training child to end with its worker")
