@@ -17,7 +17,7 @@ file and on PostgreSQL, in one run — a throwaway PostgreSQL server on this mac
 (``tests/postgres.py``: Debian's server, default durability, fsync on), each figure
 beside SQLite's.
 
-    .venv/bin/python -m bench.pipeline [--ticks N] [--rate 1000] [--latency-seconds 20] [--databases]
+    .venv/bin/python -m bench.pipeline [--ticks N] [--rate 1000] [--latency-seconds 20] [--databases [--repeat 3]]
 """
 
 from __future__ import annotations
@@ -232,8 +232,15 @@ def run(ticks: int | None = None, rate: float = 1000.0, latency_seconds: float =
     ]  # fmt: skip
 
 
-def compare_databases(ticks: int | None = None, rate: float = 1000.0, latency_seconds: float = 20.0) -> list[dict]:
-    """The packed full-speed run and the paced run on SQLite, then on PostgreSQL: rows of figure vs SQLite's."""
+def compare_databases(ticks: int | None = None, rate: float = 1000.0, latency_seconds: float = 20.0,
+                      repeat: int = 1) -> list[dict]:  # fmt: skip
+    """The packed full-speed run and the paced run on SQLite, then on PostgreSQL, ``repeat`` times (alternating).
+
+    Rows: PostgreSQL's median beside SQLite's median (this machine is shared: the
+    individual runs are logged on stderr to show the spread).
+    """
+    from statistics import median
+
     from tests.postgres import PostgresServer
 
     trained_models()
@@ -241,31 +248,37 @@ def compare_databases(ticks: int | None = None, rate: float = 1000.0, latency_se
     n_full = sum(1 for _ in full.open()) - 1
     n_paced = int(rate * latency_seconds)
     paced = tick_file(n_paced)
-    runs: dict[str, dict[str, dict]] = {}
+    runs: dict[str, list[dict[str, dict]]] = {"sqlite": [], "postgresql": []}
     with tempfile.TemporaryDirectory(prefix="flameback-bench-") as tmp, PostgresServer(durable=True) as server:
         root = Path(tmp)
-        urls = {"sqlite": lambda name: None, "postgresql": lambda name: server.create_database(name)}
-        for kind, url in urls.items():
-            runs[kind] = {
-                "sustained": _logged(f"{kind}, sustained, packed feed",
-                                     flameback_run(root / f"{kind}-sustained", full, n_full, None, db_url=url("full"))),
-                "paced": _logged(f"{kind}, paced", flameback_run(root / f"{kind}-paced", paced, n_paced, rate,
-                                                                 db_url=url("paced"))),
-            }  # fmt: skip
-    lite, pg = runs["sqlite"], runs["postgresql"]
-    return [
-        {"name": f"end-to-end ticks/s on PostgreSQL (vs SQLite), {n_full:,} ticks", "unit": "ticks/s",
-         "figure": pg["sustained"]["ticks_per_s"], "baseline": lite["sustained"]["ticks_per_s"], "better": "higher"},
-        {"name": f"tick→row p50 at {rate:,.0f}/s, PostgreSQL (vs SQLite)", "unit": "ms",
-         "figure": pg["paced"].get("p50_ms"), "baseline": lite["paced"].get("p50_ms"), "better": "lower"},
-        {"name": f"tick→row p99 at {rate:,.0f}/s, PostgreSQL (vs SQLite)", "unit": "ms",
-         "figure": pg["paced"].get("p99_ms"), "baseline": lite["paced"].get("p99_ms"), "better": "lower"},
-        {"name": "whole file to rows, PostgreSQL (vs SQLite)", "unit": "s",
-         "figure": pg["sustained"]["elapsed_s"], "baseline": lite["sustained"]["elapsed_s"], "better": "lower"},
-        {"name": "worker peak RSS, PostgreSQL (vs SQLite)", "unit": "MiB",
-         "figure": max(r["rss_mb"] for r in pg.values()), "baseline": max(r["rss_mb"] for r in lite.values()),
-         "better": "lower"},
-    ]  # fmt: skip
+        for rep in range(repeat):
+            for kind, results in runs.items():
+                pg = kind == "postgresql"
+                results.append({
+                    "sustained": _logged(f"{kind} #{rep + 1}, sustained, packed feed", flameback_run(
+                        root / f"{kind}-{rep}-sustained", full, n_full, None,
+                        db_url=server.create_database(f"full_{rep}") if pg else None)),
+                    "paced": _logged(f"{kind} #{rep + 1}, paced", flameback_run(
+                        root / f"{kind}-{rep}-paced", paced, n_paced, rate,
+                        db_url=server.create_database(f"paced_{rep}") if pg else None)),
+                })  # fmt: skip
+
+    def med(kind: str, case: str, key: str) -> float | None:
+        values = [r[case][key] for r in runs[kind] if r[case].get(key) is not None]
+        return median(values) if values else None
+
+    of = f", median of {repeat}" if repeat > 1 else ""
+    rows = []
+    for name, case, key, unit, better in (
+        (f"end-to-end ticks/s, {n_full:,} ticks, packed", "sustained", "ticks_per_s", "ticks/s", "higher"),
+        (f"tick→row p50 at {rate:,.0f}/s", "paced", "p50_ms", "ms", "lower"),
+        (f"tick→row p99 at {rate:,.0f}/s", "paced", "p99_ms", "ms", "lower"),
+        ("whole file to rows", "sustained", "elapsed_s", "s", "lower"),
+        ("worker peak RSS", "sustained", "rss_mb", "MiB", "lower"),
+    ):  # fmt: skip
+        rows.append({"name": f"PostgreSQL (vs SQLite): {name}{of}", "unit": unit, "better": better,
+                     "figure": med("postgresql", case, key), "baseline": med("sqlite", case, key)})  # fmt: skip
+    return rows
 
 
 def _logged(what: str, result: dict) -> dict:
@@ -275,7 +288,7 @@ def _logged(what: str, result: dict) -> dict:
 
 def print_table(rows: list[dict]) -> None:
     width = max(46, *(len(r["name"]) + 2 for r in rows))
-    print(f"{'benchmark':<{width}}{'figure':>14}{'baseline':>14}{'ratio':>9}")
+    print(f"{'benchmark':<{width}}{'figure':>17}{'baseline':>17}{'ratio':>9}")
     for r in rows:
         ratio = ""
         if r.get("baseline") and r.get("figure"):
@@ -283,7 +296,7 @@ def print_table(rows: list[dict]) -> None:
             ratio = f"{value:.1f}x"
         fig = "-" if r["figure"] is None else f"{r['figure']:,.1f} {r['unit']}"
         base = "-" if r.get("baseline") is None else f"{r['baseline']:,.1f} {r['unit']}"
-        print(f"{r['name']:<{width}}{fig:>14}{base:>14}{ratio:>9}")
+        print(f"{r['name']:<{width}}{fig:>17}{base:>17}{ratio:>9}")
 
 
 def main() -> None:
@@ -296,10 +309,11 @@ def main() -> None:
     parser.add_argument("--baseline-seconds", type=float, default=30.0)
     parser.add_argument("--databases", action="store_true",
                         help="compare PostgreSQL (a throwaway local server) with SQLite instead")  # fmt: skip
+    parser.add_argument("--repeat", type=int, default=1, help="--databases: runs per database, alternating")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")
     if args.databases:
-        print_table(compare_databases(args.ticks, args.rate, args.latency_seconds))
+        print_table(compare_databases(args.ticks, args.rate, args.latency_seconds, args.repeat))
     else:
         print_table(run(args.ticks, args.rate, args.latency_seconds, args.baseline_seconds))
 
