@@ -6,7 +6,9 @@ symbol's own partition) or from the ``flameback-ticks`` repartition topic (the
 tables, the database (through :mod:`agents.predict`) and ``real-features-ticks``.
 
 Order inside a batch is what makes the pipeline effectively-once (DESIGN §1):
-1. stale/duplicate ticks (timestamp not newer than the symbol's last) are dropped;
+1. stale/duplicate ticks ((timestamp, seq) not above the symbol's marker) are dropped;
+   a second tick without ``seq`` at the marker's timestamp and a new symbol beyond
+   ``FLAMEBACK_MAX_SYMBOLS`` go to the dead-letter topic (``tables/symbol_state.py``);
 2. rows are predicted and committed to the database (idempotent insert);
 3. only then are the table rows (state + dedup marker) replaced.
 A crash before 3 redelivers ticks whose rows are recomputed identically and ignored
@@ -16,23 +18,30 @@ by the database; a crash after 3 redelivers ticks that are now stale.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from faust.types import EventT
 
+from agents.dead_letters import dead_letter
 from agents.predict import predict_and_store
 from flameback_app.app import app, runtime, settings
 from flameback_app.faust_tuning import event_context, mark_processed
 from flameback_app.records import Tick
-from flameback_app.topics import FEATURES, REKEYED_TICKS, raw_topic
-from flameback_app.validation import InvalidTick, parse_tick
+from flameback_app.topics import raw_topic
+from flameback_app.validation import InvalidTick, TickRules, parse_tick
 from tables.definitions import scoreboards, symbol_states
-from tables.symbol_state import SymbolState
+from tables.symbol_census import SymbolCensus
+from tables.symbol_state import SymbolState, Verdict
 
-rekeyed_topic = raw_topic(app, REKEYED_TICKS, settings.partitions)
-features_topic = raw_topic(app, FEATURES, settings.partitions)
+rekeyed_topic = raw_topic(app, settings.topics.rekeyed, settings.partitions)
+features_topic = raw_topic(app, settings.features_topic, settings.partitions)
+# Re-keyed ticks passed ingest's limits when they arrived; time passing must not refuse them now.
+REKEYED_RULES = TickRules(max_future_s=math.inf, max_abs_price=math.inf)
+census = SymbolCensus(settings.max_symbols)
 
 
 @app.agent(rekeyed_topic, name="indicators")
@@ -42,7 +51,7 @@ async def indicators(stream: Any) -> None:
         batch = []
         for event in events:
             try:
-                batch.append((event, parse_tick(event.value)))
+                batch.append((event, parse_tick(event.value, REKEYED_RULES)))
             except InvalidTick:  # ingest validated these; only a foreign producer gets here
                 runtime.counters.reject("invalid_rekeyed")
         await process_ticks(batch)
@@ -54,7 +63,10 @@ async def process_ticks(batch: Sequence[tuple[EventT, Tick]]) -> None:
     if not batch:
         return
     async with runtime.lock:
-        states, last_event, applied = _advance(batch)
+        step = _advance(batch)
+        states, last_event, applied = step.states, step.last_event, step.applied
+        for event, tick, refusal in step.refused:
+            await dead_letter(event, refusal, tick.to_json_bytes())
         if applied:
             scores = {symbol: _load(scoreboards, last_event[symbol], symbol) for symbol in states}
             await predict_and_store(runtime, applied, scores)
@@ -64,26 +76,50 @@ async def process_ticks(batch: Sequence[tuple[EventT, Tick]]) -> None:
             await _publish_features(applied)
 
 
-def _advance(batch: Sequence[tuple[EventT, Tick]]) -> tuple[dict, dict, list[tuple[EventT, dict]]]:
+@dataclass
+class BatchStep:
+    """What a batch did: the symbols' new states, each one's latest event, the rows, the refusals."""
+
+    states: dict[str, SymbolState] = field(default_factory=dict)
+    last_event: dict[str, EventT] = field(default_factory=dict)
+    applied: list[tuple[EventT, dict[str, Any]]] = field(default_factory=list)
+    refused: list[tuple[EventT, Tick, InvalidTick]] = field(default_factory=list)
+
+
+def _advance(batch: Sequence[tuple[EventT, Tick]]) -> BatchStep:
     """Step each symbol's state through its new ticks; stale ones are counted and skipped."""
-    states: dict[str, SymbolState] = {}
-    last_event: dict[str, EventT] = {}
-    applied: list[tuple[EventT, dict[str, Any]]] = []
+    step = BatchStep()
     counters = runtime.counters
     for event, tick in batch:
-        state = states.get(tick.symbol)
+        state = step.states.get(tick.symbol)
         if state is None:
-            state = states[tick.symbol] = SymbolState.from_value(_load(symbol_states, event, tick.symbol))
-        if not state.is_new(tick):
+            value = _load(symbol_states, event, tick.symbol)
+            if value is None and not census.admit(tick.symbol, _table_symbols):
+                step.refused.append((event, tick, InvalidTick(
+                    "too_many_symbols", f"this worker holds {len(census)} symbols (FLAMEBACK_MAX_SYMBOLS)")))
+                continue
+            state = step.states[tick.symbol] = SymbolState.from_value(value)
+        verdict = state.classify(tick)
+        if verdict is Verdict.STALE:
             counters.stale += 1
             continue
-        applied.append((event, state.apply(tick)))
-        last_event[tick.symbol] = event
+        if verdict is Verdict.SAME_TIMESTAMP:
+            step.refused.append((event, tick, InvalidTick(
+                "same_timestamp", f"a different tick at {tick.timestamp.isoformat()} was applied already and "
+                "neither has a seq to order them")))  # fmt: skip
+            continue
+        step.applied.append((event, state.apply(tick)))
+        step.last_event[tick.symbol] = event
         counters.processed += 1
-    for symbol in list(states):
-        if symbol not in last_event:  # nothing new for it in this batch: nothing to write
-            del states[symbol]
-    return states, last_event, applied
+    for symbol in list(step.states):
+        if symbol not in step.last_event:  # nothing new for it in this batch: nothing to write
+            del step.states[symbol]
+    return step
+
+
+def _table_symbols() -> list[str]:
+    """The symbols with state in the table partitions this worker holds."""
+    return [key.decode() for key in symbol_states.keys()]
 
 
 def _load(table: Any, event: EventT, symbol: str) -> Any:

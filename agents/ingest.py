@@ -1,7 +1,7 @@
 """Ingest stage: raw bytes from ``futures-ticks`` → validated ticks, or the dead-letter topic.
 
-Reads: ``futures-ticks`` (any producer, any key, any bytes; one tick or a packed
-array of ticks per message). Writes: rejects to ``futures-ticks-dlq`` (original
+Reads: ``futures-ticks`` (``FLAMEBACK_TICKS_TOPIC``; any producer, any key, any bytes; one
+tick or a packed array of ticks per message). Writes: rejects to ``futures-ticks-dlq`` (original
 payload as the value, the reason in headers), ticks that arrived on their symbol's
 own partition straight to the indicator stage (no extra Kafka hop), and all others
 to ``flameback-ticks`` keyed by symbol, one tick per message. Nothing a producer
@@ -10,23 +10,21 @@ sends can stop this agent.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from faust.types import EventT
 
+from agents.dead_letters import dead_letter
 from agents.indicators import process_ticks, rekeyed_topic
 from flameback_app.app import app, runtime, settings
 from flameback_app.faust_tuning import mark_processed
 from flameback_app.partitioning import partition_for
 from flameback_app.records import Tick
-from flameback_app.topics import DEAD_LETTERS, TICKS, raw_topic
-from flameback_app.validation import InvalidTick, parse_message
+from flameback_app.topics import raw_topic
+from flameback_app.validation import parse_message
 
-log = logging.getLogger(__name__)
-
-ticks_topic = raw_topic(app, TICKS, settings.partitions)
-dead_letter_topic = raw_topic(app, DEAD_LETTERS, settings.partitions)
+ticks_topic = raw_topic(app, settings.ticks_topic, settings.partitions)
+TICK_RULES = settings.tick_rules
 
 
 @app.agent(ticks_topic, name="ingest")
@@ -35,7 +33,7 @@ async def ingest(stream: Any) -> None:
     async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
         local = []
         for event in events:
-            parsed = parse_message(event.value)
+            parsed = parse_message(event.value, TICK_RULES)
             if parsed.rejection is not None:
                 await dead_letter(event, parsed.rejection)
             for tick in parsed.ticks:
@@ -61,15 +59,3 @@ def is_on_home_partition(event: EventT, tick: Tick) -> bool:
         tick.symbol, settings.partitions
     )
 
-
-async def dead_letter(event: EventT, exc: InvalidTick) -> None:
-    """Send the untouched payload to the DLQ with why and where from (headers), and count it."""
-    message = event.message
-    runtime.counters.reject(exc.reason)
-    log.debug("rejected %s[%d]@%d: %s", message.topic, message.partition, message.offset, exc.reason)
-    headers = {
-        "reason": exc.reason.encode(),
-        "detail": exc.detail.encode("utf-8", "replace")[:500],
-        "source": f"{message.topic}/{message.partition}/{message.offset}".encode(),
-    }
-    await dead_letter_topic.send(key=message.key, value=message.value or b"", headers=headers)

@@ -261,6 +261,7 @@ def health_table(counters: dict[str, float], updated_at: datetime | None, now: f
              ("Last tick age", _age(counters.get("last_tick_time"), now)),
              ("Rejected", html.Span(f"{rejected:,}", style={"color": RED if rejected else GREEN})),
              ("Stale / duplicate", fmt_number(counters.get("stale_total"), 0)),
+             ("Same time, no seq", fmt_number(counters.get("same_timestamp_total"), 0)),
              ("Ticks processed", fmt_number(counters.get("ticks_processed"), 0)),
              ("Rows written", fmt_number(counters.get("rows_written"), 0)),
              ("Counters age", html.Span(_age(written, now), style={"color": GREY}))]  # fmt: skip

@@ -20,7 +20,6 @@ from flameback_app.faust_tuning import embedded_broker_conf, install_all
 from flameback_app.kafka_client import KafkaClientConfig, kafka_client_config
 from flameback_app.runtime import Runtime
 from flameback_app.settings import Settings, load_settings
-from flameback_app.topics import SOURCE_TOPICS
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ def create_app(settings: Settings) -> faust.App:
     """Build the Faust app for ``settings`` (the only place Faust is configured)."""
     extra = embedded_broker_conf() if settings.broker_is_embedded else {}
     kafka = kafka_client_config(settings)
-    install_all(source_topics=SOURCE_TOPICS, fetch_max_wait_ms=settings.fetch_max_wait_ms)
+    install_all(source_topics=settings.topics.sources, fetch_max_wait_ms=settings.fetch_max_wait_ms)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = FlamebackApp(
         settings.app_id,

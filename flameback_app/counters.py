@@ -64,6 +64,7 @@ class PipelineCounters:
             "ticks_per_s": rate,
             "rejected_total": self.rejected_total,
             "stale_total": self.stale,
+            "same_timestamp_total": self.rejected["same_timestamp"],
             "forwarded_total": self.forwarded,
             "rows_written": self.rows_written,
             "worker_started": self.started,

@@ -1,7 +1,7 @@
 """The database schema and the writes the worker makes (SQLAlchemy 2 Core).
 
 Reads: nothing but its arguments. Writes: ``predictions`` (one row per processed
-tick, idempotent on (symbol, timestamp)), ``scoreboard`` (live hit rates),
+tick, idempotent on (symbol, timestamp, seq)), ``scoreboard`` (live hit rates),
 ``pipeline_counters`` (health figures the dashboard shows) and ``model_registry``.
 
 SQLite is the default (WAL so the dashboard can read while the worker writes, a
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     Engine,
@@ -78,7 +79,11 @@ predictions = Table(
     Column("model_version", String(64)),
     Column("ingest_time", DateTime, doc="Kafka timestamp of the tick on futures-ticks (UTC)."),
     Column("latency_ms", Float, doc="ingest_time → row handed to the database, milliseconds."),
-    UniqueConstraint("symbol", "timestamp", name="uq_predictions_symbol_timestamp"),
+    # NOT NULL with a default, not nullable: SQLite and PostgreSQL treat NULLs in a unique key as
+    # distinct, so a nullable seq would let a redelivered tick without one duplicate its row.
+    Column("seq", BigInteger, nullable=False, server_default="0", doc="Order within one timestamp; 0 if none."),
+    Column("volume", Float, doc="Traded size of the tick, when the producer sent one."),
+    UniqueConstraint("symbol", "timestamp", "seq", name="uq_predictions_symbol_timestamp_seq"),
 )
 Index("ix_predictions_symbol_timestamp", predictions.c.symbol, predictions.c.timestamp)
 Index("ix_predictions_id_symbol", predictions.c.symbol, predictions.c.id)
@@ -210,6 +215,9 @@ def insert_predictions(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> int
     return _retrying(run)()
 
 
+_INSERT_DEFAULTS = {"seq": 0}  # a driver-level insert skips server defaults for the columns it names
+
+
 @functools.cache
 def _prediction_insert(engine: Engine) -> Callable[[Any, Sequence[Mapping[str, Any]]], int]:
     """The ``predictions`` INSERT compiled once per engine, run as one driver-level executemany.
@@ -219,10 +227,10 @@ def _prediction_insert(engine: Engine) -> Callable[[Any, Sequence[Mapping[str, A
     rows, against 8 % in the driver itself). Here the statement is compiled once,
     only the columns whose type needs it get their dialect's bind processor (the
     datetimes: the stored text must stay exactly what SQLAlchemy writes, or the
-    unique (symbol, timestamp) key would see two spellings of one tick), and the rows
+    unique (symbol, timestamp, seq) key would see two spellings of one tick), and the rows
     go to the driver as plain tuples (or dicts for named paramstyles).
     """
-    stmt = _insert_ignoring_duplicates(engine, predictions, ("symbol", "timestamp"))
+    stmt = _insert_ignoring_duplicates(engine, predictions, ("symbol", "timestamp", "seq"))
     columns = [c for c in predictions.columns if c.name != "id"]
     compiled = stmt.compile(dialect=engine.dialect, column_keys=[c.name for c in columns])
     positional = compiled.positiontup is not None
@@ -231,7 +239,7 @@ def _prediction_insert(engine: Engine) -> Callable[[Any, Sequence[Mapping[str, A
     convert = [(i, fn) for i, name in enumerate(order) if (fn := types[name].bind_processor(engine.dialect))]
 
     def values(row: Mapping[str, Any]) -> list[Any]:
-        out = [row.get(name) for name in order]
+        out = [row.get(name, _INSERT_DEFAULTS.get(name)) for name in order]
         for i, fn in convert:
             if out[i] is not None:
                 out[i] = fn(out[i])

@@ -14,7 +14,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,7 +27,6 @@ from flameback_app.kafka_client import kafka_client_config
 from flameback_app.records import Tick, ticks_to_json_bytes, utc_now
 from flameback_app.settings import Settings
 from flameback_app.ticks_csv import read_ticks
-from flameback_app.topics import TICKS, all_topic_partitions
 
 SIMULATED_SYMBOLS = (
     "CL1 Comdty", "CO1 Comdty", "NG1 Comdty", "HO1 Comdty", "GC1 Comdty", "SI1 Comdty", "HG1 Comdty",
@@ -60,17 +59,45 @@ def load_replay_ticks(path: Path, symbols: set[str] | None) -> tuple[list[Tick],
     return ticks, skipped
 
 
-def looped(ticks: Sequence[Tick], passes: int | None) -> Iterator[Tick]:
-    """Repeat the ticks, shifting each pass past the previous one so timestamps keep increasing."""
-    if not ticks:
-        return
-    span = ticks[-1].timestamp - ticks[0].timestamp + timedelta(days=1)
-    n = 0
-    while passes is None or n < passes:
-        shift = span * n
-        for tick in ticks:
-            yield Tick(tick.symbol, tick.price, tick.timestamp + shift) if n else tick
+def looped(ticks: Sequence[Tick], passes: int | None, clock: Callable[[], datetime] = utc_now) -> Iterator[Tick]:
+    """The file's ticks once as stamped, then again and again re-stamped at send time (:class:`WallClockStamps`).
+
+    Shifting each pass by the file's span would keep stamps increasing but run them
+    years ahead of the clock, where the worker dead-letters them (``future_timestamp``).
+    """
+    yield from ticks
+    restamp = WallClockStamps(clock)
+    for tick in ticks:
+        restamp.floor(tick)
+    n = 1
+    while ticks and (passes is None or n < passes):
+        yield from map(restamp, ticks)
         n += 1
+
+
+class WallClockStamps:
+    """Stamp each tick with the wall clock as it is sent, strictly increasing per symbol.
+
+    A symbol's stamp is ``max(now, its previous stamp + 1 µs)``: never behind its own
+    history (the worker would call it stale) and ahead of the clock only by the
+    microseconds that many ticks in one clock reading need.
+    """
+
+    def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
+        self.clock = clock
+        self.last: dict[str, datetime] = {}
+
+    def floor(self, tick: Tick) -> None:
+        """Stamps of ``tick.symbol`` must go past this tick's (the last one sent before re-stamping)."""
+        self.last[tick.symbol] = max(self.last.get(tick.symbol, tick.timestamp), tick.timestamp)
+
+    def __call__(self, tick: Tick) -> Tick:
+        stamp = self.clock()
+        previous = self.last.get(tick.symbol)
+        if previous is not None and stamp <= previous:
+            stamp = previous + timedelta(microseconds=1)
+        self.last[tick.symbol] = stamp
+        return Tick(tick.symbol, tick.price, stamp, tick.seq, tick.volume)
 
 
 @dataclass(slots=True)
@@ -146,7 +173,7 @@ async def produce(settings: Settings, ticks: Iterable[Tick], pacing: Pacing, *, 
     kafka = kafka_client_config(settings)
     security = kafka.security_kwargs()
     await wait_for_broker(list(kafka.bootstrap), settings.broker_wait_s, security=security)
-    await ensure_topics(list(kafka.bootstrap), all_topic_partitions(settings.partitions), security=security)
+    await ensure_topics(list(kafka.bootstrap), settings.topics.with_partitions(settings.partitions), security=security)
     producer = AIOKafkaProducer(**kafka.kwargs(), linger_ms=5, max_batch_size=262144)
     await producer.start()
     packer = TickPacker(pacing.pack, pacing.linger_s)
@@ -156,7 +183,7 @@ async def produce(settings: Settings, ticks: Iterable[Tick], pacing: Pacing, *, 
 
     async def send(messages: Iterable[PackedMessage]) -> None:
         for m in messages:
-            await producer.send(TICKS, key=m.symbol.encode(), value=ticks_to_json_bytes(m.ticks),
+            await producer.send(settings.ticks_topic, key=m.symbol.encode(), value=ticks_to_json_bytes(m.ticks),
                                 timestamp_ms=int(m.offered_at * 1000))  # fmt: skip
 
     try:
@@ -196,7 +223,12 @@ async def replay(settings: Settings, path: Path, pacing: Pacing, *, loop: bool, 
 
 def simulated_ticks(symbols: Sequence[str], *, seed: int, start: datetime, step: timedelta,
                     rounds: int | None) -> Iterator[Tick]:  # fmt: skip
-    """Geometric random walks, one tick per symbol per round, each with its own daily volatility."""
+    """Geometric random walks, one tick per symbol per round, each with its own daily volatility.
+
+    ``step`` is the market time one round stands for (it scales the moves) and spaces
+    the stamps from ``start``; :func:`simulate` re-stamps them at the wall clock. Each
+    tick has a traded size (lots) so the terminal's volume view has something to show.
+    """
     rng = random.Random(seed)
     prices = {s: rng.uniform(20, 5000) for s in symbols}
     vols = {s: rng.uniform(0.008, 0.03) for s in symbols}  # daily σ of real futures: ~1–3 %
@@ -207,13 +239,18 @@ def simulated_ticks(symbols: Sequence[str], *, seed: int, start: datetime, step:
         for symbol in symbols:
             sigma = vols[symbol] * per_step
             prices[symbol] *= math.exp(rng.gauss(0.0, sigma) - 0.5 * sigma * sigma)
-            yield Tick(symbol, round(prices[symbol], 6), stamp)
+            yield Tick(symbol, round(prices[symbol], 6), stamp, volume=float(rng.randint(1, 50)))
         n += 1
 
 
 async def simulate(settings: Settings, pacing: Pacing, *, symbols: Sequence[str], seed: int, step_s: float,
                    rounds: int | None, progress: bool = True) -> FeedSummary:  # fmt: skip
-    """A synthetic live feed starting now: ``pacing.rate`` ticks/s across ``symbols``."""
-    ticks = simulated_ticks(symbols, seed=seed, start=utc_now(), step=timedelta(seconds=step_s), rounds=rounds)
+    """A synthetic live feed: ``pacing.rate`` ticks/s across ``symbols``, stamped at the wall clock as sent.
+
+    Stamping a round every ``step_s`` of market time would run ahead of the clock within
+    minutes at 200 ticks/s, and the worker dead-letters ticks from the future.
+    """
+    walk = simulated_ticks(symbols, seed=seed, start=utc_now(), step=timedelta(seconds=step_s), rounds=rounds)
+    ticks = map(WallClockStamps(), walk)
     total = rounds * len(symbols) if rounds else None
     return await produce(settings, ticks, pacing, total=total, progress=progress, desc="simulate")

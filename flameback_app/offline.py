@@ -2,7 +2,9 @@
 
 Reads a wide or long tick CSV (:mod:`flameback_app.ticks_csv`). Writes nothing but
 the requested CSV: one row per tick in input order per symbol, columns ``symbol,
-timestamp, current_price`` then every indicator, ISO 8601 timestamps, an empty cell
+timestamp, current_price``, every indicator, then ``seq`` (0 when the tick had none)
+and ``volume`` (empty when none) — added at the end, so readers by position of the
+older columns see no change —, ISO 8601 timestamps, an empty cell
 for None, floats in ``repr`` form so they read back bit-exact. Training and the
 end-to-end tests use :func:`iter_feature_rows`, so offline and live values come from
 the same code path (:func:`flameback_app.ta.step`).
@@ -21,14 +23,14 @@ from tqdm import tqdm
 from flameback_app.ta import FEATURE_FIELDS, IndicatorState, step
 from flameback_app.ticks_csv import count_data_lines, read_ticks
 
-OUTPUT_COLUMNS: tuple[str, ...] = ("symbol", "timestamp", "current_price", *FEATURE_FIELDS)
+OUTPUT_COLUMNS: tuple[str, ...] = ("symbol", "timestamp", "current_price", *FEATURE_FIELDS, "seq", "volume")
 PROGRESS_MIN_LINES = 2_000  # smaller files finish before a bar would tell anyone anything
 
 
 def iter_feature_rows(path: Path | str, symbols: set[str] | None = None, progress: bool = False) -> Iterator[dict]:
     """Every tick of the file with its features, one indicator state per symbol, in file order.
 
-    Each row is ``symbol, timestamp (datetime), current_price`` then FEATURE_FIELDS.
+    Each row is ``symbol, timestamp (datetime), current_price``, FEATURE_FIELDS, ``seq``, ``volume``.
     Raises :class:`~flameback_app.ticks_csv.TickFileError` (a ValueError naming
     file, line and reason) for unreadable input, after yielding the rows before it.
     """
@@ -44,7 +46,8 @@ def iter_feature_rows(path: Path | str, symbols: set[str] | None = None, progres
             if state is None:
                 state = IndicatorState()
             states[tick.symbol], features = step(state, tick.price)
-            yield {"symbol": tick.symbol, "timestamp": tick.timestamp, "current_price": tick.price, **features}
+            yield {"symbol": tick.symbol, "timestamp": tick.timestamp, "current_price": tick.price, **features,
+                   "seq": tick.order_key[1], "volume": tick.volume}  # fmt: skip
         bar.update(total - bar.n)
 
 

@@ -14,6 +14,9 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from flameback_app.topics import TopicNames
+from flameback_app.validation import TickRules
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_BROKER_DEFAULT = "kafka://127.0.0.1:9092"
 
@@ -52,6 +55,17 @@ class Settings(BaseSettings):
         8.0, gt=0, description="A stopping worker that has not finished by then exits anyway (nothing acknowledged is lost)."
     )
     retrain_every_s: float = Field(0.0, ge=0, description="0 disables scheduled retraining.")
+
+    # What a tick may be (flameback_app.validation.TickRules) and where ticks come and go.
+    epoch_unit: Literal["auto", "s", "ms", "us", "ns"] = Field(
+        "auto", description="Unit of epoch-number timestamps; auto: by magnitude (<1e11 s, <1e14 ms, <1e17 µs, else ns)."
+    )
+    max_future_s: float = Field(300.0, ge=0, description="Ticks stamped further ahead of the wall clock are dead-lettered.")
+    max_abs_price: float = Field(1e12, gt=0, description="Ticks with a larger |price| are dead-lettered.")
+    max_symbols: int = Field(10_000, ge=1, description="Symbols one worker keeps state for; new ones beyond are dead-lettered.")
+    ticks_topic: str = Field("futures-ticks", min_length=1, description="Where producers send ticks.")
+    dead_letter_topic: str = Field("futures-ticks-dlq", min_length=1, description="Rejected payloads, with the reason.")
+    features_topic: str = Field("real-features-ticks", min_length=1, description="Feature rows, one per applied tick.")
     symbol_sheet: Path = Field(REPO_ROOT.parent / "shared" / "data" / "tick_data_symbol_list_futures.csv")
 
     # The embedded broker's storage (the `broker` command; flameback_app.broker.BrokerStorage).
@@ -121,6 +135,14 @@ class Settings(BaseSettings):
             return self.embedded_broker
         hosts = [hostport(url)[0] for url in self.broker.split(";")]
         return all(h in ("127.0.0.1", "localhost", "::1") for h in hosts)
+
+    @property
+    def tick_rules(self) -> TickRules:
+        return TickRules(epoch_unit=self.epoch_unit, max_future_s=self.max_future_s, max_abs_price=self.max_abs_price)
+
+    @property
+    def topics(self) -> TopicNames:
+        return TopicNames(ticks=self.ticks_topic, dead_letters=self.dead_letter_topic, features=self.features_topic)
 
     @property
     def state_dir(self) -> Path:

@@ -7,7 +7,8 @@ Two layouts are accepted, detected from the header:
   error). Ticks come out date-major: all symbols of a date, then the next date.
 * **long**: columns ``symbol``, ``price``, ``timestamp`` (ISO 8601 or
   ``YYYY-MM-DD HH:MM:SS``), optional ``date``; a row with only ``date`` is that day
-  at midnight. Ticks come out in file order.
+  at midnight. Optional ``seq`` (integer ≥ 0) and ``volume`` (number ≥ 0) columns;
+  an empty cell means none. Ticks come out in file order.
 
 Anything unreadable raises :class:`TickFileError` naming file, line and reason.
 """
@@ -163,7 +164,23 @@ def _read_long(reader: csv.reader, header: list[str], path: Path, symbols: set[s
         cell = row[col["price"]].strip()
         if cell in MISSING_CELLS:
             continue
-        yield LocatedTick(line, Tick(symbol, _parse_price(cell, path, line, "price"), timestamp))
+        seq = _optional_cell(row, col, "seq", path, line)
+        volume = _optional_cell(row, col, "volume", path, line)
+        yield LocatedTick(line, Tick(symbol, _parse_price(cell, path, line, "price"), timestamp,
+                                     None if seq is None else int(seq), volume))  # fmt: skip
+
+
+def _optional_cell(row: list[str], col: dict[str, int], name: str, path: Path, line: int) -> float | None:
+    """An optional non-negative ``seq`` (integral) or ``volume`` cell; empty means absent."""
+    if name not in col or (cell := row[col[name]].strip()) in MISSING_CELLS:
+        return None
+    try:
+        value = int(cell) if name == "seq" else float(cell)
+    except ValueError:
+        raise TickFileError(path, line, f"{name} {cell!r} is not {'an integer' if name == 'seq' else 'a number'}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise TickFileError(path, line, f"{name} {cell!r} must be a finite number ≥ 0")
+    return value
 
 
 def count_data_lines(path: Path | str) -> int:

@@ -9,13 +9,36 @@ partition a symbol lives in (DESIGN §8, "table_route and keys").
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import faust
 
 TICKS = "futures-ticks"
 REKEYED_TICKS = "flameback-ticks"
 FEATURES = "real-features-ticks"
 DEAD_LETTERS = "futures-ticks-dlq"
-SOURCE_TOPICS = (TICKS, REKEYED_TICKS)  # what the agents consume: offsets commit only once processed
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """The topic names in use: the defaults above, or the settings ``FLAMEBACK_*_TOPIC``.
+
+    The repartition topic is internal (only the worker reads and writes it) and keeps its name.
+    """
+
+    ticks: str = TICKS
+    dead_letters: str = DEAD_LETTERS
+    features: str = FEATURES
+    rekeyed: str = REKEYED_TICKS
+
+    @property
+    def sources(self) -> tuple[str, str]:
+        """What the agents consume: their offsets commit only once processed."""
+        return self.ticks, self.rekeyed
+
+    def with_partitions(self, partitions: int) -> dict[str, int]:
+        """Every topic the app reads or writes, with its partition count (for explicit creation)."""
+        return {name: partitions for name in (self.ticks, self.rekeyed, self.features, self.dead_letters)}
 
 
 def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:
@@ -23,8 +46,3 @@ def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:
     return app.topic(
         name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw", partitions=partitions
     )
-
-
-def all_topic_partitions(partitions: int) -> dict[str, int]:
-    """Every topic the app reads or writes, with its partition count (for explicit creation)."""
-    return {TICKS: partitions, REKEYED_TICKS: partitions, FEATURES: partitions, DEAD_LETTERS: partitions}

@@ -29,7 +29,6 @@ from aiokafka.errors import KafkaError
 
 from flameback_app.app import app, settings
 from flameback_app.broker import ensure_topics
-from flameback_app.topics import all_topic_partitions
 from tables.definitions import scoreboards, symbol_states
 
 log = logging.getLogger(__name__)
@@ -39,7 +38,7 @@ _BROKER_DOWN = (KafkaError, OSError, TimeoutError)
 
 def worker_topics() -> dict[str, int]:
     """Every topic the worker reads or writes, with its partition count."""
-    topics = all_topic_partitions(settings.partitions)
+    topics = settings.topics.with_partitions(settings.partitions)
     topics.update({t.changelog_topic.get_topic_name(): settings.partitions for t in (symbol_states, scoreboards)})
     topics[f"{app.conf.id}-__assignor-__leader"] = 1  # Faust's leader election topic
     return topics

@@ -4,18 +4,22 @@ The topic is open to any producer, so nothing is trusted. A message is bytes, at
 512 KiB, UTF-8 JSON: either one tick object or an array of up to 10,000 tick objects
 (a *packed* message, which the feeds send to spare the per-message cost). A tick
 object has ``symbol`` (1–64 printable characters), ``price`` (a finite JSON number,
-not a bool or a string) and ``timestamp`` (ISO 8601 or ``YYYY-MM-DD HH:MM:SS``; a
-``date`` alone means that day at midnight). Every rejection carries a short
+not a bool or a string, within ±``max_abs_price``), ``timestamp`` (ISO 8601 or
+``YYYY-MM-DD HH:MM:SS``, or an epoch number in s, ms, µs or ns; a ``date`` alone means
+that day at midnight) and optionally ``seq`` (an integer ordering ticks of one
+timestamp) and ``volume`` (the traded size). Every rejection carries a short
 machine-readable reason (the DLQ and counters key on it) and a human detail.
+The same contract, for producers, is ``docs/tick.schema.json``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from flameback_app.records import Tick
 
@@ -23,10 +27,59 @@ MAX_PAYLOAD_BYTES = 512 * 1024
 MAX_TICKS_PER_MESSAGE = 10_000
 MAX_SYMBOL_LEN = 64
 
+MAX_SEQ = 2**63 - 1  # fits the database's BIGINT
+MAX_VOLUME = 1e18
+
 REASONS = (
     "too_large", "not_utf8", "invalid_json", "not_object", "missing_field",
-    "bad_symbol", "bad_price", "non_finite_price", "bad_timestamp", "bad_pack",
+    "bad_symbol", "bad_price", "non_finite_price", "price_out_of_range", "bad_timestamp", "future_timestamp",
+    "bad_seq", "bad_volume", "bad_pack",
 )  # fmt: skip
+
+EpochUnit = Literal["auto", "s", "ms", "us", "ns"]
+_UNIT_DIVISOR = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+_EPOCH = datetime(1970, 1, 1)
+
+
+def epoch_unit_of(value: float) -> str:
+    """The magnitude rule for epoch numbers: below 1e11 seconds, 1e14 ms, 1e17 µs, else ns.
+
+    Each cut sits where the smaller unit would mean a year past 5100 and the larger one a
+    date before 1973, so real timestamps are never ambiguous — including epoch seconds of
+    2001 (about 9.8e8, under the 1e9 that simpler rules use) and ms of 1970's first days.
+    """
+    magnitude = abs(value)
+    if magnitude < 1e11:
+        return "s"
+    if magnitude < 1e14:
+        return "ms"
+    if magnitude < 1e17:
+        return "us"
+    return "ns"
+
+
+@dataclass(frozen=True, slots=True)
+class TickRules:
+    """The limits a tick is held to (settings ``FLAMEBACK_EPOCH_UNIT``, ``_MAX_FUTURE_S``, ``_MAX_ABS_PRICE``).
+
+    ``max_future_s`` bounds how far ahead of the wall clock a timestamp may be: one tick
+    stamped in 2999 would otherwise become its symbol's dedup marker and make every later
+    tick stale. ``max_abs_price`` keeps features finite (1e300 squared is infinity).
+    """
+
+    epoch_unit: EpochUnit = "auto"
+    max_future_s: float = 300.0
+    max_abs_price: float = 1e12
+    now: float | None = None  # wall-clock override for tests; None: time.time() per message
+
+    def latest_allowed(self) -> datetime:
+        if not math.isfinite(self.max_future_s):
+            return datetime.max
+        now = time.time() if self.now is None else self.now
+        return _EPOCH + timedelta(seconds=now + self.max_future_s)
+
+
+DEFAULT_RULES = TickRules()
 
 
 class InvalidTick(ValueError):
@@ -45,7 +98,7 @@ class ParsedMessage:
     rejection: InvalidTick | None = None
 
 
-def parse_message(payload: bytes | None) -> ParsedMessage:
+def parse_message(payload: bytes | None, rules: TickRules = DEFAULT_RULES) -> ParsedMessage:
     """Decode one message: a tick object or a packed array of them.
 
     In a packed message every valid element is kept (good data is never dropped for a
@@ -57,24 +110,25 @@ def parse_message(payload: bytes | None) -> ParsedMessage:
     try:
         obj = _decode(payload)
         if isinstance(obj, dict):
-            return ParsedMessage([_tick(obj)])
+            return ParsedMessage([_tick(obj, rules, rules.latest_allowed())])
         if not isinstance(obj, list):
             raise InvalidTick("not_object", f"expected a JSON object or array, got {type(obj).__name__}")
         if not 1 <= len(obj) <= MAX_TICKS_PER_MESSAGE:
             raise InvalidTick("bad_pack", f"a packed message holds 1..{MAX_TICKS_PER_MESSAGE} ticks, not {len(obj)}")
     except InvalidTick as exc:
         return ParsedMessage(rejection=exc)
-    return _parse_pack(obj)
+    return _parse_pack(obj, rules)
 
 
-def _parse_pack(elements: list[Any]) -> ParsedMessage:
+def _parse_pack(elements: list[Any], rules: TickRules) -> ParsedMessage:
     parsed = ParsedMessage()
+    latest = rules.latest_allowed()
     bad: list[tuple[int, InvalidTick]] = []
     for index, element in enumerate(elements):
         try:
             if not isinstance(element, dict):
                 raise InvalidTick("not_object", f"expected a JSON object, got {type(element).__name__}")
-            parsed.ticks.append(_tick(element))
+            parsed.ticks.append(_tick(element, rules, latest))
         except InvalidTick as exc:
             bad.append((index, exc))
     if bad:
@@ -85,12 +139,12 @@ def _parse_pack(elements: list[Any]) -> ParsedMessage:
     return parsed
 
 
-def parse_tick(payload: bytes | None) -> Tick:
+def parse_tick(payload: bytes | None, rules: TickRules = DEFAULT_RULES) -> Tick:
     """Decode and validate a one-tick payload; raise :class:`InvalidTick` with the first problem found."""
     obj = _decode(payload)
     if not isinstance(obj, dict):
         raise InvalidTick("not_object", f"expected a JSON object, got {type(obj).__name__}")
-    return _tick(obj)
+    return _tick(obj, rules, rules.latest_allowed())
 
 
 def _decode(payload: bytes | None) -> Any:
@@ -110,8 +164,13 @@ def _decode(payload: bytes | None) -> Any:
     return obj
 
 
-def _tick(obj: dict) -> Tick:
-    return Tick(_symbol(obj), _price(obj), _timestamp(obj))
+def _tick(obj: dict, rules: TickRules, latest: datetime) -> Tick:
+    symbol, price = _symbol(obj), _price(obj, rules.max_abs_price)
+    timestamp = _timestamp(obj, rules.epoch_unit)
+    if timestamp > latest:
+        raise InvalidTick("future_timestamp", f"{timestamp.isoformat()} is more than {rules.max_future_s:g}s "
+                          "ahead of the wall clock (FLAMEBACK_MAX_FUTURE_S)")  # fmt: skip
+    return Tick(symbol, price, timestamp, _seq(obj), _volume(obj))
 
 
 class _NonFinite(ValueError):
@@ -136,7 +195,7 @@ def _symbol(obj: dict) -> str:
     return symbol
 
 
-def _price(obj: dict) -> float:
+def _price(obj: dict, max_abs_price: float) -> float:
     if "price" not in obj:
         raise InvalidTick("missing_field", "no 'price'")
     price = obj["price"]
@@ -148,17 +207,52 @@ def _price(obj: dict) -> float:
         raise InvalidTick("non_finite_price", "price overflows a double") from None
     if not math.isfinite(value):
         raise InvalidTick("non_finite_price", f"price {value} is not finite")
+    if abs(value) > max_abs_price:
+        raise InvalidTick("price_out_of_range", f"|price| {value:g} > {max_abs_price:g} (FLAMEBACK_MAX_ABS_PRICE)")
     return value
 
 
-def _timestamp(obj: dict) -> datetime:
+def _seq(obj: dict) -> int | None:
+    """Optional integer 0..2**63-1; an integral float (``3.0``) is accepted, as JSON has one number type."""
+    seq = obj.get("seq")
+    if seq is None:
+        return None
+    if isinstance(seq, float) and seq.is_integer():
+        seq = int(seq)
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        raise InvalidTick("bad_seq", f"seq must be an integer, got {type(seq).__name__}")
+    if not 0 <= seq <= MAX_SEQ:
+        raise InvalidTick("bad_seq", f"seq {seq} not in 0..2**63-1")
+    return seq
+
+
+def _volume(obj: dict) -> float | None:
+    """Optional traded size: a finite number, 0 ≤ volume ≤ 1e18."""
+    volume = obj.get("volume")
+    if volume is None:
+        return None
+    if isinstance(volume, bool) or not isinstance(volume, int | float):
+        raise InvalidTick("bad_volume", f"volume must be a number, got {type(volume).__name__}")
+    try:
+        value = float(volume)
+    except OverflowError:
+        raise InvalidTick("bad_volume", "volume overflows a double") from None
+    if not (math.isfinite(value) and 0 <= value <= MAX_VOLUME):
+        raise InvalidTick("bad_volume", f"volume {value:g} not a finite number in 0..1e18")
+    return value
+
+
+def _timestamp(obj: dict, epoch_unit: EpochUnit) -> datetime:
+    """ISO 8601 (a zone is converted to UTC; none means UTC) or epoch number → naive UTC datetime."""
     raw = obj.get("timestamp")
     if raw is None:
         raw = obj.get("date")
         if raw is None:
             raise InvalidTick("missing_field", "no 'timestamp' (or 'date')")
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return _from_epoch(raw, epoch_unit)
     if not isinstance(raw, str) or len(raw) > 40:
-        raise InvalidTick("bad_timestamp", "timestamp must be an ISO 8601 string")
+        raise InvalidTick("bad_timestamp", "timestamp must be an ISO 8601 string or an epoch number")
     try:
         value = datetime.fromisoformat(raw.strip())
     except ValueError:
@@ -166,3 +260,25 @@ def _timestamp(obj: dict) -> datetime:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value
+
+
+def _from_epoch(raw: int | float, epoch_unit: EpochUnit) -> datetime:
+    """Epoch s/ms/µs/ns (by :func:`epoch_unit_of` unless the unit is set) → naive UTC, µs resolution.
+
+    Integers are split exactly (no float rounding of ns stamps); nanoseconds below a
+    microsecond are dropped, so ticks apart by less than 1 µs need a ``seq`` to stay apart.
+    """
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise InvalidTick("bad_timestamp", f"epoch timestamp {raw} is not finite")
+    if raw < 0:
+        raise InvalidTick("bad_timestamp", f"epoch timestamp {raw} is negative (before 1970)")
+    unit = epoch_unit_of(raw) if epoch_unit == "auto" else epoch_unit
+    divisor = _UNIT_DIVISOR[unit]
+    try:
+        if isinstance(raw, int):
+            micros = raw * 10**6 // divisor
+        else:
+            micros = round(raw * (10**6 / divisor))
+        return _EPOCH + timedelta(microseconds=micros)
+    except OverflowError:
+        raise InvalidTick("bad_timestamp", f"epoch timestamp {raw} ({unit}) is beyond year 9999") from None

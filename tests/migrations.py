@@ -4,7 +4,7 @@
   (frozen in ``tests/schema_62372df/<dialect>.sql``) and fills every table through the
   worker's writers, as a deployment of that commit would have.
 - :func:`migrations_with_next_revision` copies the package's migrations to a temp dir
-  and adds revision ``0002``: it adds a column to ``predictions`` (on SQLite by copying
+  and adds a revision after the package's head (:data:`NEXT_REVISION_ID`): it adds a column to ``predictions`` (on SQLite by copying
   the whole table, ``recreate="always"``; on PostgreSQL by ``ALTER TABLE``: a batch
   copy there would give ``id`` a new sequence starting at 1), records which process ran it in
   ``migration_runs``, and sleeps ``FLAMEBACK_TEST_MIGRATION_SLEEP_S`` inside the
@@ -13,25 +13,25 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, select
+from sqlalchemy import Engine, MetaData, create_engine, insert, select
 
-from flameback_app import db
+from flameback_app import db, schema
 from tests.browser.seed import counters, prediction_rows, scoreboard_rows
 
 FROZEN_DDL = Path(__file__).resolve().parent / "schema_62372df"
 PACKAGE_MIGRATIONS = Path(db.__file__).resolve().parent / "migrations"
 TABLES_62372DF = ("model_registry", "pipeline_counters", "predictions", "scoreboard")
 
-NEXT_REVISION = '''"""Test revision: add predictions.venue (table rebuilt), record the run.
+HEAD_REVISION = schema.head_revision()
+NEXT_REVISION_ID = f"{int(HEAD_REVISION) + 1:04d}"
 
-Revision ID: 0002
-Revises: 0001
-"""
+NEXT_REVISION = '''"""Test revision: add predictions.venue (table rebuilt), record the run."""
 
 import os
 import time
@@ -39,8 +39,8 @@ import time
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{next_id}"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -75,9 +75,13 @@ def create_62372df_database(engine: Engine) -> None:
     with engine.begin() as conn:
         for statement in frozen_statements(engine.dialect.name):
             conn.exec_driver_sql(statement)
-    for k, symbol in enumerate(("CL1 Comdty", "ES1 Index", "C 1 Comdty")):
-        rows, _state, _price = prediction_rows(symbol, 60 + 20 * k, seed=k, price=20.0 * 3**k)
-        db.insert_predictions(engine, rows)
+    reflected = MetaData()
+    reflected.reflect(engine, only=["predictions"])
+    old_predictions, old_columns = reflected.tables["predictions"], columns_62372df()["predictions"]
+    with engine.begin() as conn:
+        for k, symbol in enumerate(("CL1 Comdty", "ES1 Index", "C 1 Comdty")):
+            rows, _state, _price = prediction_rows(symbol, 60 + 20 * k, seed=k, price=20.0 * 3**k)
+            conn.execute(insert(old_predictions), [{c: r.get(c) for c in old_columns if c != "id"} for r in rows])
     db.upsert_scoreboard(engine, scoreboard_rows(["CL1 Comdty", "ES1 Index", "C 1 Comdty"]))
     db.write_counters(engine, counters(180, 1_764_000_000.0), datetime(2026, 12, 1, 12, 0, 0, 123456))
     db.register_model(engine, "20260101T000000Z", datetime(2026, 1, 1), "/models/20260101T000000Z", "{}")
@@ -87,7 +91,7 @@ def snapshot(engine: Engine, tables: tuple[str, ...] = TABLES_62372DF) -> dict[s
     """Every row of the 62372df tables (their 62372df columns only), in primary-key order."""
     reflected = MetaData()
     reflected.reflect(engine, only=list(tables))
-    columns = {t.name: [c.name for c in t.columns] for t in db.metadata.sorted_tables if t.name in tables}
+    columns = columns_62372df()
     out = {}
     with engine.connect() as conn:
         for name in tables:
@@ -97,9 +101,23 @@ def snapshot(engine: Engine, tables: tuple[str, ...] = TABLES_62372DF) -> dict[s
     return out
 
 
+@functools.cache
+def columns_62372df() -> dict[str, list[str]]:
+    """Each 62372df table's columns, in order, from its frozen DDL (later revisions add columns)."""
+    engine = create_engine("sqlite://")
+    with engine.begin() as conn:
+        for statement in frozen_statements("sqlite"):
+            conn.exec_driver_sql(statement)
+    reflected = MetaData()
+    reflected.reflect(engine)
+    engine.dispose()
+    return {name: [c.name for c in table.columns] for name, table in reflected.tables.items()}
+
+
 def migrations_with_next_revision(root: Path) -> str:
-    """A copy of the package's migrations plus revision 0002 (see the module docstring); its script location."""
+    """A copy of the package's migrations plus one revision after its head (module docstring); its location."""
     target = root / "migrations"
     shutil.copytree(PACKAGE_MIGRATIONS, target, ignore=shutil.ignore_patterns("__pycache__"))
-    (target / "versions" / "0002_test_next_revision.py").write_text(NEXT_REVISION)
+    text = NEXT_REVISION.replace("{next_id}", NEXT_REVISION_ID).replace("{head}", HEAD_REVISION)
+    (target / "versions" / f"{NEXT_REVISION_ID}_test_next_revision.py").write_text(text)
     return str(target)

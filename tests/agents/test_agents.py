@@ -15,6 +15,7 @@ import pytest
 from faust.types.tuples import ConsumerMessage
 from sqlalchemy import select
 
+from agents import dead_letters
 from agents import indicators as indicator_stage
 from agents import ingest as ingest_stage
 from flameback_app import app, db
@@ -60,7 +61,7 @@ def pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[s
     monkeypatch.setattr(runtime, "counters", PipelineCounters())
     monkeypatch.setattr(runtime, "signals", SignalEngine(None))
     sends = {"dlq": Recorder(), "rekeyed": Recorder(), "features": Recorder()}
-    monkeypatch.setattr(ingest_stage.dead_letter_topic, "send", sends["dlq"])
+    monkeypatch.setattr(dead_letters.dead_letter_topic, "send", sends["dlq"])
     monkeypatch.setattr(indicator_stage.rekeyed_topic, "send", sends["rekeyed"])
     monkeypatch.setattr(indicator_stage.features_topic, "send", sends["features"])
     yield sends  # tables persist across tests (in memory): each test uses its own symbols
@@ -127,6 +128,65 @@ def test_bad_payloads_are_dead_lettered_and_processing_continues(pipeline: dict[
                                                                              b"not_utf8"]  # fmt: skip
     assert runtime.counters.rejected_total == 3
     assert len(rows(symbol)) == 2
+
+
+def trade(symbol: str, price: float, stamp: object, **extra: object) -> bytes:
+    return json.dumps({"symbol": symbol, "price": price, "timestamp": stamp, **extra}).encode()
+
+
+def test_same_millisecond_trades_with_seq_are_rows_and_without_seq_are_dead_lettered_by_name(
+    pipeline: dict[str, Recorder], loop
+) -> None:
+    symbol = "NQ1 Index"
+    home = partition_for(symbol, app.flameback_settings.partitions)
+    ms = 1_764_600_000_001  # epoch milliseconds, 2025-12-01T14:40:00.001Z
+    with_seq = [trade(symbol, 21000.0 + i, ms, seq=i, volume=i * 2) for i in (1, 2, 3)]
+    no_seq = [trade(symbol, 21010.0, ms + 1, volume=1), trade(symbol, 21011.0, ms + 1, volume=1),
+              trade(symbol, 21010.0, ms + 1, volume=1)]  # fmt: skip
+    messages = [(m, home) for m in with_seq + no_seq + with_seq]  # the seq trades again: a redelivery
+    loop.run_until_complete(feed(ingest_stage.ingest, messages, key=symbol.encode()))
+
+    stored = rows(symbol)
+    assert [(r.seq, r.current_price, r.volume) for r in stored] == [
+        (1, 21001.0, 2.0), (2, 21002.0, 4.0), (3, 21003.0, 6.0), (0, 21010.0, 1.0)]  # fmt: skip
+    assert {r.timestamp.isoformat(timespec="milliseconds") for r in stored[:3]} == {"2025-12-01T14:40:00.001"}
+    (dead,) = pipeline["dlq"].sent
+    assert dict(dead["headers"])["reason"] == b"same_timestamp" and json.loads(dead["value"])["price"] == 21011.0
+    counters = runtime.counters.snapshot(0.0)
+    assert (counters["same_timestamp_total"], counters["stale_total"]) == (1, 4)  # the identical no-seq tick + 3
+    published = [json.loads(s["value"]) for s in pipeline["features"].sent]
+    assert [(p["seq"], p["volume"]) for p in published] == [(1, 2.0), (2, 4.0), (3, 6.0), (0, 1.0)]
+
+
+def test_a_tick_from_the_future_is_dead_lettered_and_does_not_poison_its_symbol(
+    pipeline: dict[str, Recorder], loop
+) -> None:
+    symbol = "Z 1 Index"
+    home = partition_for(symbol, app.flameback_settings.partitions)
+    good = [tick(symbol, 7000.0 + i, i) for i in range(1, 26)]
+    messages = [(m, home) for m in good[:10] + [trade(symbol, 1.0, "2999-01-01T00:00:00")] + good[10:]]
+    loop.run_until_complete(feed(ingest_stage.ingest, messages, key=symbol.encode()))
+
+    assert len(rows(symbol)) == len(good)  # every good tick after the 2999 one is a row
+    (dead,) = pipeline["dlq"].sent
+    assert dict(dead["headers"])["reason"] == b"future_timestamp"
+
+
+def test_new_symbols_beyond_the_bound_are_dead_lettered(pipeline: dict[str, Recorder], loop, monkeypatch) -> None:
+    from tables.symbol_census import SymbolCensus
+
+    known = [s.decode() for s in symbol_states.keys()]
+    monkeypatch.setattr(indicator_stage, "census", SymbolCensus(limit=len(known) + 2))
+    home = partition_for("A", app.flameback_settings.partitions)
+    fresh = [f"FLOOD{i}" for i in range(40) if partition_for(f"FLOOD{i}", app.flameback_settings.partitions) == home]
+    messages = [(tick(symbol, 1.0, 1), home) for symbol in fresh]
+    for symbol, message in zip(fresh, messages, strict=True):  # each keyed by its own symbol
+        loop.run_until_complete(feed(ingest_stage.ingest, [message], key=symbol.encode()))
+
+    stored = {s for s in fresh if rows(s)}
+    assert stored == set(fresh[:2])
+    reasons = [dict(s["headers"])["reason"] for s in pipeline["dlq"].sent]
+    assert reasons == [b"too_many_symbols"] * (len(fresh) - 2)
 
 
 def test_unkeyed_ticks_take_the_repartition_hop_even_on_the_home_partition(pipeline: dict[str, Recorder], loop) -> None:

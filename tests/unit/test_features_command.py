@@ -92,7 +92,8 @@ def check_output(out: Path, expected: dict[str, list[tuple[datetime, float]]]) -
         seen[symbol] += 1
         stamp, price = expected[symbol][k]
         assert row[1] == stamp.isoformat() and float(row[2]) == price
-        for name, cell in zip(FEATURE_FIELDS, row[3:], strict=True):
+        assert row[-2:] == ["0", ""]  # seq 0 and no volume: these files have neither column
+        for name, cell in zip(FEATURE_FIELDS, row[3:-2], strict=True):
             value = want[symbol][k][name]
             assert (cell == "") == (value is None), (symbol, k, name)
             if value is not None:
@@ -134,7 +135,7 @@ def test_iter_feature_rows_filters_symbols_and_keeps_datetimes(tmp_path: Path) -
     expected = write_wide(source)
     rows = list(iter_feature_rows(source, symbols={"C 1 Comdty"}))
     assert [(r["timestamp"], r["current_price"]) for r in rows] == expected["C 1 Comdty"]
-    assert tuple(rows[0]) == ("symbol", "timestamp", "current_price", *FEATURE_FIELDS)
+    assert tuple(rows[0]) == ("symbol", "timestamp", "current_price", *FEATURE_FIELDS, "seq", "volume")
     assert {r["symbol"] for r in rows} == {"C 1 Comdty"}
 
 

@@ -1,4 +1,4 @@
-"""The feeds' tick packer: full messages at full speed, single ticks at a live rate, order kept."""
+"""The feeds: the tick packer (full messages at full speed, single ticks at a live rate, order kept) and their stamps."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from flameback_app.feeds import TickPacker
+from flameback_app.feeds import TickPacker, WallClockStamps, looped, simulated_ticks
 from flameback_app.records import Tick
 
 
@@ -47,3 +47,43 @@ def test_one_tick_per_message_when_packing_is_off() -> None:
 def test_packing_needs_at_least_one_tick() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         TickPacker(max_ticks=0, linger_s=0.0)
+
+
+class FakeClock:
+    """A wall clock the test moves (real time would make the check depend on the machine's speed)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_replay_repeat_restamps_later_passes_at_send_time_never_ahead_of_the_clock() -> None:
+    file = [Tick(s, 10.0 + i, datetime(2019, 1, 1) + timedelta(days=i), seq=i, volume=1.0)
+            for i in range(3) for s in ("A", "B")]  # fmt: skip
+    clock = FakeClock(datetime(2026, 12, 2, 12, 0))
+    sent = []
+    for tick in looped(file, passes=3, clock=clock):
+        sent.append(tick)
+        clock.now += timedelta(milliseconds=1) if len(sent) % 2 else timedelta(0)  # some share a clock reading
+    assert sent[: len(file)] == file  # the first pass is the file as stamped
+    for symbol in ("A", "B"):
+        stamps = [t.timestamp for t in sent if t.symbol == symbol]
+        assert all(b > a for a, b in zip(stamps, stamps[1:])), symbol  # strictly increasing, across passes
+    later = sent[len(file):]
+    assert len(later) == 2 * len(file) and all(t.timestamp <= clock.now + timedelta(microseconds=10) for t in later)
+    assert [(t.price, t.seq, t.volume) for t in later] == [(t.price, t.seq, t.volume) for t in file] * 2
+
+
+def test_simulated_ticks_are_stamped_at_the_wall_clock() -> None:
+    walk = simulated_ticks(["A", "B"], seed=1, start=datetime(2026, 1, 1), step=timedelta(seconds=60), rounds=50)
+    clock = FakeClock(datetime(2026, 12, 2, 12, 0))
+    stamped = []
+    for tick in map(WallClockStamps(clock), walk):
+        stamped.append(tick)
+        clock.now += timedelta(milliseconds=5)
+    assert stamped[-1].timestamp <= clock.now  # 50 rounds of "60 s" would otherwise be 49 minutes ahead
+    assert all(t.volume is not None and t.volume >= 1 for t in stamped)
+    a = [t.timestamp for t in stamped if t.symbol == "A"]
+    assert all(y > x for x, y in zip(a, a[1:]))

@@ -117,3 +117,16 @@ def test_count_data_lines_excludes_the_header(tmp_path: Path) -> None:
 def test_parse_timestamp_returns_naive_utc() -> None:
     assert parse_timestamp(" 2024-03-01T12:00:00-05:00 ") == datetime(2024, 3, 1, 17)
     assert parse_timestamp("2024-03-01") == datetime(2024, 3, 1)
+
+
+def test_long_layout_takes_optional_seq_and_volume_columns(tmp_path) -> None:
+    path = tmp_path / "trades.csv"
+    path.write_text("symbol,timestamp,price,seq,volume\n"
+                    "ES1 Index,2026-12-01T14:30:00.001,6000.25,1,10\n"
+                    "ES1 Index,2026-12-01T14:30:00.001,6000.50,2,\n"
+                    "ES1 Index,2026-12-01T14:30:00.002,6000.75,,3.5\n")  # fmt: skip
+    got = [(t.tick.seq, t.tick.volume) for t in read_ticks(path)]
+    assert got == [(1, 10.0), (2, None), (None, 3.5)]
+    path.write_text("symbol,timestamp,price,volume\nX,2026-12-01,1.0,-4\n")
+    with pytest.raises(TickFileError, match=r"trades.csv:2: volume '-4' must be a finite number"):
+        list(read_ticks(path))
