@@ -219,6 +219,7 @@ def technicals_table(last: dict[str, Any]) -> html.Table:
         ("EMA 12", fmt_price(last["ema_12"])), ("EMA 26", fmt_price(last["ema_26"])),
         ("BB upper", fmt_price(last["bb_upper"])), ("BB middle", fmt_price(last["bb_middle"])),
         ("BB lower", fmt_price(last["bb_lower"])), ("Volatility (20, ann.)", fmt_percent(last["volatility_20"])),
+        ("Last tick volume", fmt_number(last.get("volume"), 0)),
     ]  # fmt: skip
     return html.Table([html.Tr([html.Td(k), html.Td(v)]) for k, v in items], className="grid")
 

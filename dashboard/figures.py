@@ -70,10 +70,19 @@ def _line(x: list[Any], y: list[Any], name: str, style: dict[str, Any]) -> dict[
     return {"type": "scatter", "mode": "lines", "x": x, "y": y, "name": name, "connectgaps": False, **style}
 
 
+VOLUME_TRACE: dict[str, Any] = {"type": "bar", "name": "Volume", "yaxis": "y2", "showlegend": False,
+                                 "marker": {"color": "rgba(0, 200, 255, 0.45)"}}  # fmt: skip
+
+
 def price_figure(rows: Sequence[Row], symbol: str) -> dict[str, Any]:
+    """Price, SMAs and Bollinger bands above; each tick's traded volume in a strip below (empty without volume)."""
     x = column(rows, "timestamp")
     data = [_line(x, column(rows, key), name, style) for key, name, style in PRICE_TRACES]
-    return {"data": data, "layout": _layout(symbol, f"{symbol} · PRICE · SMA 10/20 · BOLLINGER (20, 2)", 340)}
+    data.append({**VOLUME_TRACE, "x": x, "y": column(rows, "volume")})
+    layout = _layout(symbol, f"{symbol} · PRICE · SMA 10/20 · BOLLINGER (20, 2) · VOLUME", 340)
+    layout["yaxis"] = {**layout["yaxis"], "domain": [0.24, 1.0]}
+    layout["yaxis2"] = {**layout["yaxis"], "domain": [0.0, 0.2], "rangemode": "tozero", "nticks": 3}
+    return {"data": data, "layout": layout}
 
 
 def rsi_figure(rows: Sequence[Row], symbol: str) -> dict[str, Any]:
@@ -97,7 +106,8 @@ def _extension(rows: Sequence[Row], ys: list[list[Any]], max_points: int) -> Ext
 
 
 def price_extension(rows: Sequence[Row], max_points: int) -> Extension:
-    return _extension(rows, [column(rows, key) for key, _name, _style in PRICE_TRACES], max_points)
+    ys = [column(rows, key) for key, _name, _style in PRICE_TRACES]
+    return _extension(rows, [*ys, column(rows, "volume")], max_points)
 
 
 def rsi_extension(rows: Sequence[Row], max_points: int) -> Extension:

@@ -34,7 +34,7 @@ CHART_COLUMNS: tuple[str, ...] = (
     "volatility_20", "momentum_10", "price_change_pct",
     "XGBoost", "RandomForest", "AdaBoost", "LogisticReg",
     "XGBoost_p_up", "RandomForest_p_up", "AdaBoost_p_up", "LogisticReg_p_up",
-    "RSI_Rule", "MACD_Rule", "Momentum_Rule", "PriceChange_Rule", "BB_Rule", "model_version",
+    "RSI_Rule", "MACD_Rule", "Momentum_Rule", "PriceChange_Rule", "BB_Rule", "model_version", "seq", "volume",
 )  # fmt: skip
 
 # One index seek per distinct symbol instead of reading every index entry (SELECT DISTINCT).

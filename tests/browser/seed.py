@@ -80,6 +80,7 @@ def prediction_rows(symbol: str, n: int, *, seed: int = 0, price: float = 100.0,
                     vol: float = 0.012) -> tuple[list[dict[str, Any]], IndicatorState, float]:  # fmt: skip
     """``n`` rows as the worker writes them; pass the returned state and price back to continue the series."""
     rng = random.Random(f"{symbol}:{seed}:{skip}")
+    sizes = random.Random(f"volume:{symbol}:{seed}:{skip}")  # its own stream: the other values stay as they were
     state = state or IndicatorState()
     rows = []
     for day in _take(business_days(START, skip), n):
@@ -89,7 +90,8 @@ def prediction_rows(symbol: str, n: int, *, seed: int = 0, price: float = 100.0,
         rows.append({"symbol": symbol, "timestamp": day, "current_price": price, "processing_time": processed,
                      **features, **rule_signals(price, features), **model_signals(rng, features, models_ready),
                      "model_version": "20260101T000000Z" if models_ready else None,
-                     "ingest_time": day, "latency_ms": rng.uniform(2, 40)})  # fmt: skip
+                     "ingest_time": day, "latency_ms": rng.uniform(2, 40),
+                     "volume": float(sizes.randint(1, 500))})  # fmt: skip
     return rows, state, price
 
 

@@ -73,13 +73,18 @@ def wait_js(dash_duo: DashComposite, script: str, predicate: Callable[[Any], boo
     raise AssertionError(f"script result never matched; last: {seen!r}")
 
 
-def last_row(url: str, symbol: str) -> dict[str, Any]:
+def last_rows(url: str, symbol: str, n: int) -> list[dict[str, Any]]:
+    """The symbol's newest ``n`` rows, oldest first."""
     engine = make_engine(url)
-    stmt = select(predictions).where(predictions.c.symbol == symbol).order_by(predictions.c.id.desc()).limit(1)
+    stmt = select(predictions).where(predictions.c.symbol == symbol).order_by(predictions.c.id.desc()).limit(n)
     with engine.connect() as conn:
-        row = conn.execute(stmt).one()._asdict()
+        rows = [r._asdict() for r in conn.execute(stmt)]
     engine.dispose()
-    return row
+    return rows[::-1]
+
+
+def last_row(url: str, symbol: str) -> dict[str, Any]:
+    return last_rows(url, symbol, 1)[0]
 
 
 def choose_symbol(dash_duo: DashComposite, symbol: str) -> None:
@@ -111,8 +116,11 @@ def test_seeded_database_renders_everything_from_local_assets(dash_duo, free_por
     wait_text(dash_duo, ids.KPI_PRICE, lambda t: t == fmt_price(last["current_price"]))
     assert text_of(dash_duo, ids.KPI_RSI) == f"{last['rsi_14']:,.1f}"
     assert text_of(dash_duo, ids.KPI_LAST).startswith(str(last["timestamp"])[:10])
-    assert wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [500] * 5)
+    assert wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [500] * 6)
     assert dash_duo.driver.execute_script(TRACE_LENGTHS.format(ids.MACD_CHART)) == [500] * 4
+    volumes = dash_duo.driver.execute_script(
+        f"return document.querySelector('#{ids.PRICE_CHART} .js-plotly-plot').data[5].y.slice(-3)")
+    assert volumes == [r["volume"] for r in last_rows(db_url, "CL1 Comdty", 3)]  # the volume strip: stored sizes
     signals = text_of(dash_duo, ids.SIGNALS)
     assert all(name in signals for name in ("XGBoost", "LogisticReg", "BB rule")) and re.search("[▲▼]", signals)
     assert "%" in signals and "412.5" in wait_text(dash_duo, ids.HEALTH, lambda t: "Ticks/s" in t)
@@ -145,7 +153,7 @@ def test_switching_symbol_changes_charts_and_kpis(dash_duo, free_port, db_url, s
     choose_symbol(dash_duo, "ES1 Index")
     wait_text(dash_duo, ids.KPI_PRICE, lambda t: t == fmt_price(spx["current_price"]))
     assert text_of(dash_duo, ids.KPI_MACD) == f"{spx['macd_line']:,.4f}"
-    assert wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [420] * 5)
+    assert wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [420] * 6)
     title = dash_duo.driver.execute_script(
         f"return document.querySelector('#{ids.PRICE_CHART} .js-plotly-plot').layout.title.text")
     assert title.startswith("ES1 Index")
@@ -159,14 +167,14 @@ def test_rows_written_during_the_session_appear_and_zoom_is_kept(dash_duo, free_
     create_schema(engine)
     insert_predictions(engine, rows[:300])
     start(dash_duo, free_port(), database.url)
-    wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [300] * 5)
+    wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [300] * 6)
     zoom = [str(rows[200]["timestamp"]), str(rows[250]["timestamp"])]
     dash_duo.driver.execute_script(
         f"Plotly.relayout(document.querySelector('#{ids.PRICE_CHART} .js-plotly-plot'), "
         f"{{'xaxis.range': ['{zoom[0]}', '{zoom[1]}']}})")  # fmt: skip
     insert_predictions(engine, rows[300:])
     wait_text(dash_duo, ids.KPI_LAST, lambda t: t.startswith(str(rows[-1]["timestamp"])[:10]))
-    assert wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [306] * 5)
+    assert wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [306] * 6)
     assert text_of(dash_duo, ids.KPI_PRICE) == fmt_price(rows[-1]["current_price"])
     kept = dash_duo.driver.execute_script(
         f"return document.querySelector('#{ids.PRICE_CHART} .js-plotly-plot').layout.xaxis.range")

@@ -124,12 +124,12 @@ def test_web_views_serve_table_state(stack: Stack, real_subset: Path) -> None:
     assert stack.get_json("w1", "/state/NOPE/") is None  # 404 → urlopen raises → None
 
 
-async def _send_raw(bootstrap: str, messages: list[tuple[bytes | None, bytes, int | None]]) -> None:
+async def _send_raw(bootstrap: str, messages: list[tuple[bytes | None, bytes, int | None]], topic: str = TICKS) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4 * 1024 * 1024)
     await producer.start()
     try:
         for key, value, partition in messages:
-            await producer.send(TICKS, key=key, value=value, partition=partition)
+            await producer.send(topic, key=key, value=value, partition=partition)
         await producer.flush()
     finally:
         await producer.stop()
