@@ -95,8 +95,8 @@ def _advance(batch: Sequence[tuple[EventT, Tick]]) -> BatchStep:
         if state is None:
             value = _load(symbol_states, event, tick.symbol)
             if value is None and not census.admit(tick.symbol, _table_symbols):
-                step.refused.append((event, tick, InvalidTick(
-                    "too_many_symbols", f"this worker holds {len(census)} symbols (FLAMEBACK_MAX_SYMBOLS)")))
+                refusal = InvalidTick("too_many_symbols", f"this worker holds {len(census)} symbols (FLAMEBACK_MAX_SYMBOLS)")
+                step.refused.append((event, tick, refusal))
                 continue
             state = step.states[tick.symbol] = SymbolState.from_value(value)
         verdict = state.classify(tick)
@@ -119,7 +119,7 @@ def _advance(batch: Sequence[tuple[EventT, Tick]]) -> BatchStep:
 
 def _table_symbols() -> list[str]:
     """The symbols with state in the table partitions this worker holds."""
-    return [key.decode() for key in symbol_states.keys()]
+    return [key.decode() for key in symbol_states]
 
 
 def _load(table: Any, event: EventT, symbol: str) -> Any:

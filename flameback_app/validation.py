@@ -262,7 +262,7 @@ def _timestamp(obj: dict, epoch_unit: EpochUnit) -> datetime:
     return value
 
 
-def _from_epoch(raw: int | float, epoch_unit: EpochUnit) -> datetime:
+def _from_epoch(raw: float, epoch_unit: EpochUnit) -> datetime:
     """Epoch s/ms/µs/ns (by :func:`epoch_unit_of` unless the unit is set) → naive UTC, µs resolution.
 
     Integers are split exactly (no float rounding of ns stamps); nanoseconds below a

@@ -175,7 +175,7 @@ def test_a_tick_from_the_future_is_dead_lettered_and_does_not_poison_its_symbol(
 def test_new_symbols_beyond_the_bound_are_dead_lettered(pipeline: dict[str, Recorder], loop, monkeypatch) -> None:
     from tables.symbol_census import SymbolCensus
 
-    known = [s.decode() for s in symbol_states.keys()]
+    known = [s.decode() for s in symbol_states]
     monkeypatch.setattr(indicator_stage, "census", SymbolCensus(limit=len(known) + 2))
     home = partition_for("A", app.flameback_settings.partitions)
     fresh = [f"FLOOD{i}" for i in range(40) if partition_for(f"FLOOD{i}", app.flameback_settings.partitions) == home]

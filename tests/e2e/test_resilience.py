@@ -19,6 +19,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -91,7 +92,7 @@ def test_replaying_the_same_file_twice_adds_no_rows(stack: Stack, real_subset: P
 
 
 def malformed_payloads(rng: random.Random, count: int, marker: str) -> list[bytes]:
-    """Invalid JSON, wrong types, NaN/inf, missing fields, huge strings, 1 MB payloads, binary."""
+    """Invalid JSON, wrong types, NaN/inf, missing fields, huge strings, 1 MB payloads, binary; bad epoch, seq, volume."""
     makers = [
         lambda i: b"{" + marker.encode() + b" not json",
         lambda i: json.dumps({"symbol": marker, "price": str(i), "timestamp": "2024-01-01"}).encode(),
@@ -103,11 +104,27 @@ def malformed_payloads(rng: random.Random, count: int, marker: str) -> list[byte
         lambda i: rng.randbytes(64),
         lambda i: json.dumps([marker, i]).encode(),
         lambda i: json.dumps({"symbol": True, "price": 1.0, "timestamp": "2024-01-01"}).encode(),
+        lambda i: json.dumps({"symbol": marker, "price": 1.0, "timestamp": -1 - i}).encode(),
+        lambda i: json.dumps({"symbol": marker, "price": 1.0, "timestamp": 10**40 + i}).encode(),
+        lambda i: json.dumps({"symbol": marker, "price": 1.0, "timestamp": f"2999-01-01T00:00:{i % 60:02d}"}).encode(),
+        lambda i: json.dumps({"symbol": marker, "price": 1e300, "timestamp": "2024-01-01"}).encode(),
+        lambda i: json.dumps({"symbol": marker, "price": 1.0, "timestamp": "2024-01-01", "seq": -i - 1}).encode(),
+        lambda i: json.dumps({"symbol": marker, "price": 1.0, "timestamp": "2024-01-01", "seq": f"{i}"}).encode(),
+        lambda i: json.dumps({"symbol": marker, "price": 1.0, "timestamp": "2024-01-01", "volume": -i - 1}).encode(),
+        lambda i: b'{"symbol": "%s", "price": 1, "timestamp": 1704067200, "volume": 1e999}' % marker.encode(),
     ]
     payloads = [makers[i % len(makers)](i) for i in range(count - 3)]
     payloads += [marker.encode() * (1024 * 1024 // len(marker)) for _ in range(3)]  # three 1 MB payloads
     rng.shuffle(payloads)
     return payloads
+
+
+def good_payload(symbol: str, price: float, iso: str, n: int) -> bytes:
+    """A valid tick in one of the spellings producers use: ISO, epoch s/ms/ns, with or without seq and volume."""
+    epoch_s = int(datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp())
+    stamp = (iso, epoch_s, epoch_s * 1000, epoch_s * 10**9)[n % 4]
+    extra = {"seq": n, "volume": float(n % 7)} if n % 3 == 0 else {}
+    return json.dumps({"symbol": symbol, "price": price, "timestamp": stamp, **extra}).encode()
 
 
 def test_a_storm_of_malformed_messages(stack: Stack) -> None:
@@ -123,8 +140,7 @@ def test_a_storm_of_malformed_messages(stack: Stack) -> None:
     for i, payload in enumerate(bad):
         messages.append((None, payload, None))
         if i % 5 == 0 and (tick := next(good_iter, None)):
-            body = json.dumps({"symbol": tick[0], "price": tick[1], "timestamp": tick[2]}).encode()
-            messages.append((tick[0].encode(), body, None))
+            messages.append((tick[0].encode(), good_payload(*tick, n=i // 5), None))
     bootstrap = stack.broker.url.removeprefix("kafka://")
     asyncio.run(_send_raw(bootstrap, messages))
     stack.wait_rows(len(good), timeout=240)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 
 import pytest
@@ -70,8 +71,8 @@ def test_replay_repeat_restamps_later_passes_at_send_time_never_ahead_of_the_clo
     assert sent[: len(file)] == file  # the first pass is the file as stamped
     for symbol in ("A", "B"):
         stamps = [t.timestamp for t in sent if t.symbol == symbol]
-        assert all(b > a for a, b in zip(stamps, stamps[1:])), symbol  # strictly increasing, across passes
-    later = sent[len(file):]
+        assert all(b > a for a, b in itertools.pairwise(stamps)), symbol  # strictly increasing, across passes
+    later = sent[len(file) :]
     assert len(later) == 2 * len(file) and all(t.timestamp <= clock.now + timedelta(microseconds=10) for t in later)
     assert [(t.price, t.seq, t.volume) for t in later] == [(t.price, t.seq, t.volume) for t in file] * 2
 
@@ -86,4 +87,4 @@ def test_simulated_ticks_are_stamped_at_the_wall_clock() -> None:
     assert stamped[-1].timestamp <= clock.now  # 50 rounds of "60 s" would otherwise be 49 minutes ahead
     assert all(t.volume is not None and t.volume >= 1 for t in stamped)
     a = [t.timestamp for t in stamped if t.symbol == "A"]
-    assert all(y > x for x, y in zip(a, a[1:]))
+    assert all(y > x for x, y in itertools.pairwise(a))
