@@ -195,18 +195,23 @@ def _symbol(obj: dict) -> str:
     return symbol
 
 
+def _number(value: Any, name: str, type_reason: str, finite_reason: str) -> float:
+    """A JSON number as a finite float; a bool, string or overflowing literal is refused with the reasons given."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidTick(type_reason, f"{name} must be a number, got {type(value).__name__}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InvalidTick(finite_reason, f"{name} overflows a double") from None
+    if not math.isfinite(number):
+        raise InvalidTick(finite_reason, f"{name} {number} is not finite")
+    return number
+
+
 def _price(obj: dict, max_abs_price: float) -> float:
     if "price" not in obj:
         raise InvalidTick("missing_field", "no 'price'")
-    price = obj["price"]
-    if isinstance(price, bool) or not isinstance(price, int | float):
-        raise InvalidTick("bad_price", f"price must be a number, got {type(price).__name__}")
-    try:
-        value = float(price)
-    except OverflowError:
-        raise InvalidTick("non_finite_price", "price overflows a double") from None
-    if not math.isfinite(value):
-        raise InvalidTick("non_finite_price", f"price {value} is not finite")
+    value = _number(obj["price"], "price", "bad_price", "non_finite_price")
     if abs(value) > max_abs_price:
         raise InvalidTick("price_out_of_range", f"|price| {value:g} > {max_abs_price:g} (FLAMEBACK_MAX_ABS_PRICE)")
     return value
@@ -228,17 +233,11 @@ def _seq(obj: dict) -> int | None:
 
 def _volume(obj: dict) -> float | None:
     """Optional traded size: a finite number, 0 ≤ volume ≤ 1e18."""
-    volume = obj.get("volume")
-    if volume is None:
+    if obj.get("volume") is None:
         return None
-    if isinstance(volume, bool) or not isinstance(volume, int | float):
-        raise InvalidTick("bad_volume", f"volume must be a number, got {type(volume).__name__}")
-    try:
-        value = float(volume)
-    except OverflowError:
-        raise InvalidTick("bad_volume", "volume overflows a double") from None
-    if not (math.isfinite(value) and 0 <= value <= MAX_VOLUME):
-        raise InvalidTick("bad_volume", f"volume {value:g} not a finite number in 0..1e18")
+    value = _number(obj["volume"], "volume", "bad_volume", "bad_volume")
+    if not 0 <= value <= MAX_VOLUME:
+        raise InvalidTick("bad_volume", f"volume {value:g} not in 0..1e18")
     return value
 
 
