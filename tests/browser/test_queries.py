@@ -31,7 +31,7 @@ from dashboard.symbols import describe, load_symbol_sheet
 from flameback_app import schema
 from flameback_app.db import create_schema, insert_predictions, make_engine
 from tests.browser.seed import prediction_rows, seed_database
-from tests.migrations import migrations_with_next_revision
+from tests.migrations import HEAD_REVISION, NEXT_REVISION_ID, migrations_with_next_revision
 
 SYMBOLS = {"CL1 Comdty": 120, "ES1 Index": 80, "C 1 Comdty": 40}
 
@@ -120,15 +120,15 @@ def test_the_terminal_cannot_write(seeded):
 
 def test_an_older_schema_is_reported_not_read(database, tmp_path):
     """A terminal newer than the database says so (and never migrates); once upgraded, it reads."""
-    location = migrations_with_next_revision(tmp_path)  # this "terminal" expects revision 0002
-    seed_database(database.url, SYMBOLS).dispose()  # at the package's head, 0001
+    location = migrations_with_next_revision(tmp_path)  # this "terminal" expects the revision after the head
+    seed_database(database.url, SYMBOLS).dispose()  # at the package's head
     src = Source(database.url, queries.reader_engine(database.url), {}, 50, queries.SchemaGate(location))
     update = view_update(src, "CL1 Comdty", None)
     assert update[(ids.STATUS, "children")].startswith("DATABASE SCHEMA OLDER THAN THIS TERMINAL"), update
-    assert "revision 0002" in update[(ids.STATUS, "children")] and schema.UPGRADE_COMMAND in update[(ids.STATUS, "children")]
+    assert f"revision {NEXT_REVISION_ID}" in update[(ids.STATUS, "children")] and schema.UPGRADE_COMMAND in update[(ids.STATUS, "children")]
     assert "SCHEMA OLDER" in str(health_update(src)[0])
     engine = make_engine(database.url)
-    assert schema.schema_state(engine, location).revision == "0001"  # the terminal did not touch it
+    assert schema.schema_state(engine, location).revision == HEAD_REVISION  # the terminal did not touch it
     schema.upgrade(engine, location)
     engine.dispose()
     update = view_update(src, "CL1 Comdty", None)
@@ -163,7 +163,8 @@ def test_first_refresh_draws_then_later_refreshes_append(seeded):
     insert_predictions(make_engine(seeded), rows)
     later = view_update(src, "CL1 Comdty", cursor)
     extension, traces, max_points = later[(ids.PRICE_CHART, "extendData")]
-    assert len(extension["x"][0]) == 3 and traces == [0, 1, 2, 3, 4] and max_points == 50
+    assert len(extension["x"][0]) == 3 and traces == [0, 1, 2, 3, 4, 5] and max_points == 50  # 5 lines + volume
+    assert extension["y"][5] == [r["volume"] for r in rows]
     assert (ids.PRICE_CHART, "figure") not in later and later[(ids.CURSOR, "data")]["last_id"] > cursor["last_id"]
 
 
