@@ -15,12 +15,12 @@ import csv
 import json
 import math
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
 from flameback_app.db import FEATURE_COLUMNS, model_registry, predictions
@@ -203,6 +203,13 @@ def test_simulated_feed_is_processed(stack: Stack) -> None:
                                "--rate", "2000", "--no-progress")  # fmt: skip
     assert "sent 120 ticks" in result.stderr
     stack.wait_rows(120, timeout=60)
+    engine = create_engine(stack.database_url, poolclass=NullPool)
+    with engine.connect() as conn:
+        newest, sized = conn.execute(text("SELECT max(timestamp), count(volume) FROM predictions")).one()
+    engine.dispose()
+    newest = datetime.fromisoformat(str(newest))
+    assert abs((datetime.now(UTC).replace(tzinfo=None) - newest).total_seconds()) < 120  # stamped at the wall clock
+    assert sized == 120  # every simulated tick carries a traded size
     state = wait_for(lambda: stack.get_json("w1", "/state/SIM1%20Index/"), 30, "the state view (router warm-up)")
     assert state["ticks"] == 60 and state["indicators"]["macd_signal"] is not None
 
@@ -234,6 +241,7 @@ def test_repeat_replays_with_increasing_timestamps(stack: Stack, real_subset: Pa
         feed.wait(30)
     counters = stack.get_json("w1", "/counters/")
     assert counters["stale_total"] == 0  # every pass continued the timestamps
+    assert counters["rejected_total"] == 0  # and none ran ahead of the clock (future_timestamp)
     assert counters["rows_written"] >= 500
 
 
