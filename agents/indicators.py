@@ -73,7 +73,8 @@ def _advance(batch: Sequence[tuple[EventT, Tick]]) -> tuple[dict, dict, list[tup
     for event, tick in batch:
         state = states.get(tick.symbol)
         if state is None:
-            state = states[tick.symbol] = SymbolState.from_value(_load(symbol_states, event, tick.symbol))
+            stored = _load(symbol_states, event, tick.symbol)
+            state = states[tick.symbol] = SymbolState.from_value(stored, settings.periods_per_year)
         if not state.is_new(tick):
             counters.stale += 1
             continue
