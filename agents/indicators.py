@@ -98,7 +98,7 @@ def _advance(batch: Sequence[tuple[EventT, Tick]]) -> BatchStep:
                 refusal = InvalidTick("too_many_symbols", f"this worker holds {len(census)} symbols (FLAMEBACK_MAX_SYMBOLS)")
                 step.refused.append((event, tick, refusal))
                 continue
-            state = step.states[tick.symbol] = SymbolState.from_value(value)
+            state = step.states[tick.symbol] = SymbolState.from_value(value, settings.periods_per_year)
         verdict = state.classify(tick)
         if verdict is Verdict.STALE:
             counters.stale += 1

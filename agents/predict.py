@@ -36,7 +36,7 @@ from flameback_app.app import app, runtime, settings
 from flameback_app.records import utc_from_epoch, utc_now
 from flameback_app.runtime import Runtime
 from models.live import SignalEngine
-from models.registry import ModelBundle, load_latest
+from models.registry import ModelBundle, load_latest, log_tick_spacing
 from models.scoreboard import new_score_state, pooled_rows, score_tick, scoreboard_rows
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,7 @@ async def _load_models(rt: Runtime) -> ModelBundle | None:
     bundle = await rt.offload(load_latest, settings.models_dir)
     if bundle is not None:
         manifest = bundle.manifest
+        rt.counters.tick_spacing_mismatch(log_tick_spacing(manifest, settings.periods_per_year).warning is not None)
         await rt.offload(db.register_model, rt.db, bundle.version, datetime.fromisoformat(manifest["created"]),
                          str(bundle.path), json.dumps(manifest.get("metrics", {}), default=str))  # fmt: skip
     return bundle
@@ -162,7 +163,9 @@ async def train_when_needed() -> None:
     log.info("training models from the database history in the background")
     runtime.counters.training_started()
     with ProcessPoolExecutor(max_workers=1, initializer=_training_child_init) as pool:
-        _training = loop.run_in_executor(pool, train_from_database, settings.db_url, settings.models_dir)
+        _training = loop.run_in_executor(
+            pool, train_from_database, settings.db_url, settings.models_dir, settings.periods_per_year
+        )
         try:
             version_dir = await _training
         except ValueError as exc:  # too little labelled history yet: expected early on
@@ -205,8 +208,11 @@ def _training_child_init() -> None:
         os._exit(0)
 
 
-def train_from_database(db_url: str, models_dir: Path) -> Path | None:
-    """(Child process) read the feature history from the database and train a new version."""
+def train_from_database(db_url: str, models_dir: Path, periods_per_year: float) -> Path | None:
+    """(Child process) read the feature history from the database and train a new version.
+
+    ``periods_per_year``: the worker's setting, which its stored volatility_20 was annualised with.
+    """
     import pandas as pd
 
     from models.train import train_and_save
@@ -221,7 +227,7 @@ def train_from_database(db_url: str, models_dir: Path) -> Path | None:
         engine.dispose()
     if len(frame) < MIN_TRAINING_ROWS:
         return None
-    return train_and_save(frame, models_dir)
+    return train_and_save(frame, models_dir, periods_per_year=periods_per_year)
 
 
 @app.timer(interval=2.0)

@@ -241,7 +241,13 @@ def health_update(source: Source, now: float | None = None) -> tuple[Any, str, s
 
 
 def models_note(counters: dict[str, float]) -> str:
-    """While the models say TRAINING: how far the worker is from its first models (empty once they are loaded)."""
+    """While the models say TRAINING: how far the worker is from its first models (empty once they are loaded).
+
+    Once loaded: a warning if they were trained on another tick spacing (the worker's log has both values).
+    """
+    if counters.get("models_loaded") and counters.get("models_tick_spacing_mismatch"):
+        return ("models trained on another tick spacing than FLAMEBACK_PERIODS_PER_YEAR: their volatility input is "
+                "off scale (see the worker log); retrain")  # fmt: skip
     if counters.get("models_loaded", 1) or "training_rows_needed" not in counters:
         return ""
     if counters.get("training_active"):

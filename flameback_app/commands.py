@@ -10,6 +10,7 @@ of a worker traceback.
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -53,16 +54,32 @@ PACKING_OPTIONS = (
 )  # fmt: skip
 
 
+def _tick_spacing(_ctx: click.Context, _param: click.Parameter, value: float | None) -> float:
+    """``--periods-per-year``: the setting unless given; a positive finite number like the setting."""
+    if value is None:
+        return settings.periods_per_year
+    if not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"must be a positive finite number of ticks per year, got {value!r}")
+    return value
+
+
+PERIODS_PER_YEAR_OPTION = option(
+    "--periods-per-year", "periods_per_year", type=float, default=None, callback=_tick_spacing,
+    help="Ticks per year of one symbol; annualises volatility_20 (default: FLAMEBACK_PERIODS_PER_YEAR).",
+)  # fmt: skip
+
+
 @tool_command(
     argument("file", type=click.Path(path_type=Path)),
     option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output CSV path."),
     option("--progress/--no-progress", default=True, help="Progress bar on stderr."),
+    PERIODS_PER_YEAR_OPTION,
 )
-async def features(self: AppCommand, file: Path, out: Path, progress: bool) -> None:
+async def features(self: AppCommand, file: Path, out: Path, progress: bool, periods_per_year: float) -> None:
     """Compute every indicator offline for a tick CSV (same engine as the live worker)."""
     from flameback_app.offline import write_features_csv
 
-    count = write_features_csv(file, out, progress=progress)
+    count = write_features_csv(file, out, progress=progress, periods_per_year=periods_per_year)
     click.echo(f"wrote {count} rows to {out}", err=True)
 
 
@@ -75,14 +92,15 @@ async def features(self: AppCommand, file: Path, out: Path, progress: bool) -> N
     option("--folds", type=int, default=5, show_default=True, help="Walk-forward folds."),
     option("--embargo", type=int, default=5, show_default=True, help="Ticks embargoed after each test fold."),
     option("--cost-bp", type=float, default=2.0, show_default=True, help="Strategy cost per position change."),
+    PERIODS_PER_YEAR_OPTION,
 )
 async def train(self: AppCommand, file: Path, out: Path | None, report: Path | None,
-                folds: int, embargo: int, cost_bp: float) -> None:
+                folds: int, embargo: int, cost_bp: float, periods_per_year: float) -> None:
     """Walk-forward evaluate, then fit and save the four models (a new artifact version)."""
     from models.train import run_train_command
 
     run_train_command(file, out or settings.models_dir, report=report, folds=folds, embargo=embargo,
-                      cost_bp=cost_bp)
+                      cost_bp=cost_bp, periods_per_year=periods_per_year)
 
 
 @tool_command(
@@ -92,13 +110,15 @@ async def train(self: AppCommand, file: Path, out: Path | None, report: Path | N
     option("--out", "out", type=click.Path(path_type=Path), required=True, help="Per-row predictions CSV."),
     option("--report", "report", type=click.Path(path_type=Path), required=True, help="Metrics JSON."),
     option("--cost-bp", type=float, default=2.0, show_default=True, help="Strategy cost per position change."),
+    PERIODS_PER_YEAR_OPTION,
 )
 async def evaluate(self: AppCommand, file: Path, models_dir: Path | None, out: Path, report: Path,
-                   cost_bp: float) -> None:
+                   cost_bp: float, periods_per_year: float) -> None:
     """Run saved models and the rules on new data; write per-row predictions and a report."""
     from models.evaluate import run_evaluate_command
 
-    run_evaluate_command(file, models_dir or settings.models_dir, out=out, report=report, cost_bp=cost_bp)
+    run_evaluate_command(file, models_dir or settings.models_dir, out=out, report=report, cost_bp=cost_bp,
+                         periods_per_year=periods_per_year)
 
 
 @tool_command(

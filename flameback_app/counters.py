@@ -47,6 +47,10 @@ class PipelineCounters:
     def models_loaded(self, loaded: bool) -> None:
         self.training["models_loaded"] = int(loaded)
 
+    def tick_spacing_mismatch(self, mismatch: bool) -> None:
+        """1 while the loaded models were trained on another FLAMEBACK_PERIODS_PER_YEAR (the worker logged why)."""
+        self.training["models_tick_spacing_mismatch"] = int(mismatch)
+
     def training_started(self) -> None:
         self.training["training_active"] = 1
 

@@ -20,15 +20,19 @@ from typing import Any
 
 from tqdm import tqdm
 
-from flameback_app.ta import FEATURE_FIELDS, IndicatorState, step
+from flameback_app.ta import DEFAULT_PERIODS_PER_YEAR, FEATURE_FIELDS, IndicatorState, step
 from flameback_app.ticks_csv import count_data_lines, read_ticks
 
 OUTPUT_COLUMNS: tuple[str, ...] = ("symbol", "timestamp", "current_price", *FEATURE_FIELDS, "seq", "volume")
 PROGRESS_MIN_LINES = 2_000  # smaller files finish before a bar would tell anyone anything
 
 
-def iter_feature_rows(path: Path | str, symbols: set[str] | None = None, progress: bool = False) -> Iterator[dict]:
+def iter_feature_rows(path: Path | str, symbols: set[str] | None = None, progress: bool = False,
+                      periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> Iterator[dict]:  # fmt: skip
     """Every tick of the file with its features, one indicator state per symbol, in file order.
+
+    ``periods_per_year``: the tick spacing volatility_20 is annualised with
+    (FLAMEBACK_PERIODS_PER_YEAR; the commands pass the setting or their flag).
 
     Each row is ``symbol, timestamp (datetime), current_price``, FEATURE_FIELDS, ``seq``, ``volume``.
     Raises :class:`~flameback_app.ticks_csv.TickFileError` (a ValueError naming
@@ -44,14 +48,15 @@ def iter_feature_rows(path: Path | str, symbols: set[str] | None = None, progres
             tick = located.tick
             state = states.get(tick.symbol)
             if state is None:
-                state = IndicatorState()
+                state = IndicatorState(periods_per_year)
             states[tick.symbol], features = step(state, tick.price)
             yield {"symbol": tick.symbol, "timestamp": tick.timestamp, "current_price": tick.price, **features,
                    "seq": tick.order_key[1], "volume": tick.volume}  # fmt: skip
         bar.update(total - bar.n)
 
 
-def write_features_csv(path: Path | str, out: Path | str, progress: bool = True) -> int:
+def write_features_csv(path: Path | str, out: Path | str, progress: bool = True,
+                       periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> int:  # fmt: skip
     """Write the features CSV for ``path`` to ``out``; returns the number of rows written.
 
     The output appears only when the whole input was read: an unreadable row
@@ -65,7 +70,7 @@ def write_features_csv(path: Path | str, out: Path | str, progress: bool = True)
         with partial.open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(OUTPUT_COLUMNS)
-            for row in iter_feature_rows(path, progress=progress):
+            for row in iter_feature_rows(path, progress=progress, periods_per_year=periods_per_year):
                 writer.writerow([_cell(row[column]) for column in OUTPUT_COLUMNS])
                 count += 1
         partial.replace(out)

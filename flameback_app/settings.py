@@ -7,11 +7,12 @@ arguments, so tests can pass their own without touching the environment.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flameback_app.topics import TopicNames
@@ -53,6 +54,10 @@ class Settings(BaseSettings):
     broker_wait_s: float = Field(60.0, ge=0, description="How long every client waits for the broker at start.")
     shutdown_timeout_s: float = Field(
         8.0, gt=0, description="A stopping worker that has not finished by then exits anyway (nothing acknowledged is lost)."
+    )
+    periods_per_year: float = Field(
+        252.0,
+        description="Ticks per year of one symbol (tick spacing): annualises volatility_20 live, offline, in training.",
     )
     retrain_every_s: float = Field(0.0, ge=0, description="0 disables scheduled retraining.")
 
@@ -99,6 +104,16 @@ class Settings(BaseSettings):
                     "FLAMEBACK_BROKER must not hold credentials (they would be printed with the URL); "
                     "set FLAMEBACK_KAFKA_USERNAME and FLAMEBACK_KAFKA_PASSWORD"
                 )
+        return value
+
+    @field_validator("periods_per_year")
+    @classmethod
+    def _positive_finite_spacing(cls, value: float) -> float:
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(
+                f"FLAMEBACK_PERIODS_PER_YEAR must be a positive finite number of ticks per year "
+                f"(252 for daily bars), got {value!r}"
+            )
         return value
 
     @field_validator("broker_storage")
@@ -171,5 +186,23 @@ def redact_url(url: str) -> str:
 
 
 def load_settings() -> Settings:
-    """Build the settings from the environment (entry points only)."""
-    return Settings()
+    """Build the settings from the environment (entry points only).
+
+    A bad value ends the process with exit code 1 and one line naming the variable
+    (``SystemExit``), not pydantic's traceback: the operator mistyped an environment
+    variable, and the fix is in that line.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SystemExit(f"Error: {settings_error_line(exc)}") from None
+
+
+def settings_error_line(exc: ValidationError) -> str:
+    """Every problem of a settings ValidationError on one line, each named by its environment variable."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(message if not field or "FLAMEBACK_" in message else f"FLAMEBACK_{field.upper()}: {message}")
+    return "; ".join(problems)

@@ -5,7 +5,9 @@ Reads a tick CSV (through the live indicator engine) and a model version (verifi
 tick that has a label and every ML feature: symbol, timestamp, label, each model's
 probability of UP and its UP/DOWN call, each rule's UP/DOWN/NEUTRAL (empty while a
 rule has no signal) — and REPORT.json with the same metrics and strategy check as
-training, computed from exactly those rows.
+training, computed from exactly those rows. Features are computed at tick spacing
+``periods_per_year`` (FLAMEBACK_PERIODS_PER_YEAR or ``--periods-per-year``); models
+trained on another spacing get one WARNING line on stderr and in the report.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from models.columns import MODEL_COLUMNS, RULE_COLUMNS
-from models.features import ML_FEATURES
+from models.features import DEFAULT_PERIODS_PER_YEAR, ML_FEATURES
 from models.live import call_from_probability
-from models.registry import MANIFEST, ArtifactError, ModelBundle, load_latest, load_version
+from models.registry import MANIFEST, ArtifactError, ModelBundle, load_latest, load_version, tick_spacing_check
 from models.train import format_table, load_feature_frame, pooled_report, prepare
 
 
@@ -46,10 +48,14 @@ def predictions_frame(data: pd.DataFrame, probabilities: dict[str, np.ndarray]) 
     return preds
 
 
-def run_evaluate_command(file: Path, models_dir: Path, *, out: Path, report: Path, cost_bp: float) -> None:
+def run_evaluate_command(file: Path, models_dir: Path, *, out: Path, report: Path, cost_bp: float,
+                         periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> None:  # fmt: skip
     """``faust -A flameback_app evaluate FILE``: PREDS.csv and REPORT.json for saved models on new data."""
     bundle = load_models(models_dir)
-    data = prepare(load_feature_frame(file))
+    spacing = tick_spacing_check(bundle.manifest, periods_per_year, "FLAMEBACK_PERIODS_PER_YEAR/--periods-per-year")
+    if spacing.warning or spacing.note:
+        print(f"WARNING: {spacing.warning}" if spacing.warning else spacing.note, file=sys.stderr, flush=True)
+    data = prepare(load_feature_frame(file, periods_per_year=periods_per_year))
     if data.empty:
         raise ValueError(f"{file}: no tick has both a label and every feature")
     x = data[list(ML_FEATURES)].to_numpy()
@@ -58,7 +64,9 @@ def run_evaluate_command(file: Path, models_dir: Path, *, out: Path, report: Pat
     out.parent.mkdir(parents=True, exist_ok=True)
     preds.to_csv(out, index=False)
     result = {"version": bundle.version, "file": str(file), "training_span": bundle.manifest.get("training_span"),
-              "pooled": pooled_report(data, probabilities, cost_bp)}  # fmt: skip
+              "periods_per_year": periods_per_year, "trained_periods_per_year": spacing.trained,
+              "tick_spacing_warning": spacing.warning,
+              "pooled": pooled_report(data, probabilities, cost_bp, periods_per_year)}  # fmt: skip
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(result, indent=2, default=str))
     print(format_table(result), file=sys.stderr)

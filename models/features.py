@@ -24,6 +24,15 @@ ML_FEATURES: tuple[str, ...] = (
     "f_ret_1", "f_ret_2", "f_ret_5", "f_px_sma_5", "f_px_sma_20", "f_ema_ratio",
 )  # fmt: skip  # prefixed so they never shadow the indicator columns they are derived from
 
+DEFAULT_PERIODS_PER_YEAR = 252.0
+"""Tick spacing (ticks per year) unless FLAMEBACK_PERIODS_PER_YEAR says otherwise: daily bars.
+
+``f_volatility`` is the engine's volatility_20, annualised with √periods_per_year, so
+models learn it on the spacing they were trained with; the registry records that
+spacing in each manifest and the worker and ``evaluate`` warn when it differs. Kept
+here, not imported from :mod:`flameback_app.ta` (which would import the Faust app).
+"""
+
 _INPUTS = ("current_price", "rsi_14", "macd_line", "macd_histogram", "bb_upper", "bb_middle", "bb_lower",
            "volatility_20", "momentum_10", "lag_1", "lag_2", "lag_5", "sma_5", "sma_20", "ema_12", "ema_26")  # fmt: skip
 

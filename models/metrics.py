@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import balanced_accuracy_score, brier_score_loss, roc_auc_score
 
+from models.features import DEFAULT_PERIODS_PER_YEAR
+
 Z95 = 1.959963984540054
-PERIODS_PER_YEAR = 252
 
 
 def wilson_interval(hits: int, n: int) -> tuple[float | None, float | None]:
@@ -58,12 +59,19 @@ def naive_baselines(labels: np.ndarray, last_move_up: np.ndarray) -> dict[str, A
     }
 
 
-def strategy_check(frame: pd.DataFrame, positions: np.ndarray, cost_bp: float) -> dict[str, Any]:
+def strategy_check(frame: pd.DataFrame, positions: np.ndarray, cost_bp: float,
+                   periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> dict[str, Any]:  # fmt: skip
     """Long/short one unit per symbol for the next tick; equal-weight across symbols per timestamp.
 
     ``frame`` has symbol, timestamp, current_price, next_price (sorted by timestamp);
     ``positions`` is +1 (UP), −1 (DOWN) or 0 (no call). Costs ``cost_bp`` basis points
     per unit of position change.
+
+    The Sharpe ratio is annualised with √``periods_per_year``, the same tick spacing
+    (FLAMEBACK_PERIODS_PER_YEAR) that annualises volatility_20: each return here is one
+    step of the timeline, i.e. one tick spacing, so with 1-minute bars √252 would
+    understate a per-minute Sharpe's annual figure by √390. At the default (252, daily
+    bars) nothing changes.
     """
     data = frame[["symbol", "timestamp"]].copy()
     data["pos"] = positions
@@ -76,7 +84,7 @@ def strategy_check(frame: pd.DataFrame, positions: np.ndarray, cost_bp: float) -
     std = per_period.std(ddof=1)
     return {
         "total_return": float(equity.iloc[-1] - 1.0) if len(equity) else 0.0,
-        "sharpe": float(per_period.mean() / std * math.sqrt(PERIODS_PER_YEAR)) if std and std > 0 else None,
+        "sharpe": float(per_period.mean() / std * math.sqrt(periods_per_year)) if std and std > 0 else None,
         "max_drawdown": float(drawdown),
         "turnover": float(data["change"].mean()),
         "periods": len(per_period),

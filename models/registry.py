@@ -7,6 +7,11 @@ matches the manifest: joblib files are pickles, and unpickling a tampered file w
 run its code. Each file is read into memory once, hashed, and unpickled from those
 same bytes, so it cannot be swapped between the check and the load.
 
+Each manifest records ``periods_per_year``, the tick spacing the models' volatility
+feature was annualised with; :func:`tick_spacing_check` compares it with the spacing a
+worker or ``evaluate`` runs on (manifests written before the field: 252, the only
+spacing there was).
+
 What the hash does not do: anyone who can rewrite ``manifest.json`` can rewrite the
 hashes too. The hashes catch corrupted, swapped or tampered model files and versions
 written by another code base; protect the directory itself with file permissions.
@@ -18,6 +23,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,10 +33,11 @@ from typing import Any
 import joblib
 
 from models.columns import MODEL_COLUMNS
-from models.features import ML_FEATURES
+from models.features import DEFAULT_PERIODS_PER_YEAR, ML_FEATURES
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
+SPACING_SETTING = "FLAMEBACK_PERIODS_PER_YEAR"
 
 
 class ArtifactError(RuntimeError):
@@ -52,8 +59,11 @@ def sha256_of(path: Path) -> str:
 
 
 def save_version(models: Mapping[str, Any], models_dir: Path, *, features: Iterable[str], span: Mapping[str, Any],
-                 metrics: Mapping[str, Any]) -> Path:  # fmt: skip
-    """Write a new version directory and return its path."""
+                 metrics: Mapping[str, Any], periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> Path:  # fmt: skip
+    """Write a new version directory and return its path.
+
+    ``periods_per_year``: the tick spacing the training features were computed with.
+    """
     models_dir.mkdir(parents=True, exist_ok=True)
     created = datetime.now(UTC)
     staging = models_dir / f".staging-{created:%Y%m%dT%H%M%S%f}"
@@ -66,7 +76,8 @@ def save_version(models: Mapping[str, Any], models_dir: Path, *, features: Itera
     digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:8]
     version = f"{created:%Y%m%dT%H%M%SZ}-{digest}"
     manifest = {"version": version, "created": created.isoformat(), "features": list(features),
-                "training_span": dict(span), "metrics": dict(metrics), "models": files}  # fmt: skip
+                "periods_per_year": float(periods_per_year), "training_span": dict(span), "metrics": dict(metrics),
+                "models": files}  # fmt: skip
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
     final = models_dir / version
     staging.rename(final)
@@ -142,3 +153,56 @@ def load_latest(models_dir: Path, *, features: Iterable[str] = ML_FEATURES) -> M
         except ArtifactError as exc:
             log.error("skipping model version %s: %s", candidate.name, exc)
     return None
+
+
+@dataclass(frozen=True)
+class TickSpacing:
+    """How a model version's tick spacing compares with the one it is about to run on."""
+
+    trained: float  # periods_per_year of the training features
+    recorded: bool  # False: the manifest predates the field and ``trained`` is the assumed 252
+    current: float
+    warning: str | None  # one line when the spacings differ, else None
+    note: str | None  # one line when the spacing was assumed (and matches), else None
+
+
+def tick_spacing_check(manifest: Mapping[str, Any], periods_per_year: float,
+                       setting: str = SPACING_SETTING) -> TickSpacing:  # fmt: skip
+    """Compare the manifest's ``periods_per_year`` with ``periods_per_year`` (from ``setting``).
+
+    A mismatch is a warning, not a refusal: the models still run, but their
+    ``f_volatility`` input is √(current/trained) times the scale they learned, so
+    their calls are off in a way no error would show. An old manifest (no field) is
+    taken as 252: before the setting existed the engine always used √252.
+    """
+    recorded = _valid_spacing(manifest.get("periods_per_year"))
+    trained = DEFAULT_PERIODS_PER_YEAR if recorded is None else recorded
+    version = manifest.get("version", "?")
+    how = "" if recorded is not None else " (assumed: its manifest predates the field)"
+    warning = note = None
+    if trained != periods_per_year:
+        warning = (f"models version {version} were trained with periods_per_year={trained:g}{how} but {setting}="
+                   f"{periods_per_year:g} here: their volatility feature is {math.sqrt(periods_per_year / trained):.4g}"
+                   f"x the scale they learned; retrain on this spacing or set {setting}={trained:g}")  # fmt: skip
+    elif recorded is None:
+        note = (f"models version {version}: manifest has no periods_per_year (written before it was recorded); "
+                f"assuming {DEFAULT_PERIODS_PER_YEAR:g}, which matches {setting}")  # fmt: skip
+    return TickSpacing(trained, recorded is not None, float(periods_per_year), warning, note)
+
+
+def log_tick_spacing(manifest: Mapping[str, Any], periods_per_year: float,
+                     setting: str = SPACING_SETTING) -> TickSpacing:  # fmt: skip
+    """:func:`tick_spacing_check`, its warning logged as one WARNING line (its note at INFO); returns it."""
+    check = tick_spacing_check(manifest, periods_per_year, setting)
+    if check.warning:
+        log.warning(check.warning)
+    elif check.note:
+        log.info(check.note)
+    return check
+
+
+def _valid_spacing(value: Any) -> float | None:
+    """The recorded spacing if it is a positive finite number, else None (not recorded)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        return None
+    return float(value)

@@ -28,14 +28,14 @@ def random_walk_prices(n_ticks: int, symbols: int = 3, seed: int = 0) -> pd.Data
     return pd.concat(frames).sort_values(["timestamp", "symbol"], kind="stable").reset_index(drop=True)
 
 
-def indicator_frame(ticks: pd.DataFrame) -> pd.DataFrame:
+def indicator_frame(ticks: pd.DataFrame, periods_per_year: float = 252.0) -> pd.DataFrame:
     """Indicator rows (symbol, timestamp, current_price + the 19 fields) for ticks in time order."""
     from flameback_app.ta import IndicatorState, step  # importing flameback_app loads the Faust app package
 
     states: dict[str, IndicatorState] = {}
     rows = []
     for symbol, timestamp, price in ticks[["symbol", "timestamp", "price"]].itertuples(index=False):
-        state = states.setdefault(symbol, IndicatorState())
+        state = states.setdefault(symbol, IndicatorState(periods_per_year))
         _, features = step(state, float(price))
         rows.append({"symbol": symbol, "timestamp": timestamp, "current_price": float(price), **features})
     return pd.DataFrame(rows)

@@ -14,6 +14,10 @@ consecutive test blocks. For each block the training rows are those strictly ear
 label needs the symbol's *next* price, which may lie days later) and minus the
 ``embargo`` distinct timestamps just before it. Nothing is fitted on data later than
 what it predicts. The rules are scored on exactly the same test rows.
+
+Tick spacing: ``periods_per_year`` (FLAMEBACK_PERIODS_PER_YEAR, or the command's flag)
+annualises volatility_20 when features are computed from a file, annualises the
+strategy check's Sharpe ratio, and is recorded in the saved manifest.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from sklearn.preprocessing import StandardScaler
 from xgboost import XGBClassifier
 
 from models.columns import MODEL_COLUMNS, RULE_COLUMNS
-from models.features import ML_FEATURES, add_labels, feature_frame
+from models.features import DEFAULT_PERIODS_PER_YEAR, ML_FEATURES, add_labels, feature_frame
 from models.metrics import call_metrics, naive_baselines, strategy_check
 from models.registry import save_version
 from models.rules import rule_frame
@@ -147,7 +151,8 @@ def evaluate_fold(data: pd.DataFrame, fold: Fold, features: Sequence[str],
 
 
 def walk_forward(data: pd.DataFrame, *, folds: int, embargo: int, cost_bp: float, progress: Progress,
-                 features: Sequence[str] = ML_FEATURES, model_factory: ModelFactory = make_models) -> dict:  # fmt: skip
+                 features: Sequence[str] = ML_FEATURES, model_factory: ModelFactory = make_models,
+                 periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> dict:  # fmt: skip
     """The walk-forward report: per fold, and pooled over every test row (with the strategy check)."""
     splits = walk_forward_splits(_utc_ns(data["timestamp"]), _utc_ns(data["next_ts"]), folds, embargo)
     fold_reports, probabilities = [], []
@@ -162,22 +167,23 @@ def walk_forward(data: pd.DataFrame, *, folds: int, embargo: int, cost_bp: float
                  f"{accs} ({time.monotonic() - started:.1f}s)")  # fmt: skip
     rows = data.iloc[np.concatenate([f.test for f in splits])].reset_index(drop=True)
     pooled_p = {m: np.concatenate([p[m] for p in probabilities]) for m in probabilities[0]}
-    return {"folds": fold_reports, "pooled": pooled_report(rows, pooled_p, cost_bp)}
+    return {"folds": fold_reports, "pooled": pooled_report(rows, pooled_p, cost_bp, periods_per_year)}
 
 
-def pooled_report(rows: pd.DataFrame, probabilities: dict[str, np.ndarray], cost_bp: float) -> dict:
+def pooled_report(rows: pd.DataFrame, probabilities: dict[str, np.ndarray], cost_bp: float,
+                  periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> dict:  # fmt: skip
     """Metrics and the strategy check over the given rows (also what ``evaluate`` reports)."""
     y = rows["label"].to_numpy()
     signals, strategy = {}, {}
     for m, p_up in probabilities.items():
         calls = (p_up > 0.5).astype(float)
         signals[m] = call_metrics(calls, y, p_up)
-        strategy[m] = strategy_check(rows, calls * 2.0 - 1.0, cost_bp)
+        strategy[m] = strategy_check(rows, calls * 2.0 - 1.0, cost_bp, periods_per_year)
     for rule in RULE_COLUMNS:
         calls = _calls(rows[rule])
         signals[rule] = call_metrics(calls, y)
-        strategy[rule] = strategy_check(rows, np.nan_to_num(calls * 2.0 - 1.0, nan=0.0), cost_bp)
-    strategy["buy_and_hold"] = strategy_check(rows, np.ones(len(rows)), cost_bp)
+        strategy[rule] = strategy_check(rows, np.nan_to_num(calls * 2.0 - 1.0, nan=0.0), cost_bp, periods_per_year)
+    strategy["buy_and_hold"] = strategy_check(rows, np.ones(len(rows)), cost_bp, periods_per_year)
     return {"test": _span(rows), "signals": signals, "strategy": strategy, "cost_bp": cost_bp,
             "baselines": naive_baselines(y, rows["last_move_up"].to_numpy())}  # fmt: skip
 
@@ -199,19 +205,23 @@ def fit_final(data: pd.DataFrame, model_factory: ModelFactory = make_models) -> 
 
 
 def train_and_save(frame: pd.DataFrame, models_dir: Path, *, folds: int = 5, embargo: int = 5,
-                   cost_bp: float = 2.0, progress: Progress | None = None) -> Path:  # fmt: skip
+                   cost_bp: float = 2.0, progress: Progress | None = None,
+                   periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> Path:  # fmt: skip
     """Walk-forward report, then fit on everything and save a version; returns its directory.
 
     ``frame``: columns symbol, timestamp, current_price and the 19 indicators, rows in
-    any order. The report is saved as ``report.json`` in the version directory. Raises
-    ValueError when there is too little labelled history for the folds.
+    any order, their volatility_20 annualised with ``periods_per_year`` (recorded in
+    the manifest). The report is saved as ``report.json`` in the version directory.
+    Raises ValueError when there is too little labelled history for the folds.
     """
-    path, _ = train_with_report(frame, models_dir, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=progress)
+    path, _ = train_with_report(frame, models_dir, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=progress,
+                                periods_per_year=periods_per_year)  # fmt: skip
     return path
 
 
 def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, embargo: int, cost_bp: float,
-                      progress: Progress | None) -> tuple[Path, dict]:  # fmt: skip
+                      progress: Progress | None,
+                      periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> tuple[Path, dict]:  # fmt: skip
     """:func:`train_and_save`, also returning the report."""
     say = progress or (lambda _msg: None)
     started = time.monotonic()
@@ -220,16 +230,18 @@ def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, emba
         raise ValueError(f"not enough labelled history to train: {len(data)} complete rows on "
                          f"{data['timestamp'].nunique()} distinct timestamps")  # fmt: skip
     say(f"{len(data)} labelled rows, {data['symbol'].nunique()} symbols, {len(ML_FEATURES)} features")
-    report = walk_forward(data, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=say)
+    report = walk_forward(data, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=say,
+                          periods_per_year=periods_per_year)  # fmt: skip
     say("fitting the final models on all rows")
     models = fit_final(data)
     report["elapsed_s"] = round(time.monotonic() - started, 1)
     report["settings"] = {"folds": folds, "embargo": embargo, "cost_bp": cost_bp, "features": list(ML_FEATURES),
-                          "initial_train_fraction": INITIAL_TRAIN_FRACTION}  # fmt: skip
+                          "initial_train_fraction": INITIAL_TRAIN_FRACTION, "periods_per_year": periods_per_year}  # fmt: skip
     summary = {m: {k: report["pooled"]["signals"][m].get(k) for k in ("accuracy", "auc", "brier", "n")}
                for m in MODEL_COLUMNS}  # fmt: skip
     path = save_version(models, models_dir, features=ML_FEATURES, span=_span(data),
-                        metrics={"walk_forward_pooled": summary, "elapsed_s": report["elapsed_s"]})  # fmt: skip
+                        metrics={"walk_forward_pooled": summary, "elapsed_s": report["elapsed_s"]},
+                        periods_per_year=periods_per_year)  # fmt: skip
     report["version"] = path.name
     (path / "report.json").write_text(json.dumps(report, indent=2, default=str))
     return path, report
@@ -286,24 +298,26 @@ def _ci(ci: list) -> str:
     return "-" if ci[0] is None else f"[{ci[0]:.3f},{ci[1]:.3f}]"
 
 
-def load_feature_frame(file: Path, progress: bool = True) -> pd.DataFrame:
-    """Indicator rows for every tick of a CSV, from the live engine."""
+def load_feature_frame(file: Path, progress: bool = True,
+                       periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> pd.DataFrame:  # fmt: skip
+    """Indicator rows for every tick of a CSV, from the live engine at tick spacing ``periods_per_year``."""
     from flameback_app.offline import iter_feature_rows  # imports the Faust app package: only when reading files
 
-    frame = pd.DataFrame(iter_feature_rows(file, progress=progress))
+    frame = pd.DataFrame(iter_feature_rows(file, progress=progress, periods_per_year=periods_per_year))
     if frame.empty:
         raise ValueError(f"{file}: no ticks")
     return frame
 
 
 def run_train_command(file: Path, out_dir: Path, *, report: Path | None, folds: int, embargo: int,
-                      cost_bp: float) -> None:  # fmt: skip
+                      cost_bp: float, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> None:  # fmt: skip
     """``faust -A flameback_app train FILE``: progress and report on stderr, JSON report, artifacts in ``out_dir``."""
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    frame = load_feature_frame(file)
-    path, result = train_with_report(frame, out_dir, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=say)
+    frame = load_feature_frame(file, periods_per_year=periods_per_year)
+    path, result = train_with_report(frame, out_dir, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=say,
+                                     periods_per_year=periods_per_year)  # fmt: skip
     say(format_table(result))
     report_path = report or path / "report.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)

@@ -84,12 +84,13 @@ class SymbolState:
         }
 
     @classmethod
-    def from_value(cls, value: dict[str, Any] | None) -> SymbolState:
+    def from_value(cls, value: dict[str, Any] | None, periods_per_year: float | None = None) -> SymbolState:
+        """The state of a table value (None: a new symbol); ``periods_per_year``: the setting, if given."""
         if not value:
-            return cls()
+            return cls(IndicatorState() if periods_per_year is None else IndicatorState(periods_per_year))
         last_ts = value.get("last_ts")
         return cls(
-            indicators=IndicatorState.from_dict(value["indicators"]),
+            indicators=IndicatorState.from_dict(value["indicators"], periods_per_year),
             last_ts=datetime.fromisoformat(last_ts) if last_ts else None,
             last_seq=int(value.get("last_seq", 0)),
             last_price=value.get("last_price"),

@@ -53,6 +53,7 @@ FEATURE_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 
 STATE_VERSION = 2
+DEFAULT_PERIODS_PER_YEAR = 252.0  # daily bars; FLAMEBACK_PERIODS_PER_YEAR sets it live, offline and in training
 WARMUP = 34  # ticks until every field is valid (MACD signal: index 33)
 WINDOW = WARMUP  # prices kept: the batch warm-up needs them all; afterwards 21 would do
 RECOMPUTE_EVERY = 256  # ticks between unconditional exact rebuilds (bounds accumulated rounding)
@@ -92,7 +93,7 @@ class IndicatorState:
 
     __slots__ = ("annualiser", "periods_per_year", "prices", "values")
 
-    def __init__(self, periods_per_year: float = 252.0) -> None:
+    def __init__(self, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> None:
         self.periods_per_year = float(periods_per_year)
         self.annualiser = math.sqrt(self.periods_per_year)  # volatility_20 = per-tick std × this
         self.prices: deque[float] = deque(maxlen=WINDOW)
@@ -117,11 +118,17 @@ class IndicatorState:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> IndicatorState:
-        """Rebuild a state from :meth:`to_dict` output; a foreign layout is a ValueError, not a guess."""
+    def from_dict(cls, data: dict[str, Any], periods_per_year: float | None = None) -> IndicatorState:
+        """Rebuild a state from :meth:`to_dict` output; a foreign layout is a ValueError, not a guess.
+
+        ``periods_per_year`` (the current setting) replaces the saved spacing when given:
+        it only scales volatility_20 on output, no running value depends on it, so a
+        worker restarted with another FLAMEBACK_PERIODS_PER_YEAR continues exactly
+        with the new scale from its next tick.
+        """
         if data.get("version") != STATE_VERSION:
             raise ValueError(f"indicator state version {data.get('version')!r} is not {STATE_VERSION}")
-        state = cls(data["periods_per_year"])
+        state = cls(data["periods_per_year"] if periods_per_year is None else periods_per_year)
         state.prices.extend(data["prices"])
         state.values = [data[name] for name in SCALARS]
         return state

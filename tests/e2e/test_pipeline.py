@@ -14,6 +14,7 @@ import asyncio
 import csv
 import json
 import math
+import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,9 +36,9 @@ def input_ticks(path: Path) -> list[tuple[str, str]]:
         return [(r["symbol"], datetime.fromisoformat(r["timestamp"]).isoformat()) for r in csv.DictReader(handle)]
 
 
-def offline_features(stack: Stack, path: Path) -> dict[tuple[str, str], dict[str, float | None]]:
+def offline_features(stack: Stack, path: Path, *options: str) -> dict[tuple[str, str], dict[str, float | None]]:
     out = stack.root / "features.csv"
-    stack.run_command("features", str(path), "--out", str(out), "--no-progress")
+    stack.run_command("features", str(path), "--out", str(out), "--no-progress", *options)
     with out.open() as handle:
         return {(r["symbol"], r["timestamp"]): {c: float(r[c]) if r[c] else None for c in FEATURE_COLUMNS}
                 for r in csv.DictReader(handle)}  # fmt: skip
@@ -247,7 +248,10 @@ def test_repeat_replays_with_increasing_timestamps(stack: Stack, real_subset: Pa
 
 def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stack, database,
                                                                      real_subset: Path) -> None:  # fmt: skip
-    stack.start_worker()
+    """Also on a non-default tick spacing (1-minute bars, 252·390): the worker's indicators, its training and
+    the manifest all carry FLAMEBACK_PERIODS_PER_YEAR; restarted on another spacing it warns in one line."""
+    minute_bars = 252 * 390
+    stack.start_worker(FLAMEBACK_PERIODS_PER_YEAR=str(minute_bars))
     stack.wait_assigned()
     stack.run_command("replay", str(real_subset), "--max", "--no-progress")
     log = stack.root / "worker-w1.log"
@@ -269,6 +273,34 @@ def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stac
     assert registered == [rows[0][2]]  # the loaded version is recorded in the database
     assert len(rows) == 5 and all(r[0] in ("UP", "DOWN") and r[1] in ("UP", "DOWN") and r[2] for r in rows)
     assert training > 0  # the first rows, written before any model existed, say TRAINING
+    assert_tick_spacing_followed(stack, real_subset, rows[0][2], minute_bars)
+    if database.kind == "sqlite":  # the database plays no part in the warning: check it once (SQLite), save ~8 s
+        assert_restart_on_another_spacing_warns(stack, minute_bars)
+
+
+def assert_tick_spacing_followed(stack: Stack, real_subset: Path, version: str, spacing: int) -> None:
+    """Live rows equal ``features --periods-per-year`` (whose flag changes volatility_20: unit-tested), and
+    the manifest of the models the worker trained records the worker's spacing, with no warning."""
+    expected = offline_features(stack, real_subset, "--periods-per-year", str(spacing))
+    actual = database_features(stack)
+    assert all(_same(actual[key][c], v) for key, cols in expected.items() for c, v in cols.items())
+    assert json.loads((stack.root / "models" / version / "manifest.json").read_text())["periods_per_year"] == spacing
+    assert "trained with periods_per_year" not in (stack.root / "worker-w1.log").read_text()
+    assert stack.get_json("w1", "/counters/")["models_tick_spacing_mismatch"] == 0
+
+
+def assert_restart_on_another_spacing_warns(stack: Stack, spacing: int) -> None:
+    """The same models loaded by a worker on the default spacing: one WARNING line, and the counter says so."""
+    log = stack.root / "worker-w1.log"
+    stack.kill_worker("w1", signal.SIGTERM)
+    before = len(log.read_text())
+    stack.start_worker()  # FLAMEBACK_PERIODS_PER_YEAR unset: 252
+    wait_for(lambda: "loaded models version" in log.read_text()[before:], 60, "the restarted worker's models")
+    warnings = [line for line in log.read_text()[before:].splitlines() if "trained with periods_per_year" in line]
+    assert len(warnings) == 1 and "WARNING" in warnings[0]
+    assert f"periods_per_year={spacing}" in warnings[0] and "FLAMEBACK_PERIODS_PER_YEAR=252" in warnings[0]
+    wait_for(lambda: (c := stack.get_json("w1", "/counters/")) and c["models_tick_spacing_mismatch"] == 1, 30,
+             "the mismatch counter")  # fmt: skip
 
 
 def processes_of(app_id: str) -> list[int]:
