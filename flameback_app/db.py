@@ -154,10 +154,16 @@ def _error_text(exc: BaseException) -> str:
 
 
 def _is_transient(exc: BaseException) -> bool:
-    """Locked/busy databases and dropped connections are worth retrying; the rest is not."""
+    """A locked/busy database is worth retrying here, briefly; the rest goes to the caller at once.
+
+    A server that is down or a dropped connection is not retried here: the worker's
+    write loop (``agents.predict``) retries the whole batch with backoff and reports the
+    failure to ``/health/`` from the first attempt, which a silent 120 s retry down
+    here would hide (the pool's pre-ping replaces dead connections on the next try).
+    """
     if not isinstance(exc, OperationalError):
         return False
-    return any(s in _error_text(exc) for s in ("locked", "busy", "connection", "timeout", "server closed"))
+    return any(s in _error_text(exc) for s in ("locked", "busy"))
 
 
 def _retrying(fn, transient=_is_transient):  # type: ignore[no-untyped-def]

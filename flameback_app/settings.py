@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     batch_within_s: float = Field(0.02, gt=0, description="Max wait to fill a batch (latency at live rates).")
     fetch_max_wait_ms: int = Field(25, ge=1, description="How long an empty fetch may idle (Tansu waits it out).")
     broker_wait_s: float = Field(60.0, ge=0, description="How long every client waits for the broker at start.")
+    db_wait_s: float = Field(60.0, ge=0, description="How long a worker waits at start for a database server.")
+    health_db_failing_s: float = Field(
+        5.0, ge=0, description="`/health/` says 503 once database writes have failed for this long."
+    )
+    health_fetch_stall_s: float = Field(
+        30.0, gt=0, description="`/health/` says 503 when an assigned partition has not been fetched for this long."
+    )
     shutdown_timeout_s: float = Field(
         8.0, gt=0, description="A stopping worker that has not finished by then exits anyway (nothing acknowledged is lost)."
     )
