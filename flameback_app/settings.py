@@ -7,6 +7,8 @@ arguments, so tests can pass their own without touching the environment.
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -42,6 +44,10 @@ class Settings(BaseSettings):
     dash_port: int = 8050
     dash_refresh_s: float = 3.0
     app_id: str = "flameback"
+    worker_id: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}",
+        description="This worker's name in /health/, /counters/ and /metrics (default host:pid).",
+    )
     partitions: int = Field(4, ge=1, description="Partitions of every topic the app creates.")
     tansu_bin: str | None = None
     batch_size: int = Field(500, ge=1, description="Max events per stream.take batch.")

@@ -108,6 +108,7 @@ async def health(web: View, request: Request) -> Response:
     return web.json({
         "status": "degraded" if reasons else "ok",
         "reasons": reasons,
+        "worker": settings.worker_id,
         "app_id": settings.app_id,
         "broker": settings.broker,
         "uptime_s": round(time.time() - _started, 1),
@@ -161,4 +162,5 @@ async def counters(web: View, request: Request) -> Response:
     """Pipeline counters of this worker: processed, rejected by reason, stale, rows written."""
     snapshot = runtime.counters.snapshot(runtime.counters.sample_rate())
     snapshot["rejected_by_reason"] = dict(runtime.counters.rejected)
+    snapshot["worker"] = settings.worker_id
     return web.json(snapshot)

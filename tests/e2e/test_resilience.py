@@ -181,9 +181,9 @@ def test_embedded_broker_restart_mid_stream(stack: Stack, real_subset: Path) -> 
     assert_rows_match_offline(stack, both)  # state survived in RocksDB: indicators continue exactly
 
 
-def partition_owners(stack: Stack) -> dict[str, set[str]] | None:
+def partition_owners(stack: Stack, workers: tuple[str, ...] = ("w1", "w2")) -> dict[str, set[str]] | None:
     """futures-ticks partitions per worker, or None while a worker does not answer (rebalancing)."""
-    health = {w: stack.health(w) for w in ("w1", "w2")}
+    health = {w: stack.health(w) for w in workers}
     if not all(health.values()):
         return None
     return {w: {a for a in h["assigned"] if a.startswith("futures-ticks/")} for w, h in health.items()}
@@ -213,23 +213,30 @@ def test_table_route_answers_from_the_worker_that_owns_the_symbol(stack: Stack) 
             assert state["served_by"] == web[owner_of[partition]]  # answered by the owner, whoever was asked
 
 
-def test_two_workers_share_partitions_and_survive_losing_one(stack: Stack, database, real_subset: Path) -> None:
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_three_workers_share_partitions_and_the_last_survivor_takes_them_all(stack: Stack, database,
+                                                                            real_subset: Path) -> None:  # fmt: skip
+    """Three workers on one broker and one PostgreSQL; kill one, then another: the survivor holds every partition."""
+    workers = ("w1", "w2", "w3")
     file = head(real_subset, 16_000, stack.root / "16k.csv")
-    stack.start_worker("w1")
-    stack.start_worker("w2")
-    wait_for(lambda: all((h := stack.health(w)) and any(a.startswith("futures-ticks") for a in h["assigned"])
-                         for w in ("w1", "w2")), 90, "both workers to own futures-ticks partitions")  # fmt: skip
-    first = head(real_subset, 2_000, stack.root / "2k.csv")
-    stack.run_command("replay", str(first), "--max", "--no-progress")
-    stack.wait_rows(2_000, timeout=120)
-    owners = wait_for(lambda: partition_owners(stack), 60, "both workers' health after the first batch")
-    assert owners["w1"] and owners["w2"] and not owners["w1"] & owners["w2"]
-    assert owners["w1"] | owners["w2"] == {f"futures-ticks/{p}" for p in range(stack.partitions)}
+    for name in workers:
+        stack.start_worker(name)
+    owners = wait_for(lambda: (o := partition_owners(stack, workers)) and all(o.values()) and o, 120,
+                      "all three workers to own futures-ticks partitions")  # fmt: skip
+    assert not (owners["w1"] & owners["w2"] or owners["w1"] & owners["w3"] or owners["w2"] & owners["w3"])
+    assert set().union(*owners.values()) == {f"futures-ticks/{p}" for p in range(stack.partitions)}
+    ids = {w: stack.get_json(w, "/counters/")["worker"] for w in workers}
+    assert len(set(ids.values())) == 3, ids  # each worker reports under its own id
     feed = start_feed(stack, file, rate=1500)
-    wait_for(lambda: stack.row_count() >= 6_000, 120, "6,000 rows")
+    wait_for(lambda: stack.row_count() >= 5_000, 120, "5,000 rows")
     stack.kill_worker("w2")
+    wait_for(lambda: stack.row_count() >= 9_000, 120, "9,000 rows after the first kill")
+    stack.kill_worker("w3")
     assert feed.wait(300) == 0
     stack.wait_rows(16_000, timeout=150)
+    survivor = wait_for(lambda: (o := partition_owners(stack, ("w1",))) and len(o["w1"]) == stack.partitions and o,
+                        60, "the survivor to hold every futures-ticks partition")  # fmt: skip
+    assert survivor["w1"] == {f"futures-ticks/{p}" for p in range(stack.partitions)}
     assert_rows_match_offline(stack, file)
 
 
