@@ -258,7 +258,8 @@ async def publish_counters() -> None:
     """
     rate = runtime.counters.sample_rate()
     try:
-        await runtime.offload(db.write_counters, runtime.db, runtime.counters.snapshot(rate), utc_now())
+        await runtime.offload(db.write_counters, runtime.db, runtime.counters.snapshot(rate), utc_now(),
+                              settings.worker_id)  # fmt: skip
         await runtime.offload(_pool_scoreboard, runtime.db)
     except SQLAlchemyError as exc:
         log.warning("could not publish the pipeline counters (%s); retrying in 2s", getattr(exc, "orig", exc))

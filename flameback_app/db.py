@@ -101,6 +101,7 @@ scoreboard = Table(
 pipeline_counters = Table(
     "pipeline_counters",
     metadata,
+    Column("worker", String(128), primary_key=True, server_default="", doc="FLAMEBACK_WORKER_ID of the writer."),
     Column("name", String(64), primary_key=True),
     Column("value", Float, nullable=False),
     Column("updated_at", DateTime, nullable=False),
@@ -257,11 +258,11 @@ def upsert_scoreboard(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> None
         _retrying(_upsert)(engine, scoreboard, rows, ("symbol", "signal"))
 
 
-def write_counters(engine: Engine, counters: Mapping[str, float], now: datetime) -> None:
-    """Store the pipeline counters (one row per name) for the dashboard's health panel."""
-    rows = [{"name": k, "value": float(v), "updated_at": now} for k, v in counters.items()]
+def write_counters(engine: Engine, counters: Mapping[str, float], now: datetime, worker: str = "") -> None:
+    """Store one worker's pipeline counters (a row per (worker, name)) for the dashboard's health panel."""
+    rows = [{"worker": worker, "name": k, "value": float(v), "updated_at": now} for k, v in counters.items()]
     if rows:
-        _retrying(_upsert)(engine, pipeline_counters, rows, ("name",))
+        _retrying(_upsert)(engine, pipeline_counters, rows, ("worker", "name"))
 
 
 def count_complete_rows(engine: Engine) -> int:

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     dash_host: str = "127.0.0.1"
     dash_port: int = 8050
     dash_refresh_s: float = 3.0
+    worker_stale_s: float = Field(
+        10.0, gt=0, description="The terminal shows a worker whose counters are older than this as stale."
+    )
     app_id: str = "flameback"
     worker_id: str = Field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}",

@@ -4,7 +4,7 @@
   (frozen in ``tests/schema_62372df/<dialect>.sql``) and fills every table through the
   worker's writers, as a deployment of that commit would have.
 - :func:`migrations_with_next_revision` copies the package's migrations to a temp dir
-  and adds revision ``0002``: it adds a column to ``predictions`` (on SQLite by copying
+  and adds the next revision (:data:`NEXT_ID`, after the package's head): it adds a column to ``predictions`` (on SQLite by copying
   the whole table, ``recreate="always"``; on PostgreSQL by ``ALTER TABLE``: a batch
   copy there would give ``id`` a new sequence starting at 1), records which process ran it in
   ``migration_runs``, and sleeps ``FLAMEBACK_TEST_MIGRATION_SLEEP_S`` inside the
@@ -18,19 +18,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, select
+from sqlalchemy import Engine, MetaData, Table, insert, select
 
-from flameback_app import db
+from flameback_app import db, schema
 from tests.browser.seed import counters, prediction_rows, scoreboard_rows
 
 FROZEN_DDL = Path(__file__).resolve().parent / "schema_62372df"
 PACKAGE_MIGRATIONS = Path(db.__file__).resolve().parent / "migrations"
 TABLES_62372DF = ("model_registry", "pipeline_counters", "predictions", "scoreboard")
+# Columns the package's own revisions added after 62372df: left out of snapshots, which compare 62372df's data.
+ADDED_SINCE_62372DF = {"pipeline_counters": {"worker"}}
+PACKAGE_HEAD = schema.head_revision()
+NEXT_ID = f"{int(PACKAGE_HEAD) + 1:04d}"
 
 NEXT_REVISION = '''"""Test revision: add predictions.venue (table rebuilt), record the run.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: {next}
+Revises: {head}
 """
 
 import os
@@ -39,8 +43,8 @@ import time
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{next}"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -79,7 +83,11 @@ def create_62372df_database(engine: Engine) -> None:
         rows, _state, _price = prediction_rows(symbol, 60 + 20 * k, seed=k, price=20.0 * 3**k)
         db.insert_predictions(engine, rows)
     db.upsert_scoreboard(engine, scoreboard_rows(["CL1 Comdty", "ES1 Index", "C 1 Comdty"]))
-    db.write_counters(engine, counters(180, 1_764_000_000.0), datetime(2026, 12, 1, 12, 0, 0, 123456))
+    counters_62372df = Table("pipeline_counters", MetaData(), autoload_with=engine)  # (name, value, updated_at)
+    written = datetime(2026, 12, 1, 12, 0, 0, 123456)
+    with engine.begin() as conn:
+        conn.execute(insert(counters_62372df), [{"name": k, "value": float(v), "updated_at": written}
+                                                for k, v in counters(180, 1_764_000_000.0).items()])  # fmt: skip
     db.register_model(engine, "20260101T000000Z", datetime(2026, 1, 1), "/models/20260101T000000Z", "{}")
 
 
@@ -87,7 +95,8 @@ def snapshot(engine: Engine, tables: tuple[str, ...] = TABLES_62372DF) -> dict[s
     """Every row of the 62372df tables (their 62372df columns only), in primary-key order."""
     reflected = MetaData()
     reflected.reflect(engine, only=list(tables))
-    columns = {t.name: [c.name for c in t.columns] for t in db.metadata.sorted_tables if t.name in tables}
+    columns = {t.name: [c.name for c in t.columns if c.name not in ADDED_SINCE_62372DF.get(t.name, ())]
+               for t in db.metadata.sorted_tables if t.name in tables}  # fmt: skip
     out = {}
     with engine.connect() as conn:
         for name in tables:
@@ -98,8 +107,9 @@ def snapshot(engine: Engine, tables: tuple[str, ...] = TABLES_62372DF) -> dict[s
 
 
 def migrations_with_next_revision(root: Path) -> str:
-    """A copy of the package's migrations plus revision 0002 (see the module docstring); its script location."""
+    """A copy of the package's migrations plus revision NEXT_ID (see the module docstring); its script location."""
     target = root / "migrations"
     shutil.copytree(PACKAGE_MIGRATIONS, target, ignore=shutil.ignore_patterns("__pycache__"))
-    (target / "versions" / "0002_test_next_revision.py").write_text(NEXT_REVISION)
+    text = NEXT_REVISION.replace("{next}", NEXT_ID).replace("{head}", PACKAGE_HEAD)
+    (target / "versions" / f"{NEXT_ID}_test_next_revision.py").write_text(text)
     return str(target)

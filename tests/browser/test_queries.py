@@ -9,7 +9,10 @@ warm-up and locked databases. Tests taking ``database`` run on both.
 from __future__ import annotations
 
 import sqlite3
+import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dash
 import pytest
@@ -29,9 +32,9 @@ from dashboard.callbacks import (
 )
 from dashboard.symbols import describe, load_symbol_sheet
 from flameback_app import schema
-from flameback_app.db import create_schema, insert_predictions, make_engine
+from flameback_app.db import create_schema, insert_predictions, make_engine, write_counters
 from tests.browser.seed import prediction_rows, seed_database
-from tests.migrations import migrations_with_next_revision
+from tests.migrations import NEXT_ID, PACKAGE_HEAD, migrations_with_next_revision
 
 SYMBOLS = {"CL1 Comdty": 120, "ES1 Index": 80, "C 1 Comdty": 40}
 
@@ -71,8 +74,8 @@ def test_hit_rates_and_counters(seeded):
     engine = queries.reader_engine(seeded)
     rates = queries.hit_rates(engine, "CL1 Comdty")
     assert set(rates) == {"CL1 Comdty", "*"} and len(rates["CL1 Comdty"]) == 9 and len(rates["*"]) == 9
-    values, updated_at = queries.counters(engine)
-    assert values["ticks_processed"] == sum(SYMBOLS.values()) and updated_at is not None
+    [(worker, (values, updated_at))] = queries.counters(engine).items()
+    assert worker == "" and values["ticks_processed"] == sum(SYMBOLS.values()) and updated_at is not None
 
 
 def query_plan(engine: Engine, statement: str, params: dict | None = None) -> str:
@@ -120,15 +123,15 @@ def test_the_terminal_cannot_write(seeded):
 
 def test_an_older_schema_is_reported_not_read(database, tmp_path):
     """A terminal newer than the database says so (and never migrates); once upgraded, it reads."""
-    location = migrations_with_next_revision(tmp_path)  # this "terminal" expects revision 0002
-    seed_database(database.url, SYMBOLS).dispose()  # at the package's head, 0001
+    location = migrations_with_next_revision(tmp_path)  # this "terminal" expects revision NEXT_ID
+    seed_database(database.url, SYMBOLS).dispose()  # at the package's head
     src = Source(database.url, queries.reader_engine(database.url), {}, 50, queries.SchemaGate(location))
     update = view_update(src, "CL1 Comdty", None)
     assert update[(ids.STATUS, "children")].startswith("DATABASE SCHEMA OLDER THAN THIS TERMINAL"), update
-    assert "revision 0002" in update[(ids.STATUS, "children")] and schema.UPGRADE_COMMAND in update[(ids.STATUS, "children")]
+    assert f"revision {NEXT_ID}" in update[(ids.STATUS, "children")] and schema.UPGRADE_COMMAND in update[(ids.STATUS, "children")]
     assert "SCHEMA OLDER" in str(health_update(src)[0])
     engine = make_engine(database.url)
-    assert schema.schema_state(engine, location).revision == "0001"  # the terminal did not touch it
+    assert schema.schema_state(engine, location).revision == PACKAGE_HEAD  # the terminal did not touch it
     schema.upgrade(engine, location)
     engine.dispose()
     update = view_update(src, "CL1 Comdty", None)
@@ -204,3 +207,30 @@ def test_the_models_note_says_how_far_the_first_training_is():
                                                                     "training_active": 1})  # fmt: skip
     assert models_note({**waiting, "models_loaded": 1}) == ""
     assert models_note({"ticks_processed": 5}) == ""  # a worker that does not publish it: say nothing
+
+
+def panel_cells(panel: Any) -> list[list[str]]:
+    """The health table's text, row by row (header first)."""
+    return [[str(cell.children.children if hasattr(cell.children, "children") else cell.children)
+             for cell in row.children] for row in panel.children]  # fmt: skip
+
+
+def test_the_health_panel_shows_every_worker_their_sum_and_stale_ones(database):
+    """Three workers publish; one stopped 30 s ago: it is marked stale and left out of the sum."""
+    engine = make_engine(database.url)
+    create_schema(engine)
+    now = time.time()
+    for worker, ticks, age_s in (("host-a:101", 1000, 1.0), ("host-b:202", 300, 2.0), ("host-c:303", 50, 30.0)):
+        written = datetime.fromtimestamp(now - age_s, UTC).replace(tzinfo=None)
+        figures = {"ticks_processed": ticks, "ticks_per_s": ticks / 10, "rejected_total": 1, "rows_written": ticks,
+                   "last_tick_time": now - age_s, "models_loaded": 1}  # fmt: skip
+        write_counters(engine, figures, written, worker=worker)
+    engine.dispose()
+    panel, _clock, note = health_update(source(database.url), now=now)
+    header, *rows = panel_cells(panel)
+    assert header == ["", "all (2 current)", "host-a:101", "host-b:202", "host-c:303 (stale)"]
+    by_label = {row[0]: row[1:] for row in rows}
+    assert by_label["Ticks processed"] == ["1,300", "1,000", "300", "50"]  # the stale worker is not in the sum
+    assert by_label["Rejected"] == ["2", "1", "1", "1"]
+    assert by_label["Counters age"] == ["1.0 s", "1.0 s", "2.0 s", "30.0 s"]
+    assert note == ""

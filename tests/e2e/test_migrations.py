@@ -27,7 +27,7 @@ from sqlalchemy import inspect, text
 
 from flameback_app import db, schema
 from tests.harness import FAUST, REPO, free_port, wait_for
-from tests.migrations import create_62372df_database, migrations_with_next_revision, snapshot
+from tests.migrations import NEXT_ID, create_62372df_database, migrations_with_next_revision, snapshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -51,12 +51,12 @@ def test_a_62372df_database_is_stamped_upgraded_and_keeps_every_row(database, tm
         "model_registry": 1, "pipeline_counters": 7, "predictions": 60 + 80 + 100, "scoreboard": 4 * 9}  # fmt: skip
     location = migrations_with_next_revision(tmp_path)
     state = schema.schema_state(engine, location)
-    assert state.legacy and state.revision is None and state.head == "0002"
+    assert state.legacy and state.revision is None and state.head == NEXT_ID
 
     result = schema.prepare(engine, script_location=location)
 
-    assert result.migrated and result.after == "0002"
-    assert schema.schema_state(engine, location).revision == "0002"
+    assert result.migrated and result.after == NEXT_ID
+    assert schema.schema_state(engine, location).revision == NEXT_ID
     assert snapshot(engine) == before  # every row of every table, every value
     columns = {c["name"] for c in inspect(engine).get_columns("predictions")}
     assert "venue" in columns and len(columns) == len(db.predictions.columns) + 1
@@ -105,7 +105,7 @@ def test_two_processes_starting_together_migrate_once_and_both_work(database, tm
     assert [r["written"] for r in results] == [1, 1]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM migration_runs")).scalar_one() == 1
-    assert schema.schema_state(engine, location).revision == "0002"
+    assert schema.schema_state(engine, location).revision == NEXT_ID
     after = snapshot(engine)
     assert {k: v for k, v in after.items() if k != "predictions"} == {k: v for k, v in before.items()
                                                                       if k != "predictions"}  # fmt: skip
@@ -175,7 +175,7 @@ def test_with_auto_upgrade_off_a_worker_refuses_an_old_database_in_one_line(tmp_
 def test_a_database_newer_than_this_release_is_refused(tmp_path: Path) -> None:
     location = migrations_with_next_revision(tmp_path)
     engine = db.make_engine(f"sqlite:///{tmp_path / 'newer.db'}")
-    schema.upgrade(engine, script_location=location)  # written by a "later release" that has 0002
-    with pytest.raises(schema.SchemaError, match="revision 0002, which this release does not know"):
+    schema.upgrade(engine, script_location=location)  # written by a "later release" that has NEXT_ID
+    with pytest.raises(schema.SchemaError, match=f"revision {NEXT_ID}, which this release does not know"):
         schema.prepare(engine)
     engine.dispose()

@@ -238,6 +238,22 @@ def test_three_workers_share_partitions_and_the_last_survivor_takes_them_all(sta
                         60, "the survivor to hold every futures-ticks partition")  # fmt: skip
     assert survivor["w1"] == {f"futures-ticks/{p}" for p in range(stack.partitions)}
     assert_rows_match_offline(stack, file)
+    expected = {"", "all (1 current)", ids["w1"], f"{ids['w2']} (stale)", f"{ids['w3']} (stale)"}
+    wait_for(lambda: set(health_panel_header(stack.database_url)) == expected, 20,
+             f"the terminal's health panel to show {expected}")  # fmt: skip
+
+
+def health_panel_header(url: str) -> list[str]:
+    """The column heads of the terminal's pipeline-health panel (workers, stale ones marked), read as it reads them."""
+    from dashboard.callbacks import Source, health_update
+    from dashboard.queries import reader_engine
+
+    engine = reader_engine(url)
+    try:
+        panel = health_update(Source(url, engine, {}, 50, stale_after_s=5.0))[0]
+    finally:
+        engine.dispose()
+    return [str(cell.children) for cell in panel.children[0].children] if hasattr(panel, "children") else []
 
 
 def test_servers_bind_loopback_only(stack: Stack) -> None:
