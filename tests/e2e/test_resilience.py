@@ -28,7 +28,7 @@ import pytest
 from flameback_app.partitioning import partition_for
 from flameback_app.topics import DEAD_LETTERS
 from tests.e2e.test_pipeline import _read_topic, _send_raw, assert_rows_match_offline, input_ticks
-from tests.harness import FAUST, REPO, Broker, Stack, wait_for
+from tests.harness import FAUST, REPO, Broker, Stack, free_port, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -465,7 +465,8 @@ def test_postgresql_down_at_start_and_mid_replay(broker: Broker, tmp_path: Path,
 
 
 def test_a_bad_database_password_or_name_is_one_line_and_exit_1(tmp_path: Path, postgres_server) -> None:
-    """What waiting cannot fix is said at once: a bad password, a database that does not exist."""
+    """What waiting cannot fix is said at once: a bad password, a database that does not exist; a server that
+    never answers, after FLAMEBACK_DB_WAIT_S."""
     good = postgres_server.url("postgres")
     wrong_password = good.replace(postgres_server.password, "not-the-password-3c9e")
     no_such_database = good.rsplit("/", 1)[0] + "/no_such_database"
@@ -480,3 +481,11 @@ def test_a_bad_database_password_or_name_is_one_line_and_exit_1(tmp_path: Path, 
         assert len(errors) == 1 and expect in errors[0], output
         assert "waiting" not in output and time.monotonic() - started < 30
         assert postgres_server.password not in output and "not-the-password-3c9e" not in output
+    nobody_listens = good.replace(f":{postgres_server.port}/", f":{free_port()}/")
+    done = subprocess.run([*FAUST, "worker"], cwd=REPO, env=stack.env(FLAMEBACK_DB_URL=nobody_listens,
+                          FLAMEBACK_DB_WAIT_S="2"), capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 1 and "waiting up to 2s for the database at" in output, output
+    errors = [line for line in output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "no database server answered at" in errors[0] and "within 2s" in errors[0], output
+    assert postgres_server.password not in output
