@@ -18,13 +18,13 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from signal import SIG_DFL, SIGINT, SIGKILL, SIGTERM
 from signal import signal as set_signal_handler
-from typing import Any
+from typing import Any, TypeVar
 
 from faust.types import EventT
 from sqlalchemy import Engine
@@ -42,6 +42,7 @@ from models.scoreboard import new_score_state, pooled_rows, score_tick, scoreboa
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 MIN_TRAINING_ROWS = 2000
+T = TypeVar("T")
 
 
 async def predict_and_store(rt: Runtime, applied: Sequence[tuple[EventT, dict]], scores: dict[str, Any]) -> None:
@@ -63,6 +64,10 @@ async def predict_and_store(rt: Runtime, applied: Sequence[tuple[EventT, dict]],
     board = [r for symbol, state in scores.items() for r in scoreboard_rows(symbol, state, now)]
     written = await _write_until_stored(rt, db_rows, board)
     rt.counters.rows_written += written
+    stored = time.time()
+    for event, _row in applied:
+        if event.message.timestamp:
+            rt.metrics.latency.observe(stored - event.message.timestamp)
     rt.counters.last_tick_time = wall
 
 
@@ -75,33 +80,43 @@ def _db_row(row: dict, signal: dict, now: Any, wall: float, ingest_ts: float | N
 
 
 async def _write_until_stored(rt: Runtime, rows: list[dict], board: list[dict]) -> int:
-    """Commit the batch, retrying with backoff for as long as the database refuses it.
+    """Commit the batch's rows, then its scoreboard, each retried with backoff for as long as the database refuses.
 
     Short lock waits are absorbed inside :mod:`flameback_app.db`; what reaches here is a
     database that stays unwritable (read-only file, full disk, server down). The batch
     is not acknowledged until it is stored, so Kafka keeps it; the worker logs why, backs
     off up to a minute between attempts, and keeps heartbeating instead of spinning.
+
+    The two are retried apart so that rows stored before a scoreboard write failed are
+    counted (retrying both, the second insert found them there and counted 0: seen as
+    ``rows_written`` 24 short after a PostgreSQL outage mid-replay).
     """
+    written = await _until_stored(rt, db.insert_predictions, rows)
+    if board:
+        await _until_stored(rt, db.upsert_scoreboard, board)
+    return written
+
+
+async def _until_stored(rt: Runtime, write: Callable[[Engine, list[dict]], T], rows: list[dict]) -> T:
     async for attempt in AsyncRetrying(
         retry=retry_if_exception_type(SQLAlchemyError),
         wait=wait_exponential(multiplier=0.5, max=60),
         before_sleep=_log_write_failure,
     ):
         with attempt:
-            return await rt.offload(_write_batch, rt.db, rows, board)
+            result = await rt.offload(write, rt.db, rows)
+            rt.health.write_succeeded()
+            return result
     raise AssertionError("unreachable: AsyncRetrying retries forever")
 
 
 def _log_write_failure(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
+    reason = " ".join(str(getattr(exc, "orig", exc)).split())  # psycopg's messages span lines
+    runtime.health.write_failed(reason)
+    runtime.counters.db_write_failures += 1
     log.error("database write failed (%s); attempt %d, next in %.0fs; the batch stays unacknowledged until stored",
-              getattr(exc, "orig", exc), state.attempt_number, state.upcoming_sleep)
-
-
-def _write_batch(engine: Engine, rows: list[dict], board: list[dict]) -> int:
-    written = db.insert_predictions(engine, rows)
-    db.upsert_scoreboard(engine, board)
-    return written
+              reason, state.attempt_number, state.upcoming_sleep)  # fmt: skip
 
 
 async def _signal_engine(rt: Runtime) -> SignalEngine:
@@ -124,8 +139,12 @@ async def _load_models(rt: Runtime) -> ModelBundle | None:
     if bundle is not None:
         manifest = bundle.manifest
         rt.counters.tick_spacing_mismatch(log_tick_spacing(manifest, settings.periods_per_year).warning is not None)
-        await rt.offload(db.register_model, rt.db, bundle.version, datetime.fromisoformat(manifest["created"]),
-                         str(bundle.path), json.dumps(manifest.get("metrics", {}), default=str))  # fmt: skip
+        try:
+            await rt.offload(db.register_model, rt.db, bundle.version, datetime.fromisoformat(manifest["created"]),
+                             str(bundle.path), json.dumps(manifest.get("metrics", {}), default=str))  # fmt: skip
+        except SQLAlchemyError as exc:  # an audit record; the database being down is no reason not to predict
+            log.warning("could not record model version %s in model_registry (%s)", bundle.version,
+                        getattr(exc, "orig", exc))  # fmt: skip
     return bundle
 
 
@@ -155,7 +174,12 @@ async def train_when_needed() -> None:
     if runtime.signals.model_version is not None and not due:
         return
     if runtime.signals.model_version is None:
-        available = await runtime.offload(db.count_complete_rows, runtime.db)
+        try:
+            available = await runtime.offload(db.count_complete_rows, runtime.db)
+        except SQLAlchemyError as exc:  # database down: an exception escaping a timer would stop the worker
+            log.warning("cannot count the training history (%s); retrying in %.0fs", getattr(exc, "orig", exc),
+                        TRAINING_CHECK_S)  # fmt: skip
+            return
         runtime.counters.training_progress(available, MIN_TRAINING_ROWS)
         if available < MIN_TRAINING_ROWS:
             return
@@ -240,7 +264,8 @@ async def publish_counters() -> None:
     """
     rate = runtime.counters.sample_rate()
     try:
-        await runtime.offload(db.write_counters, runtime.db, runtime.counters.snapshot(rate), utc_now())
+        await runtime.offload(db.write_counters, runtime.db, runtime.counters.snapshot(rate), utc_now(),
+                              settings.worker_id)  # fmt: skip
         await runtime.offload(_pool_scoreboard, runtime.db)
     except SQLAlchemyError as exc:
         log.warning("could not publish the pipeline counters (%s); retrying in 2s", getattr(exc, "orig", exc))

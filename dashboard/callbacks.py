@@ -50,6 +50,7 @@ class Source:
     sheet: SymbolSheet
     max_points: int = 500
     schema: queries.SchemaGate = field(default_factory=queries.SchemaGate)
+    stale_after_s: float = 10.0  # a worker whose counters are older than this shows as stale, not current
 
 
 class ReadProblem(Exception):
@@ -228,16 +229,54 @@ def technicals_table(last: dict[str, Any]) -> html.Table:
 
 
 def health_update(source: Source, now: float | None = None) -> tuple[Any, str, str]:
-    """(health panel, clock, models note): ticks/s, last tick age, rejected count and friends from ``pipeline_counters``."""
+    """(health panel, clock, models note) from ``pipeline_counters``: every worker, their sum, stale ones marked."""
     now = time.time() if now is None else now
     clock = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
     try:
-        counters, updated_at = read(source, queries.counters)
+        workers = read(source, queries.counters)
     except ReadProblem as problem:
         return html.Div(str(problem).split(" — ")[0], className="muted"), clock, ""
-    if not counters:
+    if not workers:
         return html.Div("no counters yet — is the worker running?", className="muted"), clock, ""
-    return health_table(counters, updated_at, now), clock, models_note(counters)
+    views = [WorkerView(name, figures, _epoch(written), now - _epoch(written) > source.stale_after_s)
+             for name, (figures, written) in workers.items()]  # fmt: skip
+    current = [v for v in views if not v.stale]
+    total = sum_workers(current)
+    newest = max(views, key=lambda v: v.written)  # with every worker stale, the note still says what the last one saw
+    return health_table(views, total, now), clock, models_note(total if current else newest.figures)
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    """One worker's row set in the health panel; ``stale``: it has not written for ``stale_after_s``."""
+
+    name: str
+    figures: dict[str, float]
+    written: float
+    stale: bool
+
+
+ADDITIVE = ("ticks_per_s", "rejected_total", "stale_total", "ticks_processed", "rows_written", "training_rows")
+
+
+def sum_workers(workers: list[WorkerView]) -> dict[str, float]:
+    """The current workers as one: counts and rates add up, the newest tick counts, models are loaded only if all have."""
+    total: dict[str, float] = {}
+    for view in workers:
+        for name, value in view.figures.items():
+            if name in ADDITIVE:
+                total[name] = total.get(name, 0.0) + value
+            elif name == "last_tick_time":
+                total[name] = max(total.get(name, value), value)
+            elif name == "models_loaded":
+                total[name] = min(total.get(name, value), value)
+            else:
+                total[name] = max(total.get(name, value), value)
+    return total
+
+
+def _epoch(written: datetime) -> float:
+    return written.replace(tzinfo=UTC).timestamp()
 
 
 def models_note(counters: dict[str, float]) -> str:
@@ -261,18 +300,35 @@ def _age(then: float | None, now: float) -> str:
     return "—" if then is None else f"{max(now - then, 0.0):,.1f} s"
 
 
-def health_table(counters: dict[str, float], updated_at: datetime | None, now: float) -> html.Table:
-    rejected = int(counters.get("rejected_total", 0))
-    written = None if updated_at is None else updated_at.replace(tzinfo=UTC).timestamp()
-    items = [("Ticks/s", fmt_number(counters.get("ticks_per_s"), 1)),
-             ("Last tick age", _age(counters.get("last_tick_time"), now)),
-             ("Rejected", html.Span(f"{rejected:,}", style={"color": RED if rejected else GREEN})),
-             ("Stale / duplicate", fmt_number(counters.get("stale_total"), 0)),
-             ("Same time, no seq", fmt_number(counters.get("same_timestamp_total"), 0)),
-             ("Ticks processed", fmt_number(counters.get("ticks_processed"), 0)),
-             ("Rows written", fmt_number(counters.get("rows_written"), 0)),
-             ("Counters age", html.Span(_age(written, now), style={"color": GREY}))]  # fmt: skip
-    return html.Table([html.Tr([html.Td(k), html.Td(v)]) for k, v in items], className="grid")
+def health_table(workers: list[WorkerView], total: dict[str, float], now: float) -> html.Table:
+    """One column per worker (named, stale ones marked), and with several a first column summing the current ones."""
+    columns = [(view.name or "worker", view.figures, view.written, view.stale) for view in workers]
+    if len(workers) > 1:
+        newest = max((v.written for v in workers if not v.stale), default=None)
+        current = sum(not v.stale for v in workers)
+        columns.insert(0, (f"all ({current} current)", total, newest, False))
+    header = html.Tr([html.Th("")] + [html.Th(f"{name} (stale)" if stale else name, style={"color": RED} if stale else {})
+                                      for name, _f, _w, stale in columns])  # fmt: skip
+    rows = [html.Tr([html.Td(label)] + [html.Td(cell(figures, written, now)) for _n, figures, written, _s in columns])
+            for label, cell in HEALTH_ROWS]  # fmt: skip
+    return html.Table([header, *rows], className="grid")
+
+
+def _rejected(figures: dict[str, float], _written: float | None, _now: float) -> Any:
+    rejected = int(figures.get("rejected_total", 0))
+    return html.Span(f"{rejected:,}", style={"color": RED if rejected else GREEN})
+
+
+HEALTH_ROWS: list[tuple[str, Callable[[dict[str, float], float | None, float], Any]]] = [
+    ("Ticks/s", lambda f, _w, _n: fmt_number(f.get("ticks_per_s"), 1)),
+    ("Last tick age", lambda f, _w, now: _age(f.get("last_tick_time"), now)),
+    ("Rejected", _rejected),
+    ("Stale / duplicate", lambda f, _w, _n: fmt_number(f.get("stale_total"), 0)),
+    ("Same time, no seq", lambda f, _w, _n: fmt_number(f.get("same_timestamp_total"), 0)),
+    ("Ticks processed", lambda f, _w, _n: fmt_number(f.get("ticks_processed"), 0)),
+    ("Rows written", lambda f, _w, _n: fmt_number(f.get("rows_written"), 0)),
+    ("Counters age", lambda _f, written, now: html.Span(_age(written, now), style={"color": GREY})),
+]
 
 
 # ---------------------------------------------------------------- wiring

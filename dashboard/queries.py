@@ -160,8 +160,13 @@ def hit_rates(engine: Engine, symbol: str) -> dict[str, dict[str, dict[str, Any]
     return out
 
 
-def counters(engine: Engine) -> tuple[dict[str, float], datetime | None]:
-    """Every pipeline counter the worker wrote (``{name: value}``) and when they were last written (UTC)."""
+def counters(engine: Engine) -> dict[str, tuple[dict[str, float], datetime]]:
+    """Every worker's pipeline counters: ``{worker: ({name: value}, when it last wrote them (UTC))}``."""
     with engine.connect() as conn:
-        rows = conn.execute(select(pipeline_counters)).all()
-    return {row.name: row.value for row in rows}, max((row.updated_at for row in rows), default=None)
+        rows = conn.execute(select(pipeline_counters).order_by(pipeline_counters.c.worker)).all()
+    out: dict[str, tuple[dict[str, float], datetime]] = {}
+    for row in rows:
+        figures, written = out.get(row.worker, ({}, row.updated_at))
+        figures[row.name] = row.value
+        out[row.worker] = (figures, max(written, row.updated_at))
+    return out

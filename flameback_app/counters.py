@@ -22,6 +22,7 @@ class PipelineCounters:
     stale: int = 0
     forwarded: int = 0
     rows_written: int = 0
+    db_write_failures: int = 0
     rejected: Counter = field(default_factory=Counter)
     last_tick_time: float | None = None
     training: dict[str, float] = field(default_factory=dict)
@@ -71,6 +72,7 @@ class PipelineCounters:
             "same_timestamp_total": self.rejected["same_timestamp"],
             "forwarded_total": self.forwarded,
             "rows_written": self.rows_written,
+            "db_write_failures": self.db_write_failures,
             "worker_started": self.started,
         }
         if self.last_tick_time is not None:

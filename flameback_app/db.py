@@ -106,6 +106,7 @@ scoreboard = Table(
 pipeline_counters = Table(
     "pipeline_counters",
     metadata,
+    Column("worker", String(128), primary_key=True, server_default="", doc="FLAMEBACK_WORKER_ID of the writer."),
     Column("name", String(64), primary_key=True),
     Column("value", Float, nullable=False),
     Column("updated_at", DateTime, nullable=False),
@@ -159,10 +160,16 @@ def _error_text(exc: BaseException) -> str:
 
 
 def _is_transient(exc: BaseException) -> bool:
-    """Locked/busy databases and dropped connections are worth retrying; the rest is not."""
+    """A locked/busy database is worth retrying here, briefly; the rest goes to the caller at once.
+
+    A server that is down or a dropped connection is not retried here: the worker's
+    write loop (``agents.predict``) retries the whole batch with backoff and reports the
+    failure to ``/health/`` from the first attempt, which a silent 120 s retry down
+    here would hide (the pool's pre-ping replaces dead connections on the next try).
+    """
     if not isinstance(exc, OperationalError):
         return False
-    return any(s in _error_text(exc) for s in ("locked", "busy", "connection", "timeout", "server closed"))
+    return any(s in _error_text(exc) for s in ("locked", "busy"))
 
 
 def _retrying(fn, transient=_is_transient):  # type: ignore[no-untyped-def]
@@ -259,11 +266,11 @@ def upsert_scoreboard(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> None
         _retrying(_upsert)(engine, scoreboard, rows, ("symbol", "signal"))
 
 
-def write_counters(engine: Engine, counters: Mapping[str, float], now: datetime) -> None:
-    """Store the pipeline counters (one row per name) for the dashboard's health panel."""
-    rows = [{"name": k, "value": float(v), "updated_at": now} for k, v in counters.items()]
+def write_counters(engine: Engine, counters: Mapping[str, float], now: datetime, worker: str = "") -> None:
+    """Store one worker's pipeline counters (a row per (worker, name)) for the dashboard's health panel."""
+    rows = [{"worker": worker, "name": k, "value": float(v), "updated_at": now} for k, v in counters.items()]
     if rows:
-        _retrying(_upsert)(engine, pipeline_counters, rows, ("name",))
+        _retrying(_upsert)(engine, pipeline_counters, rows, ("worker", "name"))
 
 
 def count_complete_rows(engine: Engine) -> int:

@@ -18,6 +18,8 @@ from sqlalchemy import Engine
 
 from flameback_app.counters import PipelineCounters
 from flameback_app.db import make_engine
+from flameback_app.health import WorkerHealth
+from flameback_app.metrics import Metrics
 from flameback_app.settings import Settings
 
 T = TypeVar("T")
@@ -28,11 +30,17 @@ class Runtime:
     settings: Settings
     counters: PipelineCounters = field(default_factory=PipelineCounters)
     signals: Any = None  # models.live.SignalEngine once the worker starts
+    health: WorkerHealth = field(default_factory=WorkerHealth)
+    metrics: Metrics = field(default_factory=Metrics)
     _db: Engine | None = None
     _lock: asyncio.Lock | None = None
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="flameback-io")
     )
+
+    def __post_init__(self) -> None:
+        self.health.db_failing_s = self.settings.health_db_failing_s
+        self.health.fetch_stall_s = self.settings.health_fetch_stall_s
 
     @property
     def db(self) -> Engine:

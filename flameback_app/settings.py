@@ -8,6 +8,8 @@ arguments, so tests can pass their own without touching the environment.
 from __future__ import annotations
 
 import math
+import os
+import socket
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -45,13 +47,27 @@ class Settings(BaseSettings):
     dash_host: str = "127.0.0.1"
     dash_port: int = 8050
     dash_refresh_s: float = 3.0
+    worker_stale_s: float = Field(
+        10.0, gt=0, description="The terminal shows a worker whose counters are older than this as stale."
+    )
     app_id: str = "flameback"
+    worker_id: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}",
+        description="This worker's name in /health/, /counters/ and /metrics (default host:pid).",
+    )
     partitions: int = Field(4, ge=1, description="Partitions of every topic the app creates.")
     tansu_bin: str | None = None
     batch_size: int = Field(500, ge=1, description="Max events per stream.take batch.")
     batch_within_s: float = Field(0.02, gt=0, description="Max wait to fill a batch (latency at live rates).")
     fetch_max_wait_ms: int = Field(25, ge=1, description="How long an empty fetch may idle (Tansu waits it out).")
     broker_wait_s: float = Field(60.0, ge=0, description="How long every client waits for the broker at start.")
+    db_wait_s: float = Field(60.0, ge=0, description="How long a worker waits at start for a database server.")
+    health_db_failing_s: float = Field(
+        5.0, ge=0, description="`/health/` says 503 once database writes have failed for this long."
+    )
+    health_fetch_stall_s: float = Field(
+        30.0, gt=0, description="`/health/` says 503 when an assigned partition has not been fetched for this long."
+    )
     shutdown_timeout_s: float = Field(
         8.0, gt=0, description="A stopping worker that has not finished by then exits anyway (nothing acknowledged is lost)."
     )

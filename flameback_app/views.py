@@ -7,6 +7,7 @@ counters, and the database for the symbol list. Writes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 
 from flameback_app import db
 from flameback_app.app import app, runtime, settings
+from flameback_app.metrics import CONTENT_TYPE, consumer_lags
 from tables.definitions import scoreboards, symbol_states
 from tables.symbol_state import SymbolState
 
@@ -100,10 +102,13 @@ def _scoreboard_rows(symbol: str | None) -> list[dict[str, Any]]:
 
 @app.page("/health/")
 async def health(web: View, request: Request) -> Response:
-    """Liveness plus what this worker holds: partitions, model version, counters."""
+    """200 when this worker can do its job, 503 with the reasons when not; plus what it holds and its counters."""
     assigned = app.consumer.assignment() if app.consumer else set()
+    reasons = runtime.health.reasons(await broker_error(settings.bootstrap_servers))
     return web.json({
-        "status": "ok",
+        "status": "degraded" if reasons else "ok",
+        "reasons": reasons,
+        "worker": settings.worker_id,
         "app_id": settings.app_id,
         "broker": settings.broker,
         "uptime_s": round(time.time() - _started, 1),
@@ -111,11 +116,45 @@ async def health(web: View, request: Request) -> Response:
         "not_fetching": _names(assigned - app.consumer._get_active_partitions()) if assigned else [],
         "model_version": runtime.signals.model_version if runtime.signals else None,
         "counters": runtime.counters.snapshot(runtime.counters.sample_rate()),
-    })  # fmt: skip
+    }, status=503 if reasons else 200)  # fmt: skip
+
+
+@app.timer(interval=1.0)
+async def watch_partitions() -> None:
+    """Tell the health tracker which assigned partitions are not being fetched (it times how long)."""
+    if app.consumer is None:
+        return
+    assigned = app.consumer.assignment()
+    active = app.consumer._get_active_partitions() if assigned else set()
+    runtime.health.partitions_seen(_names(assigned), _names(active & assigned))
+
+
+async def broker_error(bootstrap: list[str], timeout_s: float = 1.0) -> str | None:
+    """None when any bootstrap server accepts a TCP connection, else why not (a cheap liveness probe)."""
+    errors = []
+    for server in bootstrap:
+        host, _, port = server.rpartition(":")
+        try:
+            _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout_s)
+        except (OSError, TimeoutError) as exc:
+            errors.append(f"{server}: {exc or type(exc).__name__}")
+            continue
+        writer.close()
+        return None
+    return "; ".join(errors)
 
 
 def _names(tps: set) -> list[str]:
     return sorted(f"{tp.topic}/{tp.partition}" for tp in tps)
+
+
+@app.page("/metrics")
+async def metrics(web: View, request: Request) -> Response:
+    """This worker's Prometheus metrics (text exposition format, by prometheus_client)."""
+    return web.bytes(runtime.metrics.exposition(), content_type=None, headers={"Content-Type": CONTENT_TYPE})
+
+
+runtime.metrics.watch(lambda: runtime.counters, lambda: consumer_lags(app.consumer))
 
 
 @app.page("/counters/")
@@ -123,4 +162,5 @@ async def counters(web: View, request: Request) -> Response:
     """Pipeline counters of this worker: processed, rejected by reason, stale, rows written."""
     snapshot = runtime.counters.snapshot(runtime.counters.sample_rate())
     snapshot["rejected_by_reason"] = dict(runtime.counters.rejected)
+    snapshot["worker"] = settings.worker_id
     return web.json(snapshot)

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -216,14 +217,27 @@ class Stack:
             self.kill_worker(name, signal.SIGTERM)
 
     def health(self, name: str = "w1") -> dict | None:
-        return self.get_json(name, "/health/")
+        """``/health/``'s JSON, whether it says 200 (ok) or 503 (degraded, with ``reasons``); None if no answer."""
+        status, body = self.get_status_json(name, "/health/")
+        return body if status in (200, 503) else None
 
     def get_json(self, name: str, path: str) -> dict | None:
+        """The JSON of a 200 answer, else None."""
+        status, body = self.get_status_json(name, path)
+        return body if status == 200 else None
+
+    def get_status_json(self, name: str, path: str) -> tuple[int | None, dict | None]:
+        url = f"http://127.0.0.1:{self.web_ports[name]}{path}"
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_ports[name]}{path}", timeout=5) as resp:
-                return json.load(resp)
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                return resp.status, json.load(resp)
+        except urllib.error.HTTPError as exc:
+            try:
+                return exc.code, json.load(exc)
+            except ValueError:
+                return exc.code, None
         except OSError:
-            return None
+            return None, None
 
     def wait_assigned(self, name: str = "w1", timeout: float = 60) -> dict:
         """Wait until the worker's web server answers and it holds partitions."""

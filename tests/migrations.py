@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, insert, select
+from sqlalchemy import Engine, MetaData, Table, create_engine, insert, select
 
 from flameback_app import db, schema
 from tests.browser.seed import counters, prediction_rows, scoreboard_rows
@@ -27,7 +27,6 @@ from tests.browser.seed import counters, prediction_rows, scoreboard_rows
 FROZEN_DDL = Path(__file__).resolve().parent / "schema_62372df"
 PACKAGE_MIGRATIONS = Path(db.__file__).resolve().parent / "migrations"
 TABLES_62372DF = ("model_registry", "pipeline_counters", "predictions", "scoreboard")
-
 HEAD_REVISION = schema.head_revision()
 NEXT_REVISION_ID = f"{int(HEAD_REVISION) + 1:04d}"
 
@@ -83,7 +82,11 @@ def create_62372df_database(engine: Engine) -> None:
             rows, _state, _price = prediction_rows(symbol, 60 + 20 * k, seed=k, price=20.0 * 3**k)
             conn.execute(insert(old_predictions), [{c: r.get(c) for c in old_columns if c != "id"} for r in rows])
     db.upsert_scoreboard(engine, scoreboard_rows(["CL1 Comdty", "ES1 Index", "C 1 Comdty"]))
-    db.write_counters(engine, counters(180, 1_764_000_000.0), datetime(2026, 12, 1, 12, 0, 0, 123456))
+    counters_62372df = Table("pipeline_counters", MetaData(), autoload_with=engine)  # (name, value, updated_at)
+    written = datetime(2026, 12, 1, 12, 0, 0, 123456)
+    with engine.begin() as conn:
+        conn.execute(insert(counters_62372df), [{"name": k, "value": float(v), "updated_at": written}
+                                                for k, v in counters(180, 1_764_000_000.0).items()])  # fmt: skip
     db.register_model(engine, "20260101T000000Z", datetime(2026, 1, 1), "/models/20260101T000000Z", "{}")
 
 

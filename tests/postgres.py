@@ -127,6 +127,16 @@ class PostgresServer:
         with self.admin() as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
+    def halt(self) -> None:
+        """Stop the server and keep its data: an outage (``resume`` brings it back on the same port)."""
+        assert self.root is not None
+        self._pg("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.root / "data"))
+
+    def resume(self) -> None:
+        assert self.root is not None
+        self._pg("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.root / "data"),
+                 "-l", str(self.root / "server.log"), "-o", self._server_options())  # fmt: skip
+
     def stop(self) -> None:
         if self.root is None:
             return

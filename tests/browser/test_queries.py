@@ -9,7 +9,10 @@ warm-up and locked databases. Tests taking ``database`` run on both.
 from __future__ import annotations
 
 import sqlite3
+import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dash
 import pytest
@@ -29,7 +32,7 @@ from dashboard.callbacks import (
 )
 from dashboard.symbols import describe, load_symbol_sheet
 from flameback_app import schema
-from flameback_app.db import create_schema, insert_predictions, make_engine
+from flameback_app.db import create_schema, insert_predictions, make_engine, write_counters
 from tests.browser.seed import prediction_rows, seed_database
 from tests.migrations import HEAD_REVISION, NEXT_REVISION_ID, migrations_with_next_revision
 
@@ -71,8 +74,8 @@ def test_hit_rates_and_counters(seeded):
     engine = queries.reader_engine(seeded)
     rates = queries.hit_rates(engine, "CL1 Comdty")
     assert set(rates) == {"CL1 Comdty", "*"} and len(rates["CL1 Comdty"]) == 9 and len(rates["*"]) == 9
-    values, updated_at = queries.counters(engine)
-    assert values["ticks_processed"] == sum(SYMBOLS.values()) and updated_at is not None
+    [(worker, (values, updated_at))] = queries.counters(engine).items()
+    assert worker == "" and values["ticks_processed"] == sum(SYMBOLS.values()) and updated_at is not None
 
 
 def query_plan(engine: Engine, statement: str, params: dict | None = None) -> str:
@@ -205,3 +208,30 @@ def test_the_models_note_says_how_far_the_first_training_is():
                                                                     "training_active": 1})  # fmt: skip
     assert models_note({**waiting, "models_loaded": 1}) == ""
     assert models_note({"ticks_processed": 5}) == ""  # a worker that does not publish it: say nothing
+
+
+def panel_cells(panel: Any) -> list[list[str]]:
+    """The health table's text, row by row (header first)."""
+    return [[str(cell.children.children if hasattr(cell.children, "children") else cell.children)
+             for cell in row.children] for row in panel.children]  # fmt: skip
+
+
+def test_the_health_panel_shows_every_worker_their_sum_and_stale_ones(database):
+    """Three workers publish; one stopped 30 s ago: it is marked stale and left out of the sum."""
+    engine = make_engine(database.url)
+    create_schema(engine)
+    now = time.time()
+    for worker, ticks, age_s in (("host-a:101", 1000, 1.0), ("host-b:202", 300, 2.0), ("host-c:303", 50, 30.0)):
+        written = datetime.fromtimestamp(now - age_s, UTC).replace(tzinfo=None)
+        figures = {"ticks_processed": ticks, "ticks_per_s": ticks / 10, "rejected_total": 1, "rows_written": ticks,
+                   "last_tick_time": now - age_s, "models_loaded": 1}  # fmt: skip
+        write_counters(engine, figures, written, worker=worker)
+    engine.dispose()
+    panel, _clock, note = health_update(source(database.url), now=now)
+    header, *rows = panel_cells(panel)
+    assert header == ["", "all (2 current)", "host-a:101", "host-b:202", "host-c:303 (stale)"]
+    by_label = {row[0]: row[1:] for row in rows}
+    assert by_label["Ticks processed"] == ["1,300", "1,000", "300", "50"]  # the stale worker is not in the sum
+    assert by_label["Rejected"] == ["2", "1", "1", "1"]
+    assert by_label["Counters age"] == ["1.0 s", "1.0 s", "2.0 s", "30.0 s"]
+    assert note == ""

@@ -17,6 +17,7 @@ import shutil
 import sqlite3
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ import pytest
 from flameback_app.partitioning import partition_for
 from flameback_app.topics import DEAD_LETTERS
 from tests.e2e.test_pipeline import _read_topic, _send_raw, assert_rows_match_offline, input_ticks
-from tests.harness import FAUST, Broker, Stack, wait_for
+from tests.harness import FAUST, REPO, Broker, Stack, free_port, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -181,10 +182,12 @@ def test_embedded_broker_restart_mid_stream(stack: Stack, real_subset: Path) -> 
     stack.wait_rows(4_000, timeout=120)
     log = stack.root / "worker-w1.log"
     stack.broker.stop()  # memory-only: every topic, offset and changelog is gone
+    wait_for(lambda: degraded_because(stack, "broker unreachable"), 15, "/health/ 503: broker unreachable")
     stack.broker.start()
     restarted = "restarting this worker to reconnect"
     wait_for(lambda: "Worker ready" in log.read_text().partition(restarted)[2], 60,
              "the worker to notice the new broker, restart itself and be ready again")  # fmt: skip
+    wait_for(lambda: (h := stack.health()) and h["status"] == "ok", 30, "/health/ 200 with the broker back")
     second = stack.root / "second.csv"
     lines = real_subset.read_text().splitlines()
     second.write_text("\n".join([lines[0], *lines[4_001:8_001]]) + "\n")
@@ -194,9 +197,9 @@ def test_embedded_broker_restart_mid_stream(stack: Stack, real_subset: Path) -> 
     assert_rows_match_offline(stack, both)  # state survived in RocksDB: indicators continue exactly
 
 
-def partition_owners(stack: Stack) -> dict[str, set[str]] | None:
+def partition_owners(stack: Stack, workers: tuple[str, ...] = ("w1", "w2")) -> dict[str, set[str]] | None:
     """futures-ticks partitions per worker, or None while a worker does not answer (rebalancing)."""
-    health = {w: stack.health(w) for w in ("w1", "w2")}
+    health = {w: stack.health(w) for w in workers}
     if not all(health.values()):
         return None
     return {w: {a for a in h["assigned"] if a.startswith("futures-ticks/")} for w, h in health.items()}
@@ -226,24 +229,47 @@ def test_table_route_answers_from_the_worker_that_owns_the_symbol(stack: Stack) 
             assert state["served_by"] == web[owner_of[partition]]  # answered by the owner, whoever was asked
 
 
-def test_two_workers_share_partitions_and_survive_losing_one(stack: Stack, database, real_subset: Path) -> None:
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_three_workers_share_partitions_and_the_last_survivor_takes_them_all(stack: Stack, database,
+                                                                            real_subset: Path) -> None:  # fmt: skip
+    """Three workers on one broker and one PostgreSQL; kill one, then another: the survivor holds every partition."""
+    workers = ("w1", "w2", "w3")
     file = head(real_subset, 16_000, stack.root / "16k.csv")
-    stack.start_worker("w1")
-    stack.start_worker("w2")
-    wait_for(lambda: all((h := stack.health(w)) and any(a.startswith("futures-ticks") for a in h["assigned"])
-                         for w in ("w1", "w2")), 90, "both workers to own futures-ticks partitions")  # fmt: skip
-    first = head(real_subset, 2_000, stack.root / "2k.csv")
-    stack.run_command("replay", str(first), "--max", "--no-progress")
-    stack.wait_rows(2_000, timeout=120)
-    owners = wait_for(lambda: partition_owners(stack), 60, "both workers' health after the first batch")
-    assert owners["w1"] and owners["w2"] and not owners["w1"] & owners["w2"]
-    assert owners["w1"] | owners["w2"] == {f"futures-ticks/{p}" for p in range(stack.partitions)}
+    for name in workers:
+        stack.start_worker(name)
+    owners = wait_for(lambda: (o := partition_owners(stack, workers)) and all(o.values()) and o, 120,
+                      "all three workers to own futures-ticks partitions")  # fmt: skip
+    assert not (owners["w1"] & owners["w2"] or owners["w1"] & owners["w3"] or owners["w2"] & owners["w3"])
+    assert set().union(*owners.values()) == {f"futures-ticks/{p}" for p in range(stack.partitions)}
+    ids = {w: stack.get_json(w, "/counters/")["worker"] for w in workers}
+    assert len(set(ids.values())) == 3, ids  # each worker reports under its own id
     feed = start_feed(stack, file, rate=1500)
-    wait_for(lambda: stack.row_count() >= 6_000, 120, "6,000 rows")
+    wait_for(lambda: stack.row_count() >= 5_000, 120, "5,000 rows")
     stack.kill_worker("w2")
+    wait_for(lambda: stack.row_count() >= 9_000, 120, "9,000 rows after the first kill")
+    stack.kill_worker("w3")
     assert feed.wait(300) == 0
     stack.wait_rows(16_000, timeout=150)
+    survivor = wait_for(lambda: (o := partition_owners(stack, ("w1",))) and len(o["w1"]) == stack.partitions and o,
+                        60, "the survivor to hold every futures-ticks partition")  # fmt: skip
+    assert survivor["w1"] == {f"futures-ticks/{p}" for p in range(stack.partitions)}
     assert_rows_match_offline(stack, file)
+    expected = {"", "all (1 current)", ids["w1"], f"{ids['w2']} (stale)", f"{ids['w3']} (stale)"}
+    wait_for(lambda: set(health_panel_header(stack.database_url)) == expected, 20,
+             f"the terminal's health panel to show {expected}")  # fmt: skip
+
+
+def health_panel_header(url: str) -> list[str]:
+    """The column heads of the terminal's pipeline-health panel (workers, stale ones marked), read as it reads them."""
+    from dashboard.callbacks import Source, health_update
+    from dashboard.queries import reader_engine
+
+    engine = reader_engine(url)
+    try:
+        panel = health_update(Source(url, engine, {}, 50, stale_after_s=5.0))[0]
+    finally:
+        engine.dispose()
+    return [str(cell.children) for cell in panel.children[0].children] if hasattr(panel, "children") else []
 
 
 def test_servers_bind_loopback_only(stack: Stack) -> None:
@@ -372,3 +398,110 @@ def test_a_read_only_database_is_a_clear_error_and_loses_nothing(stack: Stack, r
     stack.start_worker()  # the operator fixes it; nothing was acknowledged, so Kafka still has every tick
     stack.wait_rows(3_000, timeout=150)
     assert_rows_match_offline(stack, file)
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[object]:
+    """A PostgreSQL server of this test's own, to stop and start (the session's server is shared)."""
+    from tests.conftest import _unavailable
+    from tests.postgres import PostgresServer, PostgresUnavailable
+
+    try:
+        server = PostgresServer(durable=False).start()
+    except PostgresUnavailable as exc:
+        _unavailable(str(exc))
+    yield server
+    server.stop()
+
+
+def degraded_because(stack: Stack, words: str) -> dict | None:
+    """``/health/``'s answer while it says degraded (503) with a reason containing ``words``."""
+    health = stack.health()
+    if health and health["status"] == "degraded" and any(words in r for r in health["reasons"]):
+        return health
+    return None
+
+
+def scrape(stack: Stack, name: str = "w1") -> dict[str, float]:
+    """A worker's ``/metrics``, parsed by prometheus_client: sample name (+ labels) → value."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{stack.web_ports[name]}/metrics", timeout=5) as resp:
+        assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = resp.read().decode()
+    return {s.name + "".join(f"|{k}={v}" for k, v in sorted(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}  # fmt: skip
+
+
+def source_lag(samples: dict[str, float]) -> dict[str, float]:
+    return {k: v for k, v in samples.items() if k.startswith("flameback_consumer_lag|") and "futures-ticks" in k}
+
+
+def test_postgresql_down_at_start_and_mid_replay(broker: Broker, tmp_path: Path, own_postgres,
+                                                 real_subset: Path) -> None:  # fmt: skip
+    """Down at start: the worker waits, then starts. Down mid-replay: 503 with the reason, then it resumes by itself."""
+    url = own_postgres.create_database("flameback")
+    stack = Stack(root=tmp_path, broker=broker, app_id="fb-pg-outage", db_url=url,
+                  extra_env={"FLAMEBACK_HEALTH_DB_FAILING_S": "1"})  # fmt: skip
+    file = head(real_subset, 6_000, tmp_path / "6k.csv")
+    log = tmp_path / "worker-w1.log"
+    try:
+        own_postgres.halt()
+        worker = stack.start_worker()
+        wait_for(lambda: "waiting up to 60s for the database at" in log.read_text(), 30, "the waiting line")
+        time.sleep(2)
+        assert worker.poll() is None
+        own_postgres.resume()
+        stack.wait_assigned(timeout=90)
+        assert "is up after" in log.read_text()
+        feed = start_feed(stack, file, rate=1000)
+        wait_for(lambda: stack.row_count() >= 1_500, 60, "1,500 rows before the outage")
+        own_postgres.halt()
+        degraded = wait_for(lambda: degraded_because(stack, "database writes failing"), 30, "/health/ 503")
+        print(f"\n/health/ during the outage: {degraded['reasons']}")
+        assert own_postgres.password not in json.dumps(degraded)
+        wait_for(lambda: sum(source_lag(scrape(stack)).values()) > 0, 10, "consumer lag to grow during the outage")
+        time.sleep(3)
+        assert worker.poll() is None
+        own_postgres.resume()
+        assert feed.wait(120) == 0
+        stack.wait_rows(6_000, timeout=120)
+        wait_for(lambda: (h := stack.health()) and h["status"] == "ok" and not h["reasons"], 30, "/health/ 200 again")
+        assert_rows_match_offline(stack, file)
+        metrics = scrape(stack)
+        assert metrics["flameback_rows_written_total"] == 6_000 == metrics["flameback_ticks_processed_total"]
+        assert metrics["flameback_tick_to_row_latency_seconds_count"] == 6_000  # one per stored row
+        assert metrics["flameback_db_write_failures_total"] >= 1
+        wait_for(lambda: (lag := source_lag(scrape(stack))) and not any(lag.values()), 30, "consumer lag back to 0")
+        text = log.read_text()
+        assert "database write failed" in text
+        assert own_postgres.password not in text
+    finally:
+        stack.stop_all()
+
+
+def test_a_bad_database_password_or_name_is_one_line_and_exit_1(tmp_path: Path, postgres_server) -> None:
+    """What waiting cannot fix is said at once: a bad password, a database that does not exist; a server that
+    never answers, after FLAMEBACK_DB_WAIT_S."""
+    good = postgres_server.url("postgres")
+    wrong_password = good.replace(postgres_server.password, "not-the-password-3c9e")
+    no_such_database = good.rsplit("/", 1)[0] + "/no_such_database"
+    stack = Stack(root=tmp_path, broker=Broker(tmp_path / "tansu.log"), app_id="fb-bad-db")  # never started
+    for url, expect in ((wrong_password, "password authentication failed"), (no_such_database, "does not exist")):
+        started = time.monotonic()
+        done = subprocess.run([*FAUST, "worker"], cwd=REPO, env=stack.env(FLAMEBACK_DB_URL=url),
+                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+        output = done.stdout + done.stderr
+        assert done.returncode == 1, output
+        errors = [line for line in output.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1 and expect in errors[0], output
+        assert "waiting" not in output and time.monotonic() - started < 30
+        assert postgres_server.password not in output and "not-the-password-3c9e" not in output
+    nobody_listens = good.replace(f":{postgres_server.port}/", f":{free_port()}/")
+    done = subprocess.run([*FAUST, "worker"], cwd=REPO, env=stack.env(FLAMEBACK_DB_URL=nobody_listens,
+                          FLAMEBACK_DB_WAIT_S="2"), capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 1 and "waiting up to 2s for the database at" in output, output
+    errors = [line for line in output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "no database server answered at" in errors[0] and "within 2s" in errors[0], output
+    assert postgres_server.password not in output
