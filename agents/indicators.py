@@ -28,7 +28,7 @@ from faust.types import EventT
 
 from agents.dead_letters import dead_letter
 from agents.predict import predict_and_store
-from flameback_app.app import app, runtime, settings
+from flameback_app.faust_app import app, runtime, settings
 from flameback_app.faust_tuning import event_context, mark_processed
 from flameback_app.records import Tick
 from flameback_app.topics import raw_topic

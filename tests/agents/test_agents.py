@@ -19,8 +19,8 @@ from agents import dead_letters
 from agents import indicators as indicator_stage
 from agents import ingest as ingest_stage
 from flameback_app import app, db
-from flameback_app.app import runtime
 from flameback_app.counters import PipelineCounters
+from flameback_app.faust_app import runtime
 from flameback_app.partitioning import partition_for
 from flameback_app.ta import IndicatorState, step
 from flameback_app.topics import TICKS
