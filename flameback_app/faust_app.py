@@ -16,6 +16,7 @@ import faust
 
 from flameback_app.broker import BrokerAccessError, BrokerUnavailable, wait_for_broker
 from flameback_app.db_startup import prepare_database
+from flameback_app.faust_handles import faust_credentials
 from flameback_app.faust_tuning import embedded_broker_conf, install_all
 from flameback_app.kafka_client import KafkaClientConfig, kafka_client_config
 from flameback_app.runtime import Runtime
@@ -93,7 +94,7 @@ def create_app(settings: Settings) -> faust.App:
     app = FlamebackApp(
         settings.app_id,
         broker=settings.broker,
-        broker_credentials=kafka.faust_credentials(),
+        broker_credentials=faust_credentials(kafka),
         store="rocksdb://",
         datadir=str(settings.state_dir),
         topic_partitions=settings.partitions,
