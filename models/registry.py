@@ -34,6 +34,7 @@ import hashlib
 import json
 import logging
 import math
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -126,7 +127,7 @@ def _remove_staging(staging: Path) -> None:
 def _write_model(directory: Path, name: str, model: Any, trusted: list[str]) -> dict[str, Any]:
     """Write one model (skops file, plus one XGBoost JSON per booster) and return its manifest entry."""
     shell, boosters = _split_boosters(model)
-    data = sio.dumps(shell)
+    data = sio.dumps(shell, compression=zipfile.ZIP_DEFLATED)  # its JSON schema is verbose: ~13x smaller
     untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
     if untrusted:
         raise ArtifactError(f"model {name!r} holds types no loader would trust: {untrusted}; "
