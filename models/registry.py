@@ -34,6 +34,7 @@ import hashlib
 import json
 import logging
 import math
+import shutil
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -104,8 +105,8 @@ def save_version(models: Mapping[str, Any], models_dir: Path, *, features: Itera
     try:
         files = {name: _write_model(staging, name, model, trusted_types(extra_trusted))
                  for name, model in models.items()}  # fmt: skip
-    except BaseException:
-        _remove_staging(staging)
+    except BaseException:  # a model that cannot be saved (e.g. an untrusted type) leaves no half-written staging
+        shutil.rmtree(staging, ignore_errors=True)
         raise
     digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:8]
     version = f"{created:%Y%m%dT%H%M%SZ}-{digest}"
@@ -116,12 +117,6 @@ def save_version(models: Mapping[str, Any], models_dir: Path, *, features: Itera
     final = models_dir / version
     staging.rename(final)
     return final
-
-
-def _remove_staging(staging: Path) -> None:
-    for file in staging.iterdir():
-        file.unlink()
-    staging.rmdir()
 
 
 def _write_model(directory: Path, name: str, model: Any, trusted: list[str]) -> dict[str, Any]:
