@@ -100,7 +100,8 @@ async def train(self: AppCommand, file: Path, out: Path | None, report: Path | N
     from models.train import run_train_command
 
     run_train_command(file, out or settings.models_dir, report=report, folds=folds, embargo=embargo,
-                      cost_bp=cost_bp, periods_per_year=periods_per_year)
+                      cost_bp=cost_bp, periods_per_year=periods_per_year,
+                      extra_trusted=settings.extra_trusted_model_types)
 
 
 @tool_command(
@@ -118,7 +119,7 @@ async def evaluate(self: AppCommand, file: Path, models_dir: Path | None, out: P
     from models.evaluate import run_evaluate_command
 
     run_evaluate_command(file, models_dir or settings.models_dir, out=out, report=report, cost_bp=cost_bp,
-                         periods_per_year=periods_per_year)
+                         periods_per_year=periods_per_year, extra_trusted=settings.extra_trusted_model_types)
 
 
 @tool_command(

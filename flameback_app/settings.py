@@ -76,6 +76,10 @@ class Settings(BaseSettings):
         description="Ticks per year of one symbol (tick spacing): annualises volatility_20 live, offline, in training.",
     )
     retrain_every_s: float = Field(0.0, ge=0, description="0 disables scheduled retraining.")
+    trusted_model_types: str = Field(
+        "",
+        description="Comma-separated type names (module.Class) a saved model may hold beyond Flameback's own list.",
+    )
 
     # What a tick may be (flameback_app.validation.TickRules) and where ticks come and go.
     epoch_unit: Literal["auto", "s", "ms", "us", "ns"] = Field(
@@ -170,6 +174,11 @@ class Settings(BaseSettings):
             return self.embedded_broker
         hosts = [hostport(url)[0] for url in self.broker.split(";")]
         return all(h in ("127.0.0.1", "localhost", "::1") for h in hosts)
+
+    @property
+    def extra_trusted_model_types(self) -> tuple[str, ...]:
+        """FLAMEBACK_TRUSTED_MODEL_TYPES as names: what model files may hold beyond models.registry's list."""
+        return tuple(name.strip() for name in self.trusted_model_types.split(",") if name.strip())
 
     @property
     def tick_rules(self) -> TickRules:
