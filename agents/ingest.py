@@ -17,7 +17,7 @@ from faust.types import EventT
 from agents.dead_letters import dead_letter
 from agents.indicators import process_ticks, rekeyed_topic
 from flameback_app.app import app, runtime, settings
-from flameback_app.faust_tuning import mark_processed
+from flameback_app.faust_fixes.acks import mark_processed
 from flameback_app.partitioning import partition_for
 from flameback_app.records import Tick
 from flameback_app.topics import raw_topic

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
 from flameback_app.broker import ensure_topics, wait_for_broker
+from flameback_app.faust_fixes.clients import Producer as FixedProducer  # aiokafka producer with our client fixes
 from flameback_app.kafka_client import kafka_client_config
 from flameback_app.records import Tick, ticks_to_json_bytes, utc_now
 from flameback_app.settings import Settings
@@ -174,7 +174,7 @@ async def produce(settings: Settings, ticks: Iterable[Tick], pacing: Pacing, *, 
     security = kafka.security_kwargs()
     await wait_for_broker(list(kafka.bootstrap), settings.broker_wait_s, security=security)
     await ensure_topics(list(kafka.bootstrap), settings.topics.with_partitions(settings.partitions), security=security)
-    producer = AIOKafkaProducer(**kafka.kwargs(), linger_ms=5, max_batch_size=262144)
+    producer = FixedProducer(**kafka.kwargs(), linger_ms=5, max_batch_size=262144)
     await producer.start()
     packer = TickPacker(pacing.pack, pacing.linger_s)
     summary = FeedSummary()
