@@ -5,7 +5,7 @@ symbol's own partition) or from the ``flameback-ticks`` repartition topic (the
 ``indicators`` agent below). Writes: the ``symbol-state`` and ``symbol-scoreboard``
 tables, the database (through :mod:`agents.predict`) and ``real-features-ticks``.
 
-Order inside a batch is what makes the pipeline effectively-once (DESIGN §1):
+Order inside a batch is what makes the pipeline effectively-once (README, "Architecture"):
 1. stale/duplicate ticks ((timestamp, seq) not above the symbol's marker) are dropped;
    a second tick without ``seq`` at the marker's timestamp and a new symbol beyond
    ``FLAMEBACK_MAX_SYMBOLS`` go to the dead-letter topic (``tables/symbol_state.py``);

@@ -4,7 +4,8 @@ Reads: a tick CSV (wide or long, via :mod:`flameback_app.ticks_csv`) or nothing
 (simulation). Writes: ``futures-ticks``, keyed by symbol so ticks land on their
 symbol's partition and need no repartition hop, a symbol's consecutive ticks packed
 into one message where the rate allows (:class:`TickPacker`). Topics are created
-explicitly first (DESIGN §8: never rely on the broker's auto-create).
+explicitly first (docs/broker-traps.md, "Partitions": never rely on the broker's
+auto-create).
 """
 
 from __future__ import annotations
@@ -113,8 +114,8 @@ class TickPacker:
     """Per-symbol buffers that turn a tick stream into packed messages.
 
     Every Kafka message costs the worker a fixed ~0.3 ms in Faust's per-event plumbing
-    (DESIGN §8), whatever it carries, so a feed that packs a symbol's consecutive ticks
-    into one message moves many times more ticks per second. A buffer is sent when it
+    (docs/broker-traps.md, "Per-event cost"), whatever it carries, so a feed that packs a
+    symbol's consecutive ticks into one message moves many times more ticks per second. A buffer is sent when it
     holds ``max_ticks`` ticks, or once its oldest tick has waited ``linger_s``: at a
     live rate most messages hold one tick and latency grows by at most the linger;
     at full speed they are full. Per-symbol order is kept (one key, one partition).
