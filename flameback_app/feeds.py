@@ -115,9 +115,9 @@ class TickPacker:
 
     Every Kafka message costs the worker a fixed ~0.3 ms in Faust's per-event plumbing
     (docs/broker-traps.md, "Per-event cost"), whatever it carries, so a feed that packs a
-    symbol's consecutive ticks into one message moves many times more ticks per second. A buffer is sent when it
-    holds ``max_ticks`` ticks, or once its oldest tick has waited ``linger_s``: at a
-    live rate most messages hold one tick and latency grows by at most the linger;
+    symbol's consecutive ticks into one message moves many times more ticks per second.
+    A buffer is sent when it holds ``max_ticks`` ticks, or once its oldest tick has
+    waited ``linger_s``: at a live rate most messages hold one tick and latency grows by at most the linger;
     at full speed they are full. Per-symbol order is kept (one key, one partition).
     """
 
