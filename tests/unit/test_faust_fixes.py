@@ -234,12 +234,12 @@ def test_partitions_resume_only_after_the_queues_were_cleared_and_sought_again(
 def test_the_consumer_waits_the_configured_time_for_an_empty_fetch(app: faust.App) -> None:
     """Faust hard-codes ``fetch_max_wait_ms=1500``; the embedded broker sleeps it out on every empty fetch."""
 
-    async def create() -> Any:
-        return app.consumer._thread._create_consumer(asyncio.get_running_loop())
+    async def fetch_wait_ms() -> int:
+        aiokafka_consumer = app.consumer._thread._create_consumer(asyncio.get_running_loop())
+        await aiokafka_consumer.stop()  # never started: only releases the client
+        return aiokafka_consumer._fetch_max_wait_ms
 
-    aiokafka_consumer = asyncio.run(create())
-
-    assert aiokafka_consumer._fetch_max_wait_ms == FETCH_WAIT_MS
+    assert asyncio.run(fetch_wait_ms()) == FETCH_WAIT_MS
 
 
 def test_the_consumer_and_producer_clients_carry_the_client_fixes(app: faust.App) -> None:
@@ -248,6 +248,8 @@ def test_the_consumer_and_producer_clients_carry_the_client_fixes(app: faust.App
     async def create() -> tuple[Any, Any]:
         consumer = app.consumer._thread._create_consumer(asyncio.get_running_loop())
         producer = app.producer._new_producer()
+        await consumer.stop()  # neither was started: this only releases their clients
+        await producer.stop()
         return consumer._client, producer.client
 
     consumer_client, producer_client = asyncio.run(create())
