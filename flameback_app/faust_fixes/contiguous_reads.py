@@ -32,8 +32,8 @@ class ContiguousReads(Consumer):
 
     guarded_topics: frozenset[str] = frozenset()
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         # Partitions whose read offset was set by a seek: it is the next offset, not the last one read.
         self._sought: set[TP] = set()
         self._accepted_jumps: set[tuple[TP, int, int]] = set()
@@ -54,7 +54,7 @@ class ContiguousReads(Consumer):
             if tp.topic in self.guarded_topics:
                 expected = _next_offset(self._read_offset.get(tp), tp in self._sought)
                 jumped = expected is not None and message.offset > expected
-                if jumped and await self._seek_back(tp, expected, message.offset):  # type: ignore[arg-type]
+                if jumped and await self._seek_back(tp, expected or 0, message.offset):
                     dropped.add(tp)
                     continue
                 if message.offset >= (expected or 0):

@@ -9,6 +9,7 @@ made by a race in recovery) and https://github.com/faust-streaming/faust/issues/
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from faust.transport.consumer import Consumer
 from faust.types import TP
@@ -31,8 +32,8 @@ class NoGapAcks(Consumer):
 
     guarded_topics: frozenset[str] = frozenset()
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._gaps_warned: set[TP] = set()
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
