@@ -12,8 +12,8 @@ import logging
 
 from faust.types import EventT
 
-from flameback_app.app import app, runtime, settings
-from flameback_app.topics import raw_topic
+from flameback_app.faust_app import app, runtime, settings
+from flameback_app.faust_handles import raw_topic
 from flameback_app.validation import InvalidTick
 
 log = logging.getLogger(__name__)

@@ -28,11 +28,11 @@ from faust.types import EventT
 
 from agents.dead_letters import dead_letter
 from agents.predict import predict_and_store
-from flameback_app.app import app, runtime, settings
+from flameback_app.faust_app import app, runtime, settings
 from flameback_app.faust_fixes.acks import mark_processed
 from flameback_app.faust_fixes.events import event_context
+from flameback_app.faust_handles import raw_topic
 from flameback_app.records import Tick
-from flameback_app.topics import raw_topic
 from flameback_app.validation import InvalidTick, TickRules, parse_tick
 from tables.definitions import scoreboards, symbol_states
 from tables.symbol_census import SymbolCensus

@@ -16,11 +16,11 @@ from faust.types import EventT
 
 from agents.dead_letters import dead_letter
 from agents.indicators import process_ticks, rekeyed_topic
-from flameback_app.app import app, runtime, settings
+from flameback_app.faust_app import app, runtime, settings
 from flameback_app.faust_fixes.acks import mark_processed
+from flameback_app.faust_handles import raw_topic
 from flameback_app.partitioning import partition_for
 from flameback_app.records import Tick
-from flameback_app.topics import raw_topic
 from flameback_app.validation import parse_message
 
 ticks_topic = raw_topic(app, settings.ticks_topic, settings.partitions)

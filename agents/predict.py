@@ -32,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from flameback_app import db
-from flameback_app.app import app, runtime, settings
+from flameback_app.faust_app import app, runtime, settings
 from flameback_app.records import utc_from_epoch, utc_now
 from flameback_app.runtime import Runtime
 from models.live import SignalEngine

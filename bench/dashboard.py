@@ -30,9 +30,10 @@ from sqlalchemy import func, select
 
 from dashboard import ids, queries
 from dashboard.callbacks import NO_CURSOR, VIEW_OUTPUTS, Source, health_update, symbol_choices, view_update
-from flameback_app.db import create_schema, insert_predictions, make_engine, predictions, upsert_scoreboard
+from flameback_app.db import insert_predictions, make_engine, predictions, upsert_scoreboard
 from flameback_app.db import write_counters as write_counter_rows
 from flameback_app.records import utc_now
+from flameback_app.schema import upgrade
 from tests.browser.seed import counters, prediction_rows, scoreboard_rows
 
 TARGET_MS = 200.0
@@ -51,7 +52,7 @@ def build_database(path: Path, rows: int, symbols: int) -> str:
     for stale in path.parent.glob(path.name + "*"):
         stale.unlink()
     engine = make_engine(url)
-    create_schema(engine)
+    upgrade(engine)
     names = bench_symbols(symbols)
     per_symbol = [rows // symbols + (1 if k < rows % symbols else 0) for k in range(symbols)]
     states: list[Any] = [None] * symbols

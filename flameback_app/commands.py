@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 import click
 from faust.cli import AppCommand, argument, option
 
-from flameback_app.app import app, settings
+from flameback_app.faust_app import app, settings
 
 USER_ERRORS = (ValueError, OSError, RuntimeError)
 

@@ -10,7 +10,7 @@ is tested alongside it. Every write retries on a locked database with backoff, s
 reader holding a lock for a few seconds delays rows but never loses them.
 
 The tables below are the models; the database gets them from the Alembic revisions
-in ``flameback_app/migrations`` (:mod:`flameback_app.schema`). Change a table here
+in ``flameback_app/migrations`` (:mod:`flameback_app.schema`, which imports this module, never the reverse). Change a table here
 and add a revision (``faust -A flameback_app db revision -m ...``): a test fails when
 the two disagree.
 """
@@ -140,18 +140,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def create_schema(engine: Engine) -> None:
-    """Bring the database to the newest schema revision (Alembic, under the migration lock).
-
-    Kept under this name for tests, seeds and benchmarks that make a database of
-    their own; workers go through :func:`flameback_app.schema.prepare`, which can also
-    refuse instead of upgrading.
-    """
-    from flameback_app.schema import upgrade
-
-    upgrade(engine)
 
 
 def _error_text(exc: BaseException) -> str:

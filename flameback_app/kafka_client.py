@@ -58,18 +58,6 @@ class KafkaClientConfig:
         """Keyword arguments for any aiokafka client: ``AIOKafkaProducer(**config.kwargs(), ...)``."""
         return {"bootstrap_servers": list(self.bootstrap), **self.security_kwargs()}
 
-    def faust_credentials(self) -> Any:
-        """Faust's ``broker_credentials`` (None for a plaintext, unauthenticated cluster)."""
-        import faust
-
-        if self.sasl_mechanism:
-            return faust.SASLCredentials(username=self.username, mechanism=self.sasl_mechanism,
-                                         password=self.password.get_secret_value() if self.password else None,
-                                         ssl_context=self.ssl_context)  # fmt: skip
-        if self.ssl_context is not None:
-            return faust.SSLCredentials(self.ssl_context)
-        return None
-
     def describe(self) -> str:
         """The brokers and how we connect, for logs and errors: never the password."""
         how = self.security_protocol

@@ -43,6 +43,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
+from flameback_app.db import _sqlite_pragmas, make_engine
+
 VERSION_TABLE = "flameback_alembic_version"
 SCRIPT_LOCATION = "flameback_app:migrations"
 BASELINE = "0001"
@@ -226,8 +228,6 @@ def _migration_transaction(engine: Engine, on_wait: Callable[[str], None] | None
 
 def _sqlite_exclusive_engine(engine: Engine) -> Engine:
     """The same SQLite file, with transactions that start ``BEGIN EXCLUSIVE`` (pysqlite's own BEGIN is off)."""
-    from flameback_app.db import _sqlite_pragmas
-
     exclusive = create_engine(engine.url, poolclass=NullPool)
 
     @event.listens_for(exclusive, "connect")
@@ -291,8 +291,6 @@ def new_revision(message: str, script_location: str | None = None) -> Path:
     if not re.search(r"\w", message):
         raise SchemaError("a revision needs a message saying what it changes (-m)")
     with tempfile.TemporaryDirectory(prefix="flameback-revision-") as tmp:
-        from flameback_app.db import make_engine
-
         engine = make_engine(f"sqlite:///{Path(tmp) / 'head.db'}")
         try:
             upgrade(engine, script_location)

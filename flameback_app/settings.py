@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     """Every operator-facing knob, with the defaults the README documents."""
 
     # hide_input_in_errors: a validation error must not print a password it was given
-    model_config = SettingsConfigDict(env_prefix="FLAMEBACK_", extra="ignore", hide_input_in_errors=True)
+    model_config = SettingsConfigDict(env_prefix="FLAMEBACK_", extra="ignore", hide_input_in_errors=True, frozen=True)
 
     broker: str = Field(
         EMBEDDED_BROKER_DEFAULT,
@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     ticks_topic: str = Field("futures-ticks", min_length=1, description="Where producers send ticks.")
     dead_letter_topic: str = Field("futures-ticks-dlq", min_length=1, description="Rejected payloads, with the reason.")
     features_topic: str = Field("real-features-ticks", min_length=1, description="Feature rows, one per applied tick.")
+    market_data_dir: Path = Field(
+        REPO_ROOT.parent / "shared" / "data",
+        description="The market data files (never copied into the repo): tests and benchmarks use them where present.",
+    )
     symbol_sheet: Path = Field(REPO_ROOT.parent / "shared" / "data" / "tick_data_symbol_list_futures.csv")
 
     # The embedded broker's storage (the `broker` command; flameback_app.broker.BrokerStorage).
@@ -174,6 +178,11 @@ class Settings(BaseSettings):
     @property
     def topics(self) -> TopicNames:
         return TopicNames(ticks=self.ticks_topic, dead_letters=self.dead_letter_topic, features=self.features_topic)
+
+    @property
+    def market_file(self) -> Path:
+        """The 2001–2019 futures file (39 symbols) that tests, benchmarks and `replay` examples use where present."""
+        return self.market_data_dir / "seas_port_final_2001_2019.csv"
 
     @property
     def state_dir(self) -> Path:

@@ -1,4 +1,4 @@
-"""Kafka topics: the public contract (README, "The tick contract") and their Faust handles.
+"""Kafka topics: the public contract (names only; the Faust handles are in :mod:`flameback_app.faust_handles`).
 
 ``futures-ticks`` (in) and ``real-features-ticks`` (out) are the original system's
 names; anything that writes JSON ticks to the first can feed Flameback. Keys and
@@ -10,8 +10,6 @@ partition a symbol lives in (docs/broker-traps.md, "table_route and keys").
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import faust
 
 TICKS = "futures-ticks"
 REKEYED_TICKS = "flameback-ticks"
@@ -40,9 +38,3 @@ class TopicNames:
         """Every topic the app reads or writes, with its partition count (for explicit creation)."""
         return {name: partitions for name in (self.ticks, self.rekeyed, self.features, self.dead_letters)}
 
-
-def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:
-    """A topic whose keys and values are left as bytes (we validate ourselves)."""
-    return app.topic(
-        name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw", partitions=partitions
-    )

@@ -27,8 +27,8 @@ import sys
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from flameback_app.app import app, settings
 from flameback_app.broker import ensure_topics
+from flameback_app.faust_app import app, settings
 from tables.definitions import scoreboards, symbol_states
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from faust.web import Request, Response, View
 from sqlalchemy import func, select
 
 from flameback_app import db
-from flameback_app.app import app, runtime, settings
+from flameback_app.faust_app import app, runtime, settings
 from flameback_app.metrics import CONTENT_TYPE, consumer_lags
 from tables.definitions import scoreboards, symbol_states
 from tables.symbol_state import SymbolState

@@ -1,9 +1,9 @@
-"""Names of the signal columns the models package writes (pure constants, no imports).
+"""Names of the signals the models package produces: the four classifiers, their P(up), the five rules.
 
-:mod:`flameback_app.db` takes them from here (``MODEL_COLUMNS``, ``RULE_COLUMNS``,
-``PROBABILITY_COLUMNS``, ``ALL_SYMBOLS``); they live here, import-free, because importing
-anything under ``flameback_app`` imports the Faust app, and ``models`` must run
-offline. ``tests/unit/test_models_rules.py`` asserts the two stay equal.
+The models own these names; storage (:mod:`flameback_app.db`) builds the predictions
+table's columns from them, so a name changed here reaches the schema through a
+migration, never silently. ``tests/unit/test_models_rules.py`` checks a migrated
+database against them.
 """
 
 from __future__ import annotations

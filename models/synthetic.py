@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from flameback_app.ta import IndicatorState, step
+
 START = datetime(2020, 1, 1, tzinfo=UTC)
 
 
@@ -30,8 +32,6 @@ def random_walk_prices(n_ticks: int, symbols: int = 3, seed: int = 0) -> pd.Data
 
 def indicator_frame(ticks: pd.DataFrame, periods_per_year: float = 252.0) -> pd.DataFrame:
     """Indicator rows (symbol, timestamp, current_price + the 19 fields) for ticks in time order."""
-    from flameback_app.ta import IndicatorState, step  # importing flameback_app loads the Faust app package
-
     states: dict[str, IndicatorState] = {}
     rows = []
     for symbol, timestamp, price in ticks[["symbol", "timestamp", "price"]].itertuples(index=False):

@@ -39,6 +39,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from xgboost import XGBClassifier
 
+from flameback_app.offline import iter_feature_rows
 from models.columns import MODEL_COLUMNS, RULE_COLUMNS
 from models.features import DEFAULT_PERIODS_PER_YEAR, ML_FEATURES, add_labels, feature_frame
 from models.metrics import call_metrics, naive_baselines, strategy_check
@@ -301,8 +302,6 @@ def _ci(ci: list) -> str:
 def load_feature_frame(file: Path, progress: bool = True,
                        periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> pd.DataFrame:  # fmt: skip
     """Indicator rows for every tick of a CSV, from the live engine at tick spacing ``periods_per_year``."""
-    from flameback_app.offline import iter_feature_rows  # imports the Faust app package: only when reading files
-
     frame = pd.DataFrame(iter_feature_rows(file, progress=progress, periods_per_year=periods_per_year))
     if frame.empty:
         raise ValueError(f"{file}: no ticks")

@@ -11,7 +11,7 @@ topics' (``FLAMEBACK_PARTITIONS``), which Faust requires.
 
 from __future__ import annotations
 
-from flameback_app.app import app, settings
+from flameback_app.faust_app import app, settings
 
 symbol_states = app.Table(
     "symbol-state",

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from agents import dead_letters
 from agents import indicators as indicator_stage
 from agents import ingest as ingest_stage
-from flameback_app import app, db
-from flameback_app.app import runtime
+from flameback_app import app, db, schema
 from flameback_app.counters import PipelineCounters
+from flameback_app.faust_app import runtime
 from flameback_app.partitioning import partition_for
 from flameback_app.ta import IndicatorState, step
 from flameback_app.topics import TICKS
@@ -57,7 +57,7 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 def pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Recorder]]:
     """A fresh database file, counters, rule-only signal engine and recorded topic sends."""
     monkeypatch.setattr(runtime, "_db", db.make_engine(f"sqlite:///{tmp_path / 'agents.db'}"))
-    db.create_schema(runtime.db)
+    schema.upgrade(runtime.db)
     monkeypatch.setattr(runtime, "counters", PipelineCounters())
     monkeypatch.setattr(runtime, "signals", SignalEngine(None))
     sends = {"dlq": Recorder(), "rekeyed": Recorder(), "features": Recorder()}

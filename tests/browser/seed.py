@@ -24,13 +24,13 @@ from flameback_app.db import (
     MODEL_COLUMNS,
     PROBABILITY_COLUMNS,
     SIGNAL_COLUMNS,
-    create_schema,
     insert_predictions,
     make_engine,
     upsert_scoreboard,
     write_counters,
 )
 from flameback_app.records import utc_now
+from flameback_app.schema import upgrade
 from flameback_app.ta import IndicatorState, step
 
 START = datetime(2018, 1, 2)
@@ -123,7 +123,7 @@ def seed_database(url: str, symbols: dict[str, int], *, models_ready: bool = Tru
                   with_scoreboard: bool = True) -> Engine:  # fmt: skip
     """Create the schema and write ``symbols`` ({symbol: rows}) interleaved by day, as a live feed would."""
     engine = make_engine(url)
-    create_schema(engine)
+    upgrade(engine)
     series = [prediction_rows(s, n, seed=seed, price=20.0 * 3 ** (k % 6), models_ready=models_ready)[0]
               for k, (s, n) in enumerate(symbols.items())]  # fmt: skip
     by_day = sorted((row for rows in series for row in rows), key=lambda r: (r["timestamp"], r["symbol"]))

@@ -32,7 +32,8 @@ from dashboard.callbacks import (
 )
 from dashboard.symbols import describe, load_symbol_sheet
 from flameback_app import schema
-from flameback_app.db import create_schema, insert_predictions, make_engine, write_counters
+from flameback_app.db import insert_predictions, make_engine, write_counters
+from flameback_app.schema import upgrade
 from tests.browser.seed import prediction_rows, seed_database
 from tests.migrations import HEAD_REVISION, NEXT_REVISION_ID, migrations_with_next_revision
 
@@ -152,7 +153,7 @@ def test_empty_database_says_no_data(database):
     if database.path is not None:
         sqlite3.connect(database.path).close()  # a file without tables: the worker has not created the schema yet
     assert view_update(source(database.url), None, None)[(ids.STATUS, "children")] == EMPTY_DB
-    create_schema(make_engine(database.url))
+    upgrade(make_engine(database.url))
     assert view_update(source(database.url), None, None)[(ids.STATUS, "children")] == EMPTY_DB  # tables, no rows
 
 
@@ -219,7 +220,7 @@ def panel_cells(panel: Any) -> list[list[str]]:
 def test_the_health_panel_shows_every_worker_their_sum_and_stale_ones(database):
     """Three workers publish; one stopped 30 s ago: it is marked stale and left out of the sum."""
     engine = make_engine(database.url)
-    create_schema(engine)
+    upgrade(engine)
     now = time.time()
     for worker, ticks, age_s in (("host-a:101", 1000, 1.0), ("host-b:202", 300, 2.0), ("host-c:303", 50, 30.0)):
         written = datetime.fromtimestamp(now - age_s, UTC).replace(tzinfo=None)

@@ -28,8 +28,9 @@ from dashboard import ids
 from dashboard.app import create_app
 from dashboard.callbacks import EMPTY_DB, LOCKED_DB
 from dashboard.figures import fmt_price
-from flameback_app.db import create_schema, insert_predictions, make_engine, predictions, write_counters
+from flameback_app.db import insert_predictions, make_engine, predictions, write_counters
 from flameback_app.records import utc_now
+from flameback_app.schema import upgrade
 from tests.browser.seed import prediction_rows, seed_database
 
 pytestmark = pytest.mark.browser
@@ -164,7 +165,7 @@ def test_rows_written_during_the_session_appear_and_zoom_is_kept(dash_duo, free_
     """On SQLite and PostgreSQL: the live path (rows after the page's cursor) is what differs between them."""
     rows, _state, _price = prediction_rows("CL1 Comdty", 306, seed=7)
     engine = make_engine(database.url)
-    create_schema(engine)
+    upgrade(engine)
     insert_predictions(engine, rows[:300])
     start(dash_duo, free_port(), database.url)
     wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [300] * 6)
@@ -189,7 +190,7 @@ def test_missing_then_empty_then_filled_database(dash_duo, free_port, db_url):
     time.sleep(3 * REFRESH_S)
     assert not path.exists(), "the terminal must never create the database"
     engine = make_engine(db_url)
-    create_schema(engine)
+    upgrade(engine)
     wait_text(dash_duo, ids.STATUS, lambda t: t == EMPTY_DB)
     rows, _state, _price = prediction_rows("ES1 Index", 60)
     insert_predictions(engine, rows)

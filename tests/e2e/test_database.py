@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from flameback_app import db
+from flameback_app import db, schema
 from tests.browser.seed import scoreboard_rows
 
 pytestmark = pytest.mark.e2e
@@ -33,7 +33,7 @@ def rows(n: int, symbol: str = "ES1 Index", start: int = 0) -> list[dict]:
 
 def test_inserts_are_idempotent_and_count_only_new_rows(database) -> None:
     engine = db.make_engine(database.url)
-    db.create_schema(engine)
+    schema.upgrade(engine)
     assert db.insert_predictions(engine, rows(10)) == 10
     assert db.insert_predictions(engine, rows(15)) == 5  # 10 already there
     assert db.insert_predictions(engine, rows(5, symbol="CL1 Comdty")) == 5
@@ -45,7 +45,7 @@ def test_inserts_are_idempotent_and_count_only_new_rows(database) -> None:
 
 def test_timestamps_and_floats_round_trip_exactly(database) -> None:
     engine = db.make_engine(database.url)
-    db.create_schema(engine)
+    schema.upgrade(engine)
     written = rows(12)
     db.insert_predictions(engine, written)
     p = db.predictions.c
@@ -60,7 +60,7 @@ def test_timestamps_and_floats_round_trip_exactly(database) -> None:
 
 def test_scoreboard_upsert_replaces_rows(database) -> None:
     engine = db.make_engine(database.url)
-    db.create_schema(engine)
+    schema.upgrade(engine)
     first = scoreboard_rows(["CL1 Comdty"], seed=1)
     db.upsert_scoreboard(engine, first)
     second = [{**r, "n": r["n"] + 1, "hits": r["hits"] + 1} for r in scoreboard_rows(["CL1 Comdty"], seed=2)]

@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 def test_models_and_head_revision_agree(database) -> None:
     engine = db.make_engine(database.url)
-    db.create_schema(engine)
+    schema.upgrade(engine)
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"version_table": schema.VERSION_TABLE, "compare_type": True})
         differences = compare_metadata(context, db.metadata)

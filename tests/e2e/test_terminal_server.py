@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from flameback_app import db
+from flameback_app import db, schema
 from tests.harness import REPO, free_port, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -30,7 +30,7 @@ def get(url: str) -> tuple[dict, str] | None:
 def test_the_terminal_runs_on_waitress_and_shows_no_database_password(tmp_path: Path, postgres_server) -> None:
     url = postgres_server.create_database(f"fb_terminal_{uuid.uuid4().hex[:8]}")
     engine = db.make_engine(url)
-    db.create_schema(engine)
+    schema.upgrade(engine)
     engine.dispose()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLAMEBACK_")}

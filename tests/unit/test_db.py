@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from flameback_app import db
+from flameback_app import db, schema
 
 
 def prediction_rows(n: int, symbol: str = "ES1 Index", start: int = 0) -> list[dict]:
@@ -32,7 +32,7 @@ def count(engine) -> int:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
     eng = db.make_engine(f"sqlite:///{tmp_path / 'sub' / 'fb.db'}")
-    db.create_schema(eng)
+    schema.upgrade(eng)
     yield eng
     eng.dispose()
 
@@ -68,7 +68,7 @@ def test_a_reader_holding_the_lock_delays_writes_but_loses_nothing(engine, tmp_p
 def test_a_read_only_database_fails_clearly(tmp_path: Path) -> None:
     path = tmp_path / "ro.db"
     eng = db.make_engine(f"sqlite:///{path}")
-    db.create_schema(eng)
+    schema.upgrade(eng)
     eng.dispose()
     ro = db.make_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
     with pytest.raises(OperationalError, match="readonly"):

@@ -344,7 +344,7 @@ def test_the_version_guard_refuses_other_versions_in_one_line() -> None:
 
 def test_building_the_app_on_an_untested_version_exits_with_that_line(monkeypatch: pytest.MonkeyPatch) -> None:
     """The guard runs first thing in ``create_app``: nothing is built, one ``Error:`` line, exit status 1."""
-    app_module = importlib.import_module("flameback_app.app")
+    app_module = importlib.import_module("flameback_app.faust_app")
     monkeypatch.setattr(versions, "version", lambda name: "9.9.9" if name == "faust-streaming" else
                         versions.TESTED_VERSIONS[name])  # fmt: skip
 

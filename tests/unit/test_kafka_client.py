@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from flameback_app.broker import broker_storage
+from flameback_app.faust_handles import faust_credentials
 from flameback_app.kafka_client import KafkaSettingsError, kafka_client_config
 from flameback_app.settings import Settings
 from tests.e2e.test_credentials import make_pki
@@ -20,7 +21,7 @@ SECRET = "pw-unit-3b9f"
 def test_plaintext_by_default() -> None:
     config = kafka_client_config(Settings(broker="kafka://a:1;kafka://b:2"))
     assert config.kwargs() == {"bootstrap_servers": ["a:1", "b:2"], "security_protocol": "PLAINTEXT"}
-    assert config.faust_credentials() is None
+    assert faust_credentials(config) is None
 
 
 @pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"])
@@ -28,7 +29,7 @@ def test_sasl_settings_reach_aiokafka_and_faust(mechanism: str) -> None:
     config = kafka_client_config(Settings(kafka_sasl_mechanism=mechanism, kafka_username="u", kafka_password=SECRET))
     assert config.security_kwargs() == {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": mechanism,
                                         "sasl_plain_username": "u", "sasl_plain_password": SECRET}  # fmt: skip
-    credentials = config.faust_credentials()
+    credentials = faust_credentials(config)
     assert isinstance(credentials, faust.SASLCredentials)
     assert credentials.mechanism.value == mechanism and credentials.password == SECRET
     assert SECRET not in config.describe() and SECRET not in repr(config) and SECRET not in repr(credentials)
@@ -44,14 +45,14 @@ def test_tls_with_ca_and_client_certificate(tmp_path: Path) -> None:
     context = kwargs["ssl_context"]
     assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert [c["subject"] for c in context.get_ca_certs()] == [((("commonName", "flameback test CA"),),)]
-    assert config.faust_credentials().protocol.value == "SASL_SSL"
+    assert faust_credentials(config).protocol.value == "SASL_SSL"
 
 
 def test_tls_only_uses_ssl_credentials(tmp_path: Path) -> None:
     pki = make_pki(tmp_path)
     config = kafka_client_config(Settings(kafka_ca_file=pki.ca))
     assert config.security_protocol == "SSL"
-    assert isinstance(config.faust_credentials(), faust.SSLCredentials)
+    assert isinstance(faust_credentials(config), faust.SSLCredentials)
     assert kafka_client_config(Settings(kafka_tls=True)).security_protocol == "SSL"  # system CAs
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import inspect
 
-from flameback_app import db
+from flameback_app import db, schema
 from models import columns
 from models.rules import apply_rules, bollinger_rule, rule_frame, threshold_rule
 
@@ -57,8 +60,11 @@ def test_vectorised_rules_equal_per_row_rules() -> None:
     assert {c for r in per_row for c in r.values()} == {"UP", "DOWN", "NEUTRAL", None}
 
 
-def test_column_names_match_the_database_schema() -> None:
-    assert columns.MODEL_COLUMNS == db.MODEL_COLUMNS
-    assert columns.RULE_COLUMNS == db.RULE_COLUMNS
-    assert columns.PROBABILITY_COLUMNS == db.PROBABILITY_COLUMNS
-    assert columns.ALL_SYMBOLS == db.ALL_SYMBOLS
+def test_every_signal_has_its_column_in_a_migrated_database(tmp_path: Path) -> None:
+    """The migrations, not the ORM table, create the columns: a signal added to the models without a migration fails here."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'fb.db'}")
+    schema.prepare(engine)
+    stored = {column["name"] for column in inspect(engine).get_columns("predictions")}
+    engine.dispose()
+    for name in (*columns.MODEL_COLUMNS, *columns.PROBABILITY_COLUMNS, *columns.RULE_COLUMNS):
+        assert name in stored, f"{name} has no column in the migrated predictions table"

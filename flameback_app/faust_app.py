@@ -20,6 +20,7 @@ from flameback_app.faust_fixes.broker_settings import embedded_broker_conf
 from flameback_app.faust_fixes.recovery import TableManager
 from flameback_app.faust_fixes.transport import FixedTransportApp, FixesConfig
 from flameback_app.faust_fixes.versions import require_tested_versions
+from flameback_app.faust_handles import faust_credentials
 from flameback_app.kafka_client import KafkaClientConfig, kafka_client_config
 from flameback_app.runtime import Runtime
 from flameback_app.settings import Settings, load_settings
@@ -100,7 +101,7 @@ def create_app(settings: Settings) -> faust.App:
     app = FlamebackApp(
         settings.app_id,
         broker=settings.broker,
-        broker_credentials=kafka.faust_credentials(),
+        broker_credentials=faust_credentials(kafka),
         store="rocksdb://",
         datadir=str(settings.state_dir),
         topic_partitions=settings.partitions,
