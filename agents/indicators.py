@@ -5,7 +5,7 @@ symbol's own partition) or from the ``flameback-ticks`` repartition topic (the
 ``indicators`` agent below). Writes: the ``symbol-state`` and ``symbol-scoreboard``
 tables, the database (through :mod:`agents.predict`) and ``real-features-ticks``.
 
-Order inside a batch is what makes the pipeline effectively-once (DESIGN §1):
+Order inside a batch is what makes the pipeline effectively-once (README, "Architecture"):
 1. stale/duplicate ticks ((timestamp, seq) not above the symbol's marker) are dropped;
    a second tick without ``seq`` at the marker's timestamp and a new symbol beyond
    ``FLAMEBACK_MAX_SYMBOLS`` go to the dead-letter topic (``tables/symbol_state.py``);
@@ -29,8 +29,9 @@ from faust.types import EventT
 from agents.dead_letters import dead_letter
 from agents.predict import predict_and_store
 from flameback_app.faust_app import app, runtime, settings
+from flameback_app.faust_fixes.acks import mark_processed
+from flameback_app.faust_fixes.events import event_context
 from flameback_app.faust_handles import raw_topic
-from flameback_app.faust_tuning import event_context, mark_processed
 from flameback_app.records import Tick
 from flameback_app.validation import InvalidTick, TickRules, parse_tick
 from tables.definitions import scoreboards, symbol_states

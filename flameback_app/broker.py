@@ -303,7 +303,7 @@ async def wait_for_broker(bootstrap: Sequence[str], timeout_s: float, *, securit
 
 async def ensure_topics(bootstrap: Sequence[str], partitions: Mapping[str, int], *,
                         security: Security | None = None) -> None:  # fmt: skip
-    """Create each topic with its partition count unless it exists (DESIGN §8: never rely on auto-create)."""
+    """Create each topic with its partition count unless it exists (docs/broker-traps.md: never rely on auto-create)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=list(bootstrap), request_timeout_ms=10000, **(security or {}))
     await admin.start()
     try:

@@ -59,7 +59,7 @@ from models.columns import (  # noqa: F401 - re-exported: callers look the schem
 
 log = logging.getLogger(__name__)
 
-# Column names come from their owners: the indicator engine's output order (DESIGN §3)
+# Column names come from their owners: the indicator engine's output order (README, "Indicators")
 # and the signal names of the models package (kept import-free so models/ runs offline).
 FEATURE_COLUMNS: tuple[str, ...] = FEATURE_FIELDS
 

@@ -16,8 +16,11 @@ import faust
 
 from flameback_app.broker import BrokerAccessError, BrokerUnavailable, wait_for_broker
 from flameback_app.db_startup import prepare_database
+from flameback_app.faust_fixes.broker_settings import embedded_broker_conf
+from flameback_app.faust_fixes.recovery import TableManager
+from flameback_app.faust_fixes.transport import FixedTransportApp, FixesConfig
+from flameback_app.faust_fixes.versions import require_tested_versions
 from flameback_app.faust_handles import faust_credentials
-from flameback_app.faust_tuning import embedded_broker_conf, install_all
 from flameback_app.kafka_client import KafkaClientConfig, kafka_client_config
 from flameback_app.runtime import Runtime
 from flameback_app.settings import Settings, load_settings
@@ -25,8 +28,9 @@ from flameback_app.settings import Settings, load_settings
 log = logging.getLogger(__name__)
 
 
-class FlamebackApp(faust.App):
-    """The Faust app, plus what Faust lacks: wait for the broker (a bounded time), and stop if it refuses us."""
+class FlamebackApp(FixedTransportApp):
+    """The Faust app with our Faust fixes (:mod:`flameback_app.faust_fixes`), plus what Faust lacks: wait for
+    the broker (a bounded time), and stop if it refuses us."""
 
     flameback_kafka: KafkaClientConfig
 
@@ -86,10 +90,13 @@ def exit_now(line: str, *, code: int, level: int = logging.ERROR) -> None:
 
 
 def create_app(settings: Settings) -> faust.App:
-    """Build the Faust app for ``settings`` (the only place Faust is configured)."""
+    """Build the Faust app for ``settings`` (the only place Faust is configured).
+
+    First of all, refuse (one line, exit 1) Faust, mode or aiokafka versions the fixes were not tested on.
+    """
+    require_tested_versions()
     extra = embedded_broker_conf() if settings.broker_is_embedded else {}
     kafka = kafka_client_config(settings)
-    install_all(source_topics=settings.topics.sources, fetch_max_wait_ms=settings.fetch_max_wait_ms)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = FlamebackApp(
         settings.app_id,
@@ -114,6 +121,9 @@ def create_app(settings: Settings) -> faust.App:
         autodiscover=["flameback_app.commands", "flameback_app.views", "flameback_app.upkeep", "tables", "agents"],
         origin="flameback_app",
         Worker=FlamebackWorker,
+        # Our Faust fixes: the transport's consumer/producer classes, and the table manager's recovery.
+        faust_fixes=FixesConfig(source_topics=settings.topics.sources, fetch_max_wait_ms=settings.fetch_max_wait_ms),
+        TableManager=TableManager,
         **extra,
     )
     app.flameback_settings = settings  # type: ignore[attr-defined]

@@ -4,7 +4,8 @@ Reads: a tick CSV (wide or long, via :mod:`flameback_app.ticks_csv`) or nothing
 (simulation). Writes: ``futures-ticks``, keyed by symbol so ticks land on their
 symbol's partition and need no repartition hop, a symbol's consecutive ticks packed
 into one message where the rate allows (:class:`TickPacker`). Topics are created
-explicitly first (DESIGN §8: never rely on the broker's auto-create).
+explicitly first (docs/broker-traps.md, "Partitions": never rely on the broker's
+auto-create).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
 from flameback_app.broker import ensure_topics, wait_for_broker
+from flameback_app.faust_fixes.clients import Producer as FixedProducer  # aiokafka producer with our client fixes
 from flameback_app.kafka_client import kafka_client_config
 from flameback_app.records import Tick, ticks_to_json_bytes, utc_now
 from flameback_app.settings import Settings
@@ -113,10 +114,10 @@ class TickPacker:
     """Per-symbol buffers that turn a tick stream into packed messages.
 
     Every Kafka message costs the worker a fixed ~0.3 ms in Faust's per-event plumbing
-    (DESIGN §8), whatever it carries, so a feed that packs a symbol's consecutive ticks
-    into one message moves many times more ticks per second. A buffer is sent when it
-    holds ``max_ticks`` ticks, or once its oldest tick has waited ``linger_s``: at a
-    live rate most messages hold one tick and latency grows by at most the linger;
+    (docs/broker-traps.md, "Per-event cost"), whatever it carries, so a feed that packs a
+    symbol's consecutive ticks into one message moves many times more ticks per second.
+    A buffer is sent when it holds ``max_ticks`` ticks, or once its oldest tick has
+    waited ``linger_s``: at a live rate most messages hold one tick and latency grows by at most the linger;
     at full speed they are full. Per-symbol order is kept (one key, one partition).
     """
 
@@ -174,7 +175,7 @@ async def produce(settings: Settings, ticks: Iterable[Tick], pacing: Pacing, *, 
     security = kafka.security_kwargs()
     await wait_for_broker(list(kafka.bootstrap), settings.broker_wait_s, security=security)
     await ensure_topics(list(kafka.bootstrap), settings.topics.with_partitions(settings.partitions), security=security)
-    producer = AIOKafkaProducer(**kafka.kwargs(), linger_ms=5, max_batch_size=262144)
+    producer = FixedProducer(**kafka.kwargs(), linger_ms=5, max_batch_size=262144)
     await producer.start()
     packer = TickPacker(pacing.pack, pacing.linger_s)
     summary = FeedSummary()

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     )
     embedded_broker: bool | None = Field(
         None,
-        description="Apply the Tansu workarounds (DESIGN §8). Default: true when the broker is on loopback.",
+        description="Apply the Tansu workarounds (docs/broker-traps.md). Default: true when the broker is on loopback.",
     )
     db_url: str = Field(f"sqlite:///{REPO_ROOT / 'data' / 'flameback.db'}")
     db_auto_upgrade: bool = Field(True, description="A worker upgrades an older database schema at start (else: exit 1).")

@@ -4,7 +4,7 @@
 names; anything that writes JSON ticks to the first can feed Flameback. Keys and
 values are raw bytes end to end (the symbol's UTF-8 bytes as key), so the producer's
 default partitioner, Faust's table changelogs and ``table_route`` all agree on which
-partition a symbol lives in (DESIGN §8, "table_route and keys").
+partition a symbol lives in (docs/broker-traps.md, "table_route and keys").
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ on the embedded broker only, replaces this worker process with a fresh one when 
 broker has restarted.
 
 - At start the worker creates every topic it reads or writes that does not exist,
-  with ``FLAMEBACK_PARTITIONS`` partitions (DESIGN §8: never rely on auto-create; the
+  with ``FLAMEBACK_PARTITIONS`` partitions (docs/broker-traps.md: never rely on auto-create; the
   sink topics — features, dead letters — are not declared by Faust itself).
 - Tansu keeps topics, offsets and groups in memory; restarted, it is a new empty
   cluster (the ``broker`` command gives every start its own cluster id). Faust does

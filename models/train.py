@@ -6,7 +6,7 @@ in training), or a frame of indicator rows (the worker's database history). Writ
 report (JSON, and a readable table on stderr) and a new artifact version
 (:mod:`models.registry`).
 
-Protocol (DESIGN §4): one pooled model per algorithm across symbols, each a
+Protocol (README, "Training protocol"): one pooled model per algorithm across symbols, each a
 scikit-learn Pipeline whose scaler is fitted inside the fold. Distinct timestamps are
 split in time: the first 40 % only ever train; the rest is cut into ``folds``
 consecutive test blocks. For each block the training rows are those strictly earlier

@@ -4,7 +4,7 @@ Pure Python, no Faust: the same code runs live (the indicator agent), offline (t
 ``features`` command) and in training. Reads nothing but its arguments; writes
 nothing but the state object it is given.
 
-Definitions follow TA-Lib (DESIGN §3): after its warm-up every value equals TA-Lib's
+Definitions follow TA-Lib (README, "Indicators"): after its warm-up every value equals TA-Lib's
 batch function on the same series, and it is None exactly where TA-Lib gives NaN.
 
 How it is built, and why:

@@ -212,7 +212,7 @@ def test_only_processed_ticks_are_acknowledged(pipeline: dict[str, Recorder], lo
     """A batch whose processing fails half way keeps its offsets uncommitted (Kafka delivers it again).
 
     Faust's ``take_events`` acknowledges its batch in a ``finally`` even when the agent
-    body raised; the processed-only guard (``faust_tuning``) refuses those acks. The
+    body raised; the processed-only guard (``faust_fixes.acks.ProcessedOnlyAcks``) refuses those acks. The
     messages here are the consumer's own kind, so acks reach ``Consumer.ack`` as in a
     worker, and ``futures-ticks`` is an acking topic as it is once the worker subscribes.
     """

@@ -52,7 +52,7 @@ def _direction(value: float | None) -> str | None:
 
 
 def rule_signals(price: float, f: dict[str, float | None]) -> dict[str, str | None]:
-    """The five rules (DESIGN §4 / the original): RSI > 50, MACD > 0, momentum, last change, Bollinger."""
+    """The five rules (README, "Rules"; as in the original system): RSI > 50, MACD > 0, momentum, last change, Bollinger."""
     bb = None
     if f["bb_upper"] is not None and f["bb_lower"] is not None:
         bb = "DOWN" if price > f["bb_upper"] else "UP" if price < f["bb_lower"] else "NEUTRAL"

@@ -1,14 +1,16 @@
-"""The aiokafka/Faust fixes of ``flameback_app.faust_tuning`` that can be shown on their own, on the real broker."""
+"""The aiokafka fixes of ``flameback_app.faust_fixes`` that can be shown on their own, on the real broker.
+
+Each fix also has a deterministic unit test (``tests/unit/test_faust_fixes.py``); this one runs on Tansu.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from flameback_app import faust_tuning
 from flameback_app.broker import ensure_topics
+from flameback_app.faust_fixes.clients import Producer
 from tests.harness import Broker
 
 pytestmark = pytest.mark.e2e
@@ -19,12 +21,11 @@ def test_a_producer_keeps_the_metadata_of_topics_it_knew_when_it_learns_a_new_on
     metadata to that topic: the earlier topic drops out of the cluster view, and its
     pending batches have no leader (the sender then refreshes metadata in a tight loop).
     """
-    faust_tuning.install_metadata_keeps_known_topics()
     bootstrap = broker.url.removeprefix("kafka://")
 
     async def scenario() -> set[str]:
         await ensure_topics([bootstrap], {"early-topic": 2})
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        producer = Producer(bootstrap_servers=bootstrap)
         await producer.start()
         try:
             await producer.send_and_wait("early-topic", b"known at start")  # learnt from "all topics" metadata

@@ -41,7 +41,7 @@ def real_series(real_file: Path) -> dict[str, list[float]]:
 
 
 def talib_features(prices: Sequence[float], periods_per_year: float = 252.0) -> dict[str, np.ndarray]:
-    """Every field of DESIGN §3 by TA-Lib's batch functions (NaN where TA-Lib has no value)."""
+    """Every field of the README's indicator table by TA-Lib's batch functions (NaN where TA-Lib has no value)."""
     p = np.asarray(prices, dtype=float)
     macd, signal, histogram = talib.MACD(p, 12, 26, 9)
     upper, middle, lower = talib.BBANDS(p, 20, 2.0, 2.0, 0)
@@ -76,9 +76,9 @@ def compare(
 ) -> dict[str, tuple[int, float, float]]:
     """Assert None exactly where the reference is NaN and values within 1e-9 of max(|ref|, scale).
 
-    ``scale`` is 1 for the DESIGN rule (relative, absolute below 1); a tiny-price
+    ``scale`` is 1 for the README's rule (relative, absolute below 1); a tiny-price
     series passes its price level so the check of price-level fields stays relative
-    to the data (the scale-free fields keep the DESIGN rule).
+    to the data (the scale-free fields keep the README's rule).
     Returns per field (values compared, worst absolute error, worst relative error).
     """
     figures = {}

@@ -46,7 +46,7 @@ def test_warm_up_rows_are_incomplete_and_later_rows_complete(ticks: pd.DataFrame
     frame = indicator_frame(ticks)
     complete = complete_rows(feature_frame(frame).to_numpy())
     per_symbol_first = frame.assign(ok=complete).groupby("symbol").apply(lambda g: int(np.argmax(g["ok"].to_numpy())))
-    assert set(per_symbol_first) == {33}  # MACD signal's warm-up (DESIGN §3) is the longest
+    assert set(per_symbol_first) == {33}  # MACD signal's warm-up (README, "Indicators") is the longest
     assert complete[frame.groupby("symbol").cumcount().to_numpy() >= 33].all()
 
 

@@ -1,6 +1,6 @@
 """Every indicator against TA-Lib's batch functions: real data (every symbol) and generated series.
 
-Reads ``../shared/data`` when present. The rule (DESIGN §3): within 1e-9 relative
+Reads ``../shared/data`` when present. The rule (README, "Indicators"): within 1e-9 relative
 (absolute where |value| < 1) from the first valid tick, None exactly where TA-Lib
 gives NaN.
 """

@@ -1,6 +1,6 @@
 """Indicator state: bounded size, exact serialisation, resumable streams, non-positive prices.
 
-The state lives in a Faust table as JSON (DESIGN §1), so a save/restore anywhere in
+The state lives in a Faust table as JSON (README, "Architecture"), so a save/restore anywhere in
 a stream must be invisible in the output.
 """
 
