@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -140,3 +141,18 @@ def test_coverage_curves_known_answer() -> None:
     assert (by_share[0.5]["n"], by_share[0.5]["accuracy"]) == (50, 0.7)  # 20 + 15 of the first 30 alternating
     assert by_share[0.5]["accuracy_ci95"] == list(wilson_interval(35, 50))
     assert (by_share[1.0]["coverage"], by_share[1.0]["accuracy"]) == (1.0, 0.6)
+
+
+def test_settings_for_calibration_and_abstention(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flameback_app.settings import Settings
+
+    assert (Settings().calibration, Settings().abstain_below) == ("sigmoid", 0.0)
+    monkeypatch.setenv("FLAMEBACK_CALIBRATION", "isotonic")
+    monkeypatch.setenv("FLAMEBACK_ABSTAIN_BELOW", "0.02")
+    assert (Settings().calibration, Settings().abstain_below) == ("isotonic", 0.02)
+    for name, bad in (("FLAMEBACK_CALIBRATION", "platt"), ("FLAMEBACK_ABSTAIN_BELOW", "0.5"),
+                      ("FLAMEBACK_ABSTAIN_BELOW", "-0.1")):  # fmt: skip
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(ValidationError):
+            Settings()
+        monkeypatch.delenv(name)
