@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from signal import SIG_DFL, SIGINT, SIGKILL, SIGTERM
 from signal import signal as set_signal_handler
@@ -135,7 +136,8 @@ async def _signal_engine(rt: Runtime) -> SignalEngine:
 
 async def _load_models(rt: Runtime) -> ModelBundle | None:
     """The newest verified model version, recorded in the database's ``model_registry``."""
-    bundle = await rt.offload(load_latest, settings.models_dir)
+    bundle = await rt.offload(partial(load_latest, settings.models_dir,
+                                      extra_trusted=settings.extra_trusted_model_types))  # fmt: skip
     if bundle is not None:
         manifest = bundle.manifest
         rt.counters.tick_spacing_mismatch(log_tick_spacing(manifest, settings.periods_per_year).warning is not None)
@@ -190,6 +192,7 @@ async def train_when_needed() -> None:
         _training = loop.run_in_executor(
             pool, train_from_database, settings.db_url, settings.models_dir, settings.periods_per_year,
             settings.calibration,
+            settings.extra_trusted_model_types,
         )
         try:
             version_dir = await _training
@@ -234,10 +237,11 @@ def _training_child_init() -> None:
 
 
 def train_from_database(db_url: str, models_dir: Path, periods_per_year: float,
-                        calibration: str = "sigmoid") -> Path | None:  # fmt: skip
+                        extra_trusted: Sequence[str] = (), calibration: str = "sigmoid") -> Path | None:  # fmt: skip
     """(Child process) read the feature history from the database and train a new version.
 
-    ``periods_per_year``: the worker's setting, which its stored volatility_20 was annualised with;
+    ``periods_per_year``: the worker's setting, which its stored volatility_20 was annualised with.
+    ``extra_trusted``: FLAMEBACK_TRUSTED_MODEL_TYPES, checked when the version is saved.
     ``calibration``: FLAMEBACK_CALIBRATION.
     """
     import pandas as pd
@@ -254,7 +258,8 @@ def train_from_database(db_url: str, models_dir: Path, periods_per_year: float,
         engine.dispose()
     if len(frame) < MIN_TRAINING_ROWS:
         return None
-    return train_and_save(frame, models_dir, periods_per_year=periods_per_year, calibration=calibration)
+    return train_and_save(frame, models_dir, periods_per_year=periods_per_year, extra_trusted=extra_trusted,
+                          calibration=calibration)
 
 
 @app.timer(interval=2.0)

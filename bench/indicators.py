@@ -18,16 +18,15 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from itertools import pairwise
-from pathlib import Path
 
 import numpy as np
 import talib
 from talipp.indicators import BB, EMA, MACD, ROC, RSI, SMA, StdDev
 
+from flameback_app.settings import Settings
 from flameback_app.ta import FEATURE_FIELDS, IndicatorState, step
 from flameback_app.ticks_csv import read_ticks
 
-REAL_FILE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "seas_port_final_2001_2019.csv"
 SYMBOLS = 39
 ANNUALISER = math.sqrt(252)
 
@@ -36,14 +35,15 @@ Stream = list[tuple[str, float]]
 
 def load_ticks(ticks: int) -> tuple[Stream, Stream, str]:
     """(1-symbol stream, 39-symbol stream, source description), each exactly ``ticks`` long."""
-    if REAL_FILE.is_file():
-        real = [(t.tick.symbol, t.tick.price) for t in read_ticks(REAL_FILE)]
+    real_file = Settings().market_file
+    if real_file.is_file():
+        real = [(t.tick.symbol, t.tick.price) for t in read_ticks(real_file)]
         source = f"real file ({len(real):,} ticks, {len({s for s, _ in real})} symbols; cycled to {ticks:,})"
     else:
         rng = np.random.default_rng(7)
         walk = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, ticks)))
         real = [(f"SYM{i % SYMBOLS:02d}", float(p)) for i, p in enumerate(walk)]
-        source = f"seeded random walk ({ticks:,} ticks; real file absent at {REAL_FILE})"
+        source = f"seeded random walk ({ticks:,} ticks; real file absent at {real_file})"
     spread = [real[i % len(real)] for i in range(ticks)]
     return _one_symbol_path(real, ticks), spread, source
 

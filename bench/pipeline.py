@@ -41,6 +41,7 @@ from sqlalchemy.pool import NullPool
 from flameback_app.broker import ensure_topics
 from flameback_app.db import predictions
 from flameback_app.kafka_client import kafka_client_config
+from models.registry import FORMAT as ARTIFACT_FORMAT
 from tests.harness import FAUST, REAL_FILE, REPO, Broker, Stack, settings_from_env, wait_for
 
 CACHE = Path(tempfile.gettempdir()) / "flameback-bench"
@@ -65,8 +66,12 @@ def tick_file(limit: int | None) -> Path:
 
 
 def trained_models() -> Path:
-    """A model version to run with (trained once on 40,000 ticks and cached)."""
-    models = CACHE / "models"
+    """A model version to run with (trained once on 40,000 ticks and cached).
+
+    One cache per artifact format: checkouts from before the skops format share /tmp and
+    would neither load nor write the other's versions.
+    """
+    models = CACHE / f"models-format{ARTIFACT_FORMAT}"
     if not any(models.glob("*/manifest.json")):
         print("training a model version for the benchmark (once, cached in /tmp)…", file=sys.stderr)
         subprocess.run([*FAUST, "train", str(tick_file(40_000)), "--out", str(models)], cwd=REPO, check=True,

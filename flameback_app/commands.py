@@ -103,6 +103,7 @@ async def train(self: AppCommand, file: Path, out: Path | None, report: Path | N
 
     run_train_command(file, out or settings.models_dir, report=report, folds=folds, embargo=embargo,
                       cost_bp=cost_bp, periods_per_year=periods_per_year,
+                      extra_trusted=settings.extra_trusted_model_types,
                       calibration=calibration or settings.calibration)
 
 
@@ -121,7 +122,7 @@ async def evaluate(self: AppCommand, file: Path, models_dir: Path | None, out: P
     from models.evaluate import run_evaluate_command
 
     run_evaluate_command(file, models_dir or settings.models_dir, out=out, report=report, cost_bp=cost_bp,
-                         periods_per_year=periods_per_year)
+                         periods_per_year=periods_per_year, extra_trusted=settings.extra_trusted_model_types)
 
 
 @tool_command(

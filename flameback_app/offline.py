@@ -28,7 +28,7 @@ PROGRESS_MIN_LINES = 2_000  # smaller files finish before a bar would tell anyon
 
 
 def iter_feature_rows(path: Path | str, symbols: set[str] | None = None, progress: bool = False,
-                      periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> Iterator[dict]:  # fmt: skip
+                      periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> Iterator[dict[str, Any]]:  # fmt: skip
     """Every tick of the file with its features, one indicator state per symbol, in file order.
 
     ``periods_per_year``: the tick spacing volatility_20 is annualised with
@@ -86,5 +86,5 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     if hasattr(value, "isoformat"):
-        return value.isoformat()
+        return str(value.isoformat())
     return str(value)

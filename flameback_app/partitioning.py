@@ -17,4 +17,4 @@ from aiokafka.partitioner import murmur2
 @lru_cache(maxsize=65536)
 def partition_for(symbol: str, partitions: int) -> int:
     """Kafka's default (murmur2) partition for a symbol key."""
-    return (murmur2(symbol.encode()) & 0x7FFFFFFF) % partitions
+    return int(murmur2(symbol.encode()) & 0x7FFFFFFF) % partitions

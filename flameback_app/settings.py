@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     """Every operator-facing knob, with the defaults the README documents."""
 
     # hide_input_in_errors: a validation error must not print a password it was given
-    model_config = SettingsConfigDict(env_prefix="FLAMEBACK_", extra="ignore", hide_input_in_errors=True)
+    model_config = SettingsConfigDict(env_prefix="FLAMEBACK_", extra="ignore", hide_input_in_errors=True, frozen=True)
 
     broker: str = Field(
         EMBEDDED_BROKER_DEFAULT,
@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     abstain_below: float = Field(
         0.0, ge=0, lt=0.5, description="Live models say NEUTRAL (not scored) when |P(up) - 0.5| <= this; 0: never."
     )
+    trusted_model_types: str = Field(
+        "",
+        description="Comma-separated type names (module.Class) a saved model may hold beyond Flameback's own list.",
+    )
 
     # What a tick may be (flameback_app.validation.TickRules) and where ticks come and go.
     epoch_unit: Literal["auto", "s", "ms", "us", "ns"] = Field(
@@ -93,6 +97,10 @@ class Settings(BaseSettings):
     ticks_topic: str = Field("futures-ticks", min_length=1, description="Where producers send ticks.")
     dead_letter_topic: str = Field("futures-ticks-dlq", min_length=1, description="Rejected payloads, with the reason.")
     features_topic: str = Field("real-features-ticks", min_length=1, description="Feature rows, one per applied tick.")
+    market_data_dir: Path = Field(
+        REPO_ROOT.parent / "shared" / "data",
+        description="The market data files (never copied into the repo): tests and benchmarks use them where present.",
+    )
     symbol_sheet: Path = Field(REPO_ROOT.parent / "shared" / "data" / "tick_data_symbol_list_futures.csv")
 
     # The embedded broker's storage (the `broker` command; flameback_app.broker.BrokerStorage).
@@ -174,12 +182,22 @@ class Settings(BaseSettings):
         return all(h in ("127.0.0.1", "localhost", "::1") for h in hosts)
 
     @property
+    def extra_trusted_model_types(self) -> tuple[str, ...]:
+        """FLAMEBACK_TRUSTED_MODEL_TYPES as names: what model files may hold beyond models.registry's list."""
+        return tuple(name.strip() for name in self.trusted_model_types.split(",") if name.strip())
+
+    @property
     def tick_rules(self) -> TickRules:
         return TickRules(epoch_unit=self.epoch_unit, max_future_s=self.max_future_s, max_abs_price=self.max_abs_price)
 
     @property
     def topics(self) -> TopicNames:
         return TopicNames(ticks=self.ticks_topic, dead_letters=self.dead_letter_topic, features=self.features_topic)
+
+    @property
+    def market_file(self) -> Path:
+        """The 2001–2019 futures file (39 symbols) that tests, benchmarks and `replay` examples use where present."""
+        return self.market_data_dir / "seas_port_final_2001_2019.csv"
 
     @property
     def state_dir(self) -> Path:

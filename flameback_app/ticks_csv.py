@@ -21,8 +21,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from flameback_app.records import Tick
+
+CsvReader = Any  # ``_csv.Reader``: the csv module exposes no public type for it (typeshed names it _csv.Reader)
 
 MISSING_CELLS = frozenset({"", "#N/A N/A", "#N/A", "NA", "NaN", "nan"})
 LONG_COLUMNS = ("symbol", "price")
@@ -91,11 +94,11 @@ def read_ticks(path: Path | str, symbols: set[str] | None = None) -> Iterator[Lo
             )
 
 
-def _rows(reader: csv.reader, path: Path) -> Iterator[tuple[int, list[str]]]:
+def _rows(reader: CsvReader, path: Path) -> Iterator[tuple[int, list[str]]]:
     """Enumerate data rows with their 1-based line numbers, turning csv errors into TickFileError."""
     while True:
         try:
-            row = next(reader)
+            row: list[str] = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
@@ -124,7 +127,7 @@ def _not_utf8(path: Path) -> TickFileError:
     return TickFileError(path, None, "not UTF-8 text")
 
 
-def _read_wide(reader: csv.reader, header: list[str], path: Path, symbols: set[str] | None) -> Iterator[LocatedTick]:
+def _read_wide(reader: CsvReader, header: list[str], path: Path, symbols: set[str] | None) -> Iterator[LocatedTick]:
     columns = [(i, name) for i, name in enumerate(header) if i > 0 and (symbols is None or name in symbols)]
     for line, row in _rows(reader, path):
         if len(row) != len(header):
@@ -140,7 +143,7 @@ def _read_wide(reader: csv.reader, header: list[str], path: Path, symbols: set[s
             yield LocatedTick(line, Tick(name, _parse_price(cell, path, line, name), day))
 
 
-def _read_long(reader: csv.reader, header: list[str], path: Path, symbols: set[str] | None) -> Iterator[LocatedTick]:
+def _read_long(reader: CsvReader, header: list[str], path: Path, symbols: set[str] | None) -> Iterator[LocatedTick]:
     col = {name: i for i, name in enumerate(header)}
     if "timestamp" not in col and "date" not in col:
         raise TickFileError(path, 1, "long layout needs a 'timestamp' or 'date' column")

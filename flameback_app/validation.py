@@ -164,7 +164,7 @@ def _decode(payload: bytes | None) -> Any:
     return obj
 
 
-def _tick(obj: dict, rules: TickRules, latest: datetime) -> Tick:
+def _tick(obj: dict[str, Any], rules: TickRules, latest: datetime) -> Tick:
     symbol, price = _symbol(obj), _price(obj, rules.max_abs_price)
     timestamp = _timestamp(obj, rules.epoch_unit)
     if timestamp > latest:
@@ -182,7 +182,7 @@ def _reject_constant(name: str) -> float:
     raise _NonFinite(f"{name} is not valid JSON")
 
 
-def _symbol(obj: dict) -> str:
+def _symbol(obj: dict[str, Any]) -> str:
     if "symbol" not in obj:
         raise InvalidTick("missing_field", "no 'symbol'")
     symbol = obj["symbol"]
@@ -208,7 +208,7 @@ def _number(value: Any, name: str, type_reason: str, finite_reason: str) -> floa
     return number
 
 
-def _price(obj: dict, max_abs_price: float) -> float:
+def _price(obj: dict[str, Any], max_abs_price: float) -> float:
     if "price" not in obj:
         raise InvalidTick("missing_field", "no 'price'")
     value = _number(obj["price"], "price", "bad_price", "non_finite_price")
@@ -217,7 +217,7 @@ def _price(obj: dict, max_abs_price: float) -> float:
     return value
 
 
-def _seq(obj: dict) -> int | None:
+def _seq(obj: dict[str, Any]) -> int | None:
     """Optional integer 0..2**63-1; an integral float (``3.0``) is accepted, as JSON has one number type."""
     seq = obj.get("seq")
     if seq is None:
@@ -231,7 +231,7 @@ def _seq(obj: dict) -> int | None:
     return seq
 
 
-def _volume(obj: dict) -> float | None:
+def _volume(obj: dict[str, Any]) -> float | None:
     """Optional traded size: a finite number, 0 ≤ volume ≤ 1e18."""
     if obj.get("volume") is None:
         return None
@@ -241,7 +241,7 @@ def _volume(obj: dict) -> float | None:
     return value
 
 
-def _timestamp(obj: dict, epoch_unit: EpochUnit) -> datetime:
+def _timestamp(obj: dict[str, Any], epoch_unit: EpochUnit) -> datetime:
     """ISO 8601 (a zone is converted to UTC; none means UTC) or epoch number → naive UTC datetime."""
     raw = obj.get("timestamp")
     if raw is None:

@@ -1,7 +1,7 @@
 """Saved models on new data (the ``evaluate`` command).
 
 Reads a tick CSV (through the live indicator engine) and a model version (verified by
-:mod:`models.registry` before anything is unpickled). Writes PREDS.csv — one row per
+:mod:`models.registry` before anything is loaded). Writes PREDS.csv — one row per
 tick that has a label and every ML feature: symbol, timestamp, label, each model's
 probability of UP and its UP/DOWN call, each rule's UP/DOWN/NEUTRAL (empty while a
 rule has no signal) — and REPORT.json with the same metrics and strategy check as
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +27,14 @@ from models.registry import MANIFEST, ArtifactError, ModelBundle, load_latest, l
 from models.train import format_table, load_feature_frame, pooled_report, prepare
 
 
-def load_models(models_dir: Path) -> ModelBundle:
-    """A version directory itself, or the newest valid version under an artifacts root."""
+def load_models(models_dir: Path, extra_trusted: Sequence[str] = ()) -> ModelBundle:
+    """A version directory itself, or the newest valid version under an artifacts root.
+
+    ``extra_trusted``: FLAMEBACK_TRUSTED_MODEL_TYPES (see :func:`models.registry.load_version`).
+    """
     if (models_dir / MANIFEST).is_file():
-        return load_version(models_dir)
-    bundle = load_latest(models_dir)
+        return load_version(models_dir, extra_trusted=extra_trusted)
+    bundle = load_latest(models_dir, extra_trusted=extra_trusted)
     if bundle is None:
         raise ArtifactError(f"no valid model version in {models_dir}; run the train command first")
     return bundle
@@ -49,9 +53,10 @@ def predictions_frame(data: pd.DataFrame, probabilities: dict[str, np.ndarray]) 
 
 
 def run_evaluate_command(file: Path, models_dir: Path, *, out: Path, report: Path, cost_bp: float,
-                         periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> None:  # fmt: skip
+                         periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
+                         extra_trusted: Sequence[str] = ()) -> None:  # fmt: skip
     """``faust -A flameback_app evaluate FILE``: PREDS.csv and REPORT.json for saved models on new data."""
-    bundle = load_models(models_dir)
+    bundle = load_models(models_dir, extra_trusted)
     spacing = tick_spacing_check(bundle.manifest, periods_per_year, "FLAMEBACK_PERIODS_PER_YEAR/--periods-per-year")
     if spacing.warning or spacing.note:
         print(f"WARNING: {spacing.warning}" if spacing.warning else spacing.note, file=sys.stderr, flush=True)

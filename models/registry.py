@@ -1,11 +1,20 @@
-"""Model artifacts: ``<models_dir>/<version>/`` with joblib files and a hashed ``manifest.json``.
+"""Model artifacts: ``<models_dir>/<version>/`` with skops and XGBoost JSON files and a hashed ``manifest.json``.
 
 Writes a version atomically (a staging directory renamed into place); version names
 ``YYYYMMDDTHHMMSSZ-<8 hex of the files' hashes>`` sort by creation time. Reads only
-files inside a version directory, and unpickles them only after every file's sha256
-matches the manifest: joblib files are pickles, and unpickling a tampered file would
-run its code. Each file is read into memory once, hashed, and unpickled from those
-same bytes, so it cannot be swapped between the check and the load.
+files inside a version directory, and only after every file's sha256 matches the
+manifest. Each file is read into memory once, hashed, and loaded from those same
+bytes, so it cannot be swapped between the check and the load.
+
+Formats that cannot run code (manifest ``format`` 2): each model is a skops file
+(a zip of JSON and NumPy arrays, read without pickle) whose every type must be trusted
+— skops' defaults (scikit-learn's public estimators, NumPy, SciPy, builtins),
+:data:`TRUSTED_MODEL_TYPES`, and the names a user adds with
+FLAMEBACK_TRUSTED_MODEL_TYPES — and every fitted XGBoost estimator inside it is
+stored apart as XGBoost's own JSON model (its sklearn wrapper stays in the skops file,
+unfitted, to keep its parameters). A file holding any other type is refused before
+anything in it is built. Versions written with joblib (format 1, or no ``format``)
+are pickles: they are refused without being read, with a line saying to retrain.
 
 Each manifest records ``periods_per_year``, the tick spacing the models' volatility
 feature was annualised with; :func:`tick_spacing_check` compares it with the spacing a
@@ -14,23 +23,28 @@ spacing there was).
 
 What the hash does not do: anyone who can rewrite ``manifest.json`` can rewrite the
 hashes too. The hashes catch corrupted, swapped or tampered model files and versions
-written by another code base; protect the directory itself with file permissions.
+written by another code base; the formats make sure even a rewritten version cannot
+run code when loaded; protect the directory itself with file permissions.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
-import io
 import json
 import logging
 import math
-from collections.abc import Iterable, Mapping
+import shutil
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
+import skops.io as sio
+from sklearn.pipeline import Pipeline
+from xgboost import XGBModel
 
 from models.columns import MODEL_COLUMNS
 from models.features import DEFAULT_PERIODS_PER_YEAR, ML_FEATURES
@@ -38,10 +52,22 @@ from models.features import DEFAULT_PERIODS_PER_YEAR, ML_FEATURES
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 SPACING_SETTING = "FLAMEBACK_PERIODS_PER_YEAR"
+TRUSTED_SETTING = "FLAMEBACK_TRUSTED_MODEL_TYPES"
+FORMAT = 2  # skops + XGBoost JSON; 1 (or no field): joblib pickles, refused
+WHOLE_MODEL = ""  # the booster "step" name of a bare XGBoost estimator (not inside a Pipeline)
+RETRAIN_HINT = ("retrain with `faust -A flameback_app train FILE` (a running worker trains from its database "
+                "history when no version loads)")  # fmt: skip
+
+# Types the built-in pipelines hold that skops does not trust by default (its defaults
+# cover scikit-learn's public estimators, NumPy/SciPy arrays and builtins):
+# the fitted trees of RandomForest and AdaBoost, and the XGBoost wrapper whose
+# booster is stored apart as JSON. tests/unit/test_models_registry.py checks that
+# this is exactly what the four models need.
+TRUSTED_MODEL_TYPES: tuple[str, ...] = ("sklearn.tree._tree.Tree", "xgboost.sklearn.XGBClassifier")
 
 
 class ArtifactError(RuntimeError):
-    """A model version that must not be loaded (bad manifest, missing file, path escape, hash mismatch)."""
+    """A model version that must not be loaded (bad manifest, missing file, path escape, hash mismatch, format)."""
 
 
 @dataclass(frozen=True)
@@ -58,24 +84,33 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def trusted_types(extra: Iterable[str] = ()) -> list[str]:
+    """:data:`TRUSTED_MODEL_TYPES` plus ``extra`` (FLAMEBACK_TRUSTED_MODEL_TYPES), without duplicates."""
+    return list(dict.fromkeys([*TRUSTED_MODEL_TYPES, *(name.strip() for name in extra if name.strip())]))
+
+
 def save_version(models: Mapping[str, Any], models_dir: Path, *, features: Iterable[str], span: Mapping[str, Any],
-                 metrics: Mapping[str, Any], periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> Path:  # fmt: skip
+                 metrics: Mapping[str, Any], periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
+                 extra_trusted: Sequence[str] = ()) -> Path:  # fmt: skip
     """Write a new version directory and return its path.
 
     ``periods_per_year``: the tick spacing the training features were computed with.
+    ``extra_trusted``: type names trusted beyond :data:`TRUSTED_MODEL_TYPES`; a model
+    holding any other type raises :class:`ArtifactError` here, not when it is loaded.
     """
     models_dir.mkdir(parents=True, exist_ok=True)
     created = datetime.now(UTC)
     staging = models_dir / f".staging-{created:%Y%m%dT%H%M%S%f}"
     staging.mkdir()
-    files = {}
-    for name, model in models.items():
-        filename = f"{name}.joblib"
-        joblib.dump(model, staging / filename)
-        files[name] = {"file": filename, "sha256": sha256_of(staging / filename)}
+    try:
+        files = {name: _write_model(staging, name, model, trusted_types(extra_trusted))
+                 for name, model in models.items()}  # fmt: skip
+    except BaseException:  # a model that cannot be saved (e.g. an untrusted type) leaves no half-written staging
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:8]
     version = f"{created:%Y%m%dT%H%M%SZ}-{digest}"
-    manifest = {"version": version, "created": created.isoformat(), "features": list(features),
+    manifest = {"version": version, "format": FORMAT, "created": created.isoformat(), "features": list(features),
                 "periods_per_year": float(periods_per_year), "training_span": dict(span), "metrics": dict(metrics),
                 "models": files}  # fmt: skip
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
@@ -84,12 +119,60 @@ def save_version(models: Mapping[str, Any], models_dir: Path, *, features: Itera
     return final
 
 
-def load_version(path: Path, *, features: Iterable[str] = ML_FEATURES,
-                 required: Iterable[str] = MODEL_COLUMNS) -> ModelBundle:  # fmt: skip
-    """Verify the manifest and every file's sha256, then unpickle; raise :class:`ArtifactError` otherwise.
+def _write_model(directory: Path, name: str, model: Any, trusted: list[str]) -> dict[str, Any]:
+    """Write one model (skops file, plus one XGBoost JSON per booster) and return its manifest entry."""
+    shell, boosters = _split_boosters(model)
+    data = sio.dumps(shell, compression=zipfile.ZIP_DEFLATED)  # its JSON schema is verbose: ~13x smaller
+    untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
+    if untrusted:
+        raise ArtifactError(f"model {name!r} holds types no loader would trust: {untrusted}; "
+                            f"if they are safe, list them in {TRUSTED_SETTING}")  # fmt: skip
+    entry: dict[str, Any] = {"file": f"{name}.skops", "sha256": _write(directory / f"{name}.skops", data)}
+    if boosters:
+        entry["boosters"] = {}
+        for step, estimator in boosters.items():
+            filename = f"{name}.{step or 'model'}.xgboost.json"
+            estimator.save_model(directory / filename)  # the sklearn wrapper's save: also records its estimator type
+            entry["boosters"][step] = {"file": filename, "sha256": sha256_of(directory / filename)}
+    return entry
+
+
+def _write(file: Path, data: bytes) -> str:
+    file.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _split_boosters(model: Any) -> tuple[Any, dict[str, XGBModel]]:
+    """``model`` with each fitted XGBoost estimator replaced by an unfitted copy (same parameters), and those
+    estimators by Pipeline step name (:data:`WHOLE_MODEL` for a bare one).
+
+    The copy keeps what skops can store safely; the booster goes to XGBoost's JSON,
+    which stays readable across XGBoost versions (its in-memory serialisation does not).
+    """
+    if isinstance(model, XGBModel):
+        return _unfitted(model), {WHOLE_MODEL: model}
+    if not isinstance(model, Pipeline):
+        return model, {}
+    boosters = {step: est for step, est in model.steps if isinstance(est, XGBModel)}
+    if not boosters:
+        return model, {}
+    shell = copy.copy(model)
+    shell.steps = [(step, _unfitted(est) if step in boosters else est) for step, est in model.steps]
+    return shell, boosters
+
+
+def _unfitted(estimator: XGBModel) -> XGBModel:
+    return type(estimator)(**estimator.get_params())
+
+
+def load_version(path: Path, *, features: Iterable[str] = ML_FEATURES, required: Iterable[str] = MODEL_COLUMNS,
+                 extra_trusted: Sequence[str] = ()) -> ModelBundle:  # fmt: skip
+    """Verify the manifest, its format and every file's sha256, then load; raise :class:`ArtifactError` otherwise.
 
     ``features`` must equal the manifest's feature list (models trained on other
     inputs would silently mispredict) and every ``required`` model must be present.
+    ``extra_trusted``: type names trusted beyond :data:`TRUSTED_MODEL_TYPES`
+    (FLAMEBACK_TRUSTED_MODEL_TYPES).
     """
     features, root = list(features), path.resolve()
     manifest = read_manifest(root)
@@ -100,24 +183,55 @@ def load_version(path: Path, *, features: Iterable[str] = ML_FEATURES,
     missing = set(required) - set(manifest["models"])
     if missing:
         raise ArtifactError(f"{root}: manifest lacks models {sorted(missing)}")
-    payloads = {name: _verified_bytes(root, name, entry) for name, entry in manifest["models"].items()}
-    models = {name: joblib.load(io.BytesIO(data)) for name, data in payloads.items()}  # every hash matched
+    payloads = {name: _verified_payloads(root, name, entry) for name, entry in manifest["models"].items()}
+    trusted = trusted_types(extra_trusted)
+    models = {name: _load_model(root, entry, payloads[name], trusted)  # every hash matched
+              for name, entry in manifest["models"].items()}  # fmt: skip
     return ModelBundle(manifest["version"], root, models, manifest)
 
 
 def read_manifest(root: Path) -> dict[str, Any]:
-    """The parsed manifest, with the fields loading relies on checked for shape."""
+    """The parsed manifest, its format checked first, and the fields loading relies on checked for shape."""
     try:
         manifest = json.loads((root / MANIFEST).read_text())
+        _check_format(root, manifest.get("format"))
         entries = manifest["models"]
         ok = isinstance(manifest["version"], str) and isinstance(manifest["features"], list) and all(
-            isinstance(e, dict) and isinstance(e.get("file"), str) and isinstance(e.get("sha256"), str)
+            _is_file_entry(e) and all(_is_file_entry(b) for b in _boosters_of(e).values())
             for e in entries.values())  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ArtifactError(f"{root}: unreadable manifest ({exc})") from None
     if not ok:
         raise ArtifactError(f"{root}: malformed manifest")
     return manifest
+
+
+def _check_format(root: Path, found: Any) -> None:
+    """Refuse joblib-era versions (pickles, which run code when loaded) without reading their model files."""
+    if found in (None, 1):
+        raise ArtifactError(f"{root.name}: saved with joblib (pickle) by an older Flameback; pickles can run code "
+                            f"when loaded, so this version is refused; {RETRAIN_HINT}")  # fmt: skip
+    if found != FORMAT:
+        raise ArtifactError(f"{root.name}: artifact format {found!r}, this Flameback reads format {FORMAT}; "
+                            f"{RETRAIN_HINT}")  # fmt: skip
+
+
+def _is_file_entry(entry: Any) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("sha256"), str)
+
+
+def _boosters_of(entry: Mapping[str, Any]) -> dict[str, Any]:
+    boosters = entry.get("boosters", {})
+    if not isinstance(boosters, dict):
+        raise TypeError(f"boosters must be a mapping, got {type(boosters).__name__}")
+    return boosters
+
+
+def _verified_payloads(root: Path, name: str, entry: Mapping[str, Any]) -> tuple[bytes, dict[str, bytes]]:
+    """The bytes of a model's skops file and of each of its boosters, every one matching its hash."""
+    boosters = {step: _verified_bytes(root, f"{name}/{step or 'model'}", booster)
+                for step, booster in entry.get("boosters", {}).items()}  # fmt: skip
+    return _verified_bytes(root, name, entry), boosters
 
 
 def _verified_bytes(root: Path, name: str, entry: Mapping[str, str]) -> bytes:
@@ -131,8 +245,48 @@ def _verified_bytes(root: Path, name: str, entry: Mapping[str, str]) -> bytes:
     actual = hashlib.sha256(data).hexdigest()
     if actual != entry["sha256"]:
         raise ArtifactError(f"{file}: sha256 {actual[:12]}… does not match the manifest's "
-                            f"{entry['sha256'][:12]}…; refusing to unpickle it")  # fmt: skip
+                            f"{entry['sha256'][:12]}…; refusing to load it")  # fmt: skip
     return data
+
+
+def _load_model(root: Path, entry: Mapping[str, Any], payloads: tuple[bytes, dict[str, bytes]],
+                trusted: list[str]) -> Any:  # fmt: skip
+    """Build a model from verified bytes: the skops file (only trusted types), then its XGBoost JSON boosters."""
+    data, boosters = payloads
+    file = root / entry["file"]
+    model = _load_skops(file, data, trusted)
+    for step, raw in boosters.items():
+        target = model if step == WHOLE_MODEL else _pipeline_step(model, step)
+        if not isinstance(target, XGBModel):
+            raise ArtifactError(f"{file}: booster {step!r} has no XGBoost estimator to go into; refusing it")
+        try:
+            target.load_model(bytearray(raw))
+        except Exception as exc:  # noqa: BLE001 - any parse failure of a hostile file is a refusal, said in one line
+            raise ArtifactError(f"{root / entry['boosters'][step]['file']}: not a readable XGBoost JSON model "
+                                f"({_one_line(exc)})") from None  # fmt: skip
+    return model
+
+
+def _load_skops(file: Path, data: bytes, trusted: list[str]) -> Any:
+    """skops' audit first (the untrusted types, named), then the load, which audits again before building anything."""
+    try:
+        untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
+        if untrusted:
+            raise ArtifactError(f"{file}: holds types that are not trusted: {untrusted}; nothing was loaded "
+                                f"(add them to {TRUSTED_SETTING} only if you trust where this file came from)")  # fmt: skip
+        return sio.loads(data, trusted=trusted)
+    except ArtifactError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a pickle, a truncated zip, a malformed schema: refused in one line
+        raise ArtifactError(f"{file}: not a readable skops model file ({_one_line(exc)}); nothing was loaded") from None
+
+
+def _pipeline_step(model: Any, step: str) -> Any:
+    return model.named_steps.get(step) if isinstance(model, Pipeline) else None
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
 
 
 def list_versions(models_dir: Path) -> list[Path]:
@@ -145,11 +299,12 @@ def list_versions(models_dir: Path) -> list[Path]:
     return sorted((p for p in entries if p.is_dir() and not p.is_symlink()), key=lambda p: p.name, reverse=True)
 
 
-def load_latest(models_dir: Path, *, features: Iterable[str] = ML_FEATURES) -> ModelBundle | None:
-    """The newest version that verifies; invalid ones are skipped with a logged reason; None if none."""
+def load_latest(models_dir: Path, *, features: Iterable[str] = ML_FEATURES,
+                extra_trusted: Sequence[str] = ()) -> ModelBundle | None:  # fmt: skip
+    """The newest version that verifies; invalid ones are skipped with one logged ERROR line each; None if none."""
     for candidate in list_versions(models_dir):
         try:
-            return load_version(candidate, features=features)
+            return load_version(candidate, features=features, extra_trusted=extra_trusted)
         except ArtifactError as exc:
             log.error("skipping model version %s: %s", candidate.name, exc)
     return None

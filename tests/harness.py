@@ -36,8 +36,8 @@ from flameback_app.kafka_client import kafka_client_config
 from flameback_app.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
-REAL_FILE = SHARED_DATA / "seas_port_final_2001_2019.csv"
+SHARED_DATA = Settings().market_data_dir
+REAL_FILE = Settings().market_file
 FAUST = [sys.executable, "-m", "faust", "-A", "flameback_app"]
 
 

@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.chrome.options import Options
 
+from flameback_app.settings import Settings
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SYMBOL_SHEET = Path(__file__).resolve().parents[3] / "shared" / "data" / "tick_data_symbol_list_futures.csv"
+SYMBOL_SHEET = Settings().market_data_dir / "tick_data_symbol_list_futures.csv"
 CHROMIUM_ARGS = (
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",

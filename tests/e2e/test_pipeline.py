@@ -249,13 +249,19 @@ def test_repeat_replays_with_increasing_timestamps(stack: Stack, real_subset: Pa
 def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stack, database,
                                                                      real_subset: Path) -> None:  # fmt: skip
     """Also on a non-default tick spacing (1-minute bars, 252·390): the worker's indicators, its training and
-    the manifest all carry FLAMEBACK_PERIODS_PER_YEAR; restarted on another spacing it warns in one line."""
+    the manifest all carry FLAMEBACK_PERIODS_PER_YEAR; restarted on another spacing it warns in one line.
+    The only version there at start is a joblib-era one (pickles that would create a file): one ERROR line, it
+    runs nothing, and the worker trains as if it had no models."""
     minute_bars = 252 * 390
+    marker = stack.root / "unpickled"
+    old = plant_joblib_era_version(stack.root / "models", marker)
     stack.start_worker(FLAMEBACK_PERIODS_PER_YEAR=str(minute_bars))
     stack.wait_assigned()
     stack.run_command("replay", str(real_subset), "--max", "--no-progress")
     log = stack.root / "worker-w1.log"
     wait_for(lambda: "no valid models" in log.read_text(), 30, "the worker to say it has no models")
+    refusals = [line for line in log.read_text().splitlines() if "saved with joblib (pickle)" in line]
+    assert len(refusals) == 1 and "ERROR" in refusals[0] and old.name in refusals[0] and "retrain" in refusals[0]
     wait_for(lambda: "now predicting with models version" in log.read_text(), 240, "background training")
     later = stack.root / "later.csv"
     later.write_text("symbol,price,timestamp\n" + "".join(
@@ -273,9 +279,41 @@ def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stac
     assert registered == [rows[0][2]]  # the loaded version is recorded in the database
     assert len(rows) == 5 and all(r[0] in ("UP", "DOWN") and r[1] in ("UP", "DOWN") and r[2] for r in rows)
     assert training > 0  # the first rows, written before any model existed, say TRAINING
+    assert not marker.exists()
     assert_tick_spacing_followed(stack, real_subset, rows[0][2], minute_bars)
     if database.kind == "sqlite":  # the database plays no part in the warning: check it once (SQLite), save ~8 s
         assert_restart_on_another_spacing_warns(stack, minute_bars)
+
+
+class _Detonator:
+    """Unpickling this creates ``marker``: proof that a joblib file was (or was not) loaded."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (Path.touch, (self.marker,))
+
+
+def plant_joblib_era_version(models_dir: Path, marker: Path) -> Path:
+    """A version as the joblib registry wrote it (manifest without ``format``, true hashes), older than any new one."""
+    import hashlib
+    import pickle
+
+    from models.columns import MODEL_COLUMNS
+    from models.features import ML_FEATURES
+
+    version = models_dir / "20250101T000000Z-0123abcd"
+    version.mkdir(parents=True)
+    files = {}
+    for name in MODEL_COLUMNS:
+        data = pickle.dumps(_Detonator(marker))
+        (version / f"{name}.joblib").write_bytes(data)
+        files[name] = {"file": f"{name}.joblib", "sha256": hashlib.sha256(data).hexdigest()}
+    (version / "manifest.json").write_text(json.dumps({
+        "version": version.name, "created": "2025-01-01T00:00:00+00:00", "features": list(ML_FEATURES),
+        "training_span": {}, "metrics": {}, "models": files}))  # fmt: skip
+    return version
 
 
 def assert_tick_spacing_followed(stack: Stack, real_subset: Path, version: str, spacing: int) -> None:

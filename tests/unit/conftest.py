@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 import talib
 
+from flameback_app.settings import Settings
 from flameback_app.ta import FEATURE_FIELDS, IndicatorState, step
 from flameback_app.ticks_csv import read_ticks
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-REAL_FILE = SHARED_DATA / "seas_port_final_2001_2019.csv"
+SHARED_DATA = Settings().market_data_dir
+REAL_FILE = Settings().market_file
 SCALE_FREE_FIELDS = frozenset({"rsi_14", "volatility_20", "momentum_10", "price_change_pct"})
 
 
