@@ -190,9 +190,8 @@ async def train_when_needed() -> None:
     runtime.counters.training_started()
     with ProcessPoolExecutor(max_workers=1, initializer=_training_child_init) as pool:
         _training = loop.run_in_executor(
-            pool, train_from_database, settings.db_url, settings.models_dir, settings.periods_per_year,
-            settings.calibration,
-            settings.extra_trusted_model_types,
+            pool, partial(train_from_database, settings.db_url, settings.models_dir, settings.periods_per_year,
+                          extra_trusted=settings.extra_trusted_model_types, calibration=settings.calibration),
         )
         try:
             version_dir = await _training
