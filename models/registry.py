@@ -30,6 +30,7 @@ run code when loaded; protect the directory itself with file permissions.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import logging
@@ -41,14 +42,26 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import skops.io as sio
-from sklearn.pipeline import Pipeline
-from xgboost import XGBModel
+from typing import TYPE_CHECKING, Any
 
 from models.columns import MODEL_COLUMNS
 from models.features import DEFAULT_PERIODS_PER_YEAR, ML_FEATURES
+
+if TYPE_CHECKING:
+    from xgboost import XGBModel
+
+
+@functools.cache
+def _libraries() -> tuple[Any, type, type]:
+    """(skops.io, Pipeline, XGBModel), imported on first use, not with this module: skops enumerates every
+    scikit-learn estimator at import, and with scikit-learn and XGBoost that made every
+    ``faust -A flameback_app`` command (``simulate``, ``replay``…) start ~1.8 s later."""
+    import skops.io
+    from sklearn.pipeline import Pipeline
+    from xgboost import XGBModel
+
+    return skops.io, Pipeline, XGBModel
+
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
@@ -124,6 +137,7 @@ def save_version(models: Mapping[str, Any], models_dir: Path, *, features: Itera
 
 def _write_model(directory: Path, name: str, model: Any, trusted: list[str]) -> dict[str, Any]:
     """Write one model (skops file, plus one XGBoost JSON per booster) and return its manifest entry."""
+    sio, _, _ = _libraries()
     shell, boosters = _split_boosters(model)
     data = sio.dumps(shell, compression=zipfile.ZIP_DEFLATED)  # its JSON schema is verbose: ~13x smaller
     untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
@@ -158,6 +172,7 @@ def _split_boosters(model: Any) -> tuple[Any, dict[str, XGBModel]]:
     The copy keeps what skops can store safely; the booster goes to XGBoost's JSON,
     which stays readable across XGBoost versions (its in-memory serialisation does not).
     """
+    _, _, XGBModel = _libraries()
     if isinstance(model, XGBModel):
         return _unfitted(model), {WHOLE_MODEL: model}
     originals = dict(_xgb_paths(model))
@@ -170,6 +185,7 @@ def _split_boosters(model: Any) -> tuple[Any, dict[str, XGBModel]]:
 
 def _children(node: Any) -> Iterator[tuple[str, Any]]:
     """The sub-estimators a model holds, by path token: Pipeline steps, a wrapper's ``estimator``, calibrated folds."""
+    _, Pipeline, _ = _libraries()
     if isinstance(node, Pipeline):
         yield from node.steps
         return
@@ -181,6 +197,7 @@ def _children(node: Any) -> Iterator[tuple[str, Any]]:
 
 
 def _xgb_paths(node: Any, prefix: str = "") -> Iterator[tuple[str, XGBModel]]:
+    _, _, XGBModel = _libraries()
     for token, child in _children(node):
         path = f"{prefix}/{token}" if prefix else token
         if isinstance(child, XGBModel):
@@ -190,6 +207,7 @@ def _xgb_paths(node: Any, prefix: str = "") -> Iterator[tuple[str, XGBModel]]:
 
 
 def _follow(model: Any, token: str) -> Any:
+    _, Pipeline, _ = _libraries()
     if isinstance(model, Pipeline):
         return model.named_steps.get(token)
     kind, _, k = token.partition(":")
@@ -301,6 +319,7 @@ def _load_model(root: Path, entry: Mapping[str, Any], payloads: tuple[bytes, dic
     data, boosters = payloads
     file = root / entry["file"]
     model = _load_skops(file, data, trusted)
+    _, _, XGBModel = _libraries()
     for step, raw in boosters.items():
         target = _resolve(model, step)
         if not isinstance(target, XGBModel):
@@ -315,6 +334,7 @@ def _load_model(root: Path, entry: Mapping[str, Any], payloads: tuple[bytes, dic
 
 def _load_skops(file: Path, data: bytes, trusted: list[str]) -> Any:
     """skops' audit first (the untrusted types, named), then the load, which audits again before building anything."""
+    sio, _, _ = _libraries()
     try:
         untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
         if untrusted:
