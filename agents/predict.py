@@ -124,7 +124,7 @@ async def _signal_engine(rt: Runtime) -> SignalEngine:
     """The live signal engine, loading the newest valid artifacts on first use."""
     if rt.signals is None:
         bundle = await _load_models(rt)
-        rt.signals = SignalEngine(bundle)
+        rt.signals = SignalEngine(bundle, abstain_below=settings.abstain_below)
         if bundle is None:
             log.warning("no valid models in %s: model columns say TRAINING until one is trained "
                         "from the history in the database", settings.models_dir)  # fmt: skip
@@ -190,8 +190,8 @@ async def train_when_needed() -> None:
     runtime.counters.training_started()
     with ProcessPoolExecutor(max_workers=1, initializer=_training_child_init) as pool:
         _training = loop.run_in_executor(
-            pool, train_from_database, settings.db_url, settings.models_dir, settings.periods_per_year,
-            settings.extra_trusted_model_types,
+            pool, partial(train_from_database, settings.db_url, settings.models_dir, settings.periods_per_year,
+                          extra_trusted=settings.extra_trusted_model_types, calibration=settings.calibration),
         )
         try:
             version_dir = await _training
@@ -236,11 +236,12 @@ def _training_child_init() -> None:
 
 
 def train_from_database(db_url: str, models_dir: Path, periods_per_year: float,
-                        extra_trusted: Sequence[str] = ()) -> Path | None:  # fmt: skip
+                        extra_trusted: Sequence[str] = (), calibration: str = "sigmoid") -> Path | None:  # fmt: skip
     """(Child process) read the feature history from the database and train a new version.
 
     ``periods_per_year``: the worker's setting, which its stored volatility_20 was annualised with.
     ``extra_trusted``: FLAMEBACK_TRUSTED_MODEL_TYPES, checked when the version is saved.
+    ``calibration``: FLAMEBACK_CALIBRATION.
     """
     import pandas as pd
 
@@ -256,7 +257,8 @@ def train_from_database(db_url: str, models_dir: Path, periods_per_year: float,
         engine.dispose()
     if len(frame) < MIN_TRAINING_ROWS:
         return None
-    return train_and_save(frame, models_dir, periods_per_year=periods_per_year, extra_trusted=extra_trusted)
+    return train_and_save(frame, models_dir, periods_per_year=periods_per_year, extra_trusted=extra_trusted,
+                          calibration=calibration)
 
 
 @app.timer(interval=2.0)

@@ -92,16 +92,19 @@ async def features(self: AppCommand, file: Path, out: Path, progress: bool, peri
     option("--folds", type=int, default=5, show_default=True, help="Walk-forward folds."),
     option("--embargo", type=int, default=5, show_default=True, help="Ticks embargoed after each test fold."),
     option("--cost-bp", type=float, default=2.0, show_default=True, help="Strategy cost per position change."),
+    option("--calibration", type=click.Choice(["sigmoid", "isotonic", "none"]), default=None,
+           help="Calibrate P(up) on the training side of each fold (default: FLAMEBACK_CALIBRATION, sigmoid)."),
     PERIODS_PER_YEAR_OPTION,
 )
 async def train(self: AppCommand, file: Path, out: Path | None, report: Path | None,
-                folds: int, embargo: int, cost_bp: float, periods_per_year: float) -> None:
+                folds: int, embargo: int, cost_bp: float, calibration: str | None, periods_per_year: float) -> None:
     """Walk-forward evaluate, then fit and save the four models (a new artifact version)."""
     from models.train import run_train_command
 
     run_train_command(file, out or settings.models_dir, report=report, folds=folds, embargo=embargo,
                       cost_bp=cost_bp, periods_per_year=periods_per_year,
-                      extra_trusted=settings.extra_trusted_model_types)
+                      extra_trusted=settings.extra_trusted_model_types,
+                      calibration=calibration or settings.calibration)
 
 
 @tool_command(

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         description="Ticks per year of one symbol (tick spacing): annualises volatility_20 live, offline, in training.",
     )
     retrain_every_s: float = Field(0.0, ge=0, description="0 disables scheduled retraining.")
+    calibration: Literal["sigmoid", "isotonic", "none"] = Field(
+        "sigmoid", description="How `train` (and retraining) calibrates P(up), on the training side only."
+    )
+    abstain_below: float = Field(
+        0.0, ge=0, lt=0.5, description="Live models say NEUTRAL (not scored) when |P(up) - 0.5| <= this; 0: never."
+    )
     trusted_model_types: str = Field(
         "",
         description="Comma-separated type names (module.Class) a saved model may hold beyond Flameback's own list.",

@@ -6,7 +6,10 @@ calls :meth:`SignalEngine.predict` from an executor once per ``stream.take`` bat
 one ``predict_proba`` call per model per batch, because per-call overhead, not
 arithmetic, dominates small inputs (``bench/inference.py`` measures the ratio).
 Without a bundle every model column says TRAINING (as the original system did); with
-one, a row still in warm-up gets no model call (None) and no probability.
+one, a row still in warm-up gets no model call (None) and no probability. With an
+abstention threshold t > 0 (FLAMEBACK_ABSTAIN_BELOW) a model whose |P(up) − 0.5| ≤ t
+says NEUTRAL, which the scoreboard does not score: the walk-forward report's
+coverage–accuracy table shows whether the remaining, more confident calls are better.
 """
 
 from __future__ import annotations
@@ -24,18 +27,26 @@ from models.rules import apply_rules
 
 MODEL_NAMES: tuple[str, ...] = MODEL_COLUMNS
 TRAINING = "TRAINING"
+NEUTRAL = "NEUTRAL"
 
 
-def call_from_probability(p_up: float) -> str:
-    """The UP/DOWN call of a model: UP when P(up) > 0.5 (ties say DOWN, like the label)."""
+def call_from_probability(p_up: float, abstain_below: float = 0.0) -> str:
+    """The call of a model: UP when P(up) > 0.5 (ties say DOWN, like the label).
+
+    NEUTRAL instead when ``abstain_below`` > 0 and |P(up) − 0.5| ≤ ``abstain_below``:
+    the same rule as the report's "call only when |P(up) − 0.5| > t".
+    """
+    if abstain_below > 0 and abs(p_up - 0.5) <= abstain_below:
+        return NEUTRAL
     return "UP" if p_up > 0.5 else "DOWN"
 
 
 class SignalEngine:
     """Models + rules for the live worker; :meth:`swap` replaces the models atomically (retraining)."""
 
-    def __init__(self, bundle: ModelBundle | None) -> None:
+    def __init__(self, bundle: ModelBundle | None, abstain_below: float = 0.0) -> None:
         self._bundle = bundle
+        self._abstain_below = abstain_below
         self._lock = threading.Lock()
 
     @property
@@ -67,7 +78,7 @@ class SignalEngine:
             for m in MODEL_NAMES:
                 p_up = float(probabilities[m][positions[i]]) if ready[i] else None
                 signals[f"{m}_p_up"] = p_up
-                signals[m] = None if p_up is None else call_from_probability(p_up)
+                signals[m] = None if p_up is None else call_from_probability(p_up, self._abstain_below)
         return out
 
 

@@ -8,11 +8,12 @@ Wilson score intervals of a proportion (accuracy, or the base rate).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import balanced_accuracy_score, brier_score_loss, roc_auc_score
+from sklearn.metrics import balanced_accuracy_score, brier_score_loss, log_loss, roc_auc_score
 
 from models.features import DEFAULT_PERIODS_PER_YEAR
 
@@ -48,6 +49,74 @@ def call_metrics(calls: np.ndarray, labels: np.ndarray, p_up: np.ndarray | None 
         p = p_up[made]
         out["auc"] = float(roc_auc_score(y, p))
         out["brier"] = float(brier_score_loss(y, p))
+        out["log_loss"] = float(log_loss(y, p, labels=[0, 1]))
+    return out
+
+
+def probability_scores(p_up: np.ndarray, labels: np.ndarray) -> dict[str, float | None]:
+    """Brier score and log loss of P(up): how good the probabilities are, not just the calls."""
+    y = labels.astype(int)
+    if not len(y):
+        return {"brier": None, "log_loss": None}
+    return {"brier": float(brier_score_loss(y, p_up)), "log_loss": float(log_loss(y, p_up, labels=[0, 1]))}
+
+
+def reliability_curve(p_up: np.ndarray, labels: np.ndarray, bins: int = 10) -> list[dict[str, Any]]:
+    """Binned P(up) against the observed share of UP, with the rows per bin.
+
+    Bins are quantiles of P(up) (each holds about the same number of rows), not equal
+    widths: daily-direction models put nearly every probability within a few points
+    of 0.5, where equal-width bins would leave one or two bins holding everything.
+    A calibrated model has ``mean_p_up`` ≈ ``up_rate`` in every bin.
+    """
+    if not len(p_up):
+        return []
+    edges = np.unique(np.quantile(p_up, np.linspace(0.0, 1.0, bins + 1)))
+    which = np.searchsorted(edges[1:-1], p_up, side="right")
+    curve = []
+    for k in range(len(edges[1:-1]) + 1):
+        in_bin = which == k
+        n = int(in_bin.sum())
+        if n:
+            ups = int(labels[in_bin].sum())
+            curve.append({"p_low": float(p_up[in_bin].min()), "p_high": float(p_up[in_bin].max()),
+                          "mean_p_up": float(p_up[in_bin].mean()), "up_rate": ups / n,
+                          "up_rate_ci95": list(wilson_interval(ups, n)), "n": n})  # fmt: skip
+    return curve
+
+
+def _confident_calls(p_up: np.ndarray, labels: np.ndarray, made: np.ndarray) -> dict[str, Any]:
+    calls = np.where(made, (p_up > 0.5).astype(float), np.nan)
+    m = call_metrics(calls, labels)
+    return {k: m[k] for k in ("n", "coverage", "accuracy", "accuracy_ci95")}
+
+
+def coverage_by_threshold(p_up: np.ndarray, labels: np.ndarray,
+                          thresholds: Sequence[float]) -> list[dict[str, Any]]:  # fmt: skip
+    """Calling only when |P(up) − 0.5| > t, for each t: coverage and accuracy (Wilson 95 %).
+
+    The same rule as live abstention (FLAMEBACK_ABSTAIN_BELOW): if confident calls are
+    better, accuracy rises as coverage falls.
+    """
+    distance = np.abs(p_up - 0.5)
+    return [{"threshold": float(t), **_confident_calls(p_up, labels, distance > t)} for t in thresholds]
+
+
+def coverage_by_share(p_up: np.ndarray, labels: np.ndarray, shares: Sequence[float]) -> list[dict[str, Any]]:
+    """Accuracy of the most confident ``share`` of rows (by |P(up) − 0.5|; ties keep row order).
+
+    Comparable across models whose probabilities spread differently; ``threshold`` is
+    the smallest |P(up) − 0.5| among the rows called.
+    """
+    distance = np.abs(p_up - 0.5)
+    order = np.argsort(-distance, kind="stable")
+    out = []
+    for share in shares:
+        k = math.ceil(share * len(p_up))
+        made = np.zeros(len(p_up), dtype=bool)
+        made[order[:k]] = True
+        threshold = float(distance[order[k - 1]]) if k else None
+        out.append({"share": float(share), "threshold": threshold, **_confident_calls(p_up, labels, made)})
     return out
 
 

@@ -30,24 +30,38 @@ run code when loaded; protect the directory itself with file permissions.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import logging
 import math
+import re
 import shutil
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import skops.io as sio
-from sklearn.pipeline import Pipeline
-from xgboost import XGBModel
+from typing import TYPE_CHECKING, Any
 
 from models.columns import MODEL_COLUMNS
 from models.features import DEFAULT_PERIODS_PER_YEAR, ML_FEATURES
+
+if TYPE_CHECKING:
+    from xgboost import XGBModel
+
+
+@functools.cache
+def _libraries() -> tuple[Any, type, type]:
+    """(skops.io, Pipeline, XGBModel), imported on first use, not with this module: skops enumerates every
+    scikit-learn estimator at import, and with scikit-learn and XGBoost that made every
+    ``faust -A flameback_app`` command (``simulate``, ``replay``…) start ~1.8 s later."""
+    import skops.io
+    from sklearn.pipeline import Pipeline
+    from xgboost import XGBModel
+
+    return skops.io, Pipeline, XGBModel
+
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
@@ -63,7 +77,9 @@ RETRAIN_HINT = ("retrain with `faust -A flameback_app train FILE` (a running wor
 # the fitted trees of RandomForest and AdaBoost, and the XGBoost wrapper whose
 # booster is stored apart as JSON. tests/unit/test_models_registry.py checks that
 # this is exactly what the four models need.
-TRUSTED_MODEL_TYPES: tuple[str, ...] = ("sklearn.tree._tree.Tree", "xgboost.sklearn.XGBClassifier")
+TRUSTED_MODEL_TYPES: tuple[str, ...] = ("sklearn.tree._tree.Tree", "xgboost.sklearn.XGBClassifier",
+                                         "sklearn.calibration._CalibratedClassifier",
+                                         "sklearn.calibration._SigmoidCalibration")  # fmt: skip
 
 
 class ArtifactError(RuntimeError):
@@ -121,6 +137,7 @@ def save_version(models: Mapping[str, Any], models_dir: Path, *, features: Itera
 
 def _write_model(directory: Path, name: str, model: Any, trusted: list[str]) -> dict[str, Any]:
     """Write one model (skops file, plus one XGBoost JSON per booster) and return its manifest entry."""
+    sio, _, _ = _libraries()
     shell, boosters = _split_boosters(model)
     data = sio.dumps(shell, compression=zipfile.ZIP_DEFLATED)  # its JSON schema is verbose: ~13x smaller
     untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
@@ -131,10 +148,15 @@ def _write_model(directory: Path, name: str, model: Any, trusted: list[str]) -> 
     if boosters:
         entry["boosters"] = {}
         for step, estimator in boosters.items():
-            filename = f"{name}.{step or 'model'}.xgboost.json"
+            filename = f"{name}.{_file_part(step)}.xgboost.json"
             estimator.save_model(directory / filename)  # the sklearn wrapper's save: also records its estimator type
             entry["boosters"][step] = {"file": filename, "sha256": sha256_of(directory / filename)}
     return entry
+
+
+def _file_part(path: str) -> str:
+    """A booster's path as part of a file name: ``calibrated:0/estimator/estimator/model`` → ``calibrated0-estimator-estimator-model``."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", path.replace(":", "")).strip("-") or "model"
 
 
 def _write(file: Path, data: bytes) -> str:
@@ -143,22 +165,64 @@ def _write(file: Path, data: bytes) -> str:
 
 
 def _split_boosters(model: Any) -> tuple[Any, dict[str, XGBModel]]:
-    """``model`` with each fitted XGBoost estimator replaced by an unfitted copy (same parameters), and those
-    estimators by Pipeline step name (:data:`WHOLE_MODEL` for a bare one).
+    """A copy of ``model`` with each fitted XGBoost estimator replaced by an unfitted one (same parameters), and
+    those estimators by their path in the model (:data:`WHOLE_MODEL` for a bare one; e.g. ``model``, a Pipeline
+    step, or ``calibrated:0/estimator/estimator/model`` inside a calibrated one).
 
     The copy keeps what skops can store safely; the booster goes to XGBoost's JSON,
     which stays readable across XGBoost versions (its in-memory serialisation does not).
     """
+    _, _, XGBModel = _libraries()
     if isinstance(model, XGBModel):
         return _unfitted(model), {WHOLE_MODEL: model}
-    if not isinstance(model, Pipeline):
+    originals = dict(_xgb_paths(model))
+    if not originals:
         return model, {}
-    boosters = {step: est for step, est in model.steps if isinstance(est, XGBModel)}
-    if not boosters:
-        return model, {}
-    shell = copy.copy(model)
-    shell.steps = [(step, _unfitted(est) if step in boosters else est) for step, est in model.steps]
-    return shell, boosters
+    # deepcopy takes an object it finds in its memo as already copied: each fitted booster becomes its unfitted twin.
+    substitutes = {id(fitted): _unfitted(fitted) for fitted in originals.values()}
+    return copy.deepcopy(model, substitutes), originals
+
+
+def _children(node: Any) -> Iterator[tuple[str, Any]]:
+    """The sub-estimators a model holds, by path token: Pipeline steps, a wrapper's ``estimator``, calibrated folds."""
+    _, Pipeline, _ = _libraries()
+    if isinstance(node, Pipeline):
+        yield from node.steps
+        return
+    for k, calibrated in enumerate(getattr(node, "calibrated_classifiers_", None) or ()):
+        yield f"calibrated:{k}", calibrated
+    inner = getattr(node, "estimator", None)
+    if inner is not None and hasattr(inner, "get_params"):
+        yield "estimator", inner
+
+
+def _xgb_paths(node: Any, prefix: str = "") -> Iterator[tuple[str, XGBModel]]:
+    _, _, XGBModel = _libraries()
+    for token, child in _children(node):
+        path = f"{prefix}/{token}" if prefix else token
+        if isinstance(child, XGBModel):
+            yield path, child
+        else:
+            yield from _xgb_paths(child, path)
+
+
+def _follow(model: Any, token: str) -> Any:
+    _, Pipeline, _ = _libraries()
+    if isinstance(model, Pipeline):
+        return model.named_steps.get(token)
+    kind, _, k = token.partition(":")
+    if kind == "calibrated" and k.isdigit():
+        folds = getattr(model, "calibrated_classifiers_", None) or ()
+        return folds[int(k)] if int(k) < len(folds) else None
+    return getattr(model, "estimator", None) if token == "estimator" else None
+
+
+def _resolve(model: Any, path: str) -> Any:
+    """The object at ``path`` in ``model`` (None where the path leads nowhere: a hostile or stale manifest)."""
+    node = model
+    for token in path.split("/") if path else ():
+        node = _follow(node, token) if node is not None else None
+    return node
 
 
 def _unfitted(estimator: XGBModel) -> XGBModel:
@@ -255,8 +319,9 @@ def _load_model(root: Path, entry: Mapping[str, Any], payloads: tuple[bytes, dic
     data, boosters = payloads
     file = root / entry["file"]
     model = _load_skops(file, data, trusted)
+    _, _, XGBModel = _libraries()
     for step, raw in boosters.items():
-        target = model if step == WHOLE_MODEL else _pipeline_step(model, step)
+        target = _resolve(model, step)
         if not isinstance(target, XGBModel):
             raise ArtifactError(f"{file}: booster {step!r} has no XGBoost estimator to go into; refusing it")
         try:
@@ -269,6 +334,7 @@ def _load_model(root: Path, entry: Mapping[str, Any], payloads: tuple[bytes, dic
 
 def _load_skops(file: Path, data: bytes, trusted: list[str]) -> Any:
     """skops' audit first (the untrusted types, named), then the load, which audits again before building anything."""
+    sio, _, _ = _libraries()
     try:
         untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
         if untrusted:
@@ -279,10 +345,6 @@ def _load_skops(file: Path, data: bytes, trusted: list[str]) -> Any:
         raise
     except Exception as exc:  # noqa: BLE001 - a pickle, a truncated zip, a malformed schema: refused in one line
         raise ArtifactError(f"{file}: not a readable skops model file ({_one_line(exc)}); nothing was loaded") from None
-
-
-def _pipeline_step(model: Any, step: str) -> Any:
-    return model.named_steps.get(step) if isinstance(model, Pipeline) else None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -15,6 +15,15 @@ label needs the symbol's *next* price, which may lie days later) and minus the
 ``embargo`` distinct timestamps just before it. Nothing is fitted on data later than
 what it predicts. The rules are scored on exactly the same test rows.
 
+Calibration (``calibration``: FLAMEBACK_CALIBRATION or ``--calibration``; sigmoid,
+isotonic or none): inside each fold the training side is itself split in time — the
+classifier is fitted on its first 80 % of timestamps and P(up) is calibrated on the
+last 20 %, with the same purge and embargo between the two — so the calibrator never
+sees a test row nor a row whose label the classifier already knew. The final fit is
+calibrated the same way on all rows. Saved models are then
+``sklearn.calibration.CalibratedClassifierCV`` around a
+``sklearn.frozen.FrozenEstimator`` of the Pipeline.
+
 Tick spacing: ``periods_per_year`` (FLAMEBACK_PERIODS_PER_YEAR, or the command's flag)
 annualises volatility_20 when features are computed from a file, annualises the
 strategy check's Sharpe ratio, and is recorded in the saved manifest.
@@ -33,7 +42,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import AdaBoostClassifier, RandomForestClassifier
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -42,11 +53,24 @@ from xgboost import XGBClassifier
 from flameback_app.offline import iter_feature_rows
 from models.columns import MODEL_COLUMNS, RULE_COLUMNS
 from models.features import DEFAULT_PERIODS_PER_YEAR, ML_FEATURES, add_labels, feature_frame
-from models.metrics import call_metrics, naive_baselines, strategy_check
+from models.metrics import (
+    call_metrics,
+    coverage_by_share,
+    coverage_by_threshold,
+    naive_baselines,
+    probability_scores,
+    reliability_curve,
+    strategy_check,
+)
 from models.registry import save_version
 from models.rules import rule_frame
 
 INITIAL_TRAIN_FRACTION = 0.4
+CALIBRATION_METHODS = ("sigmoid", "isotonic", "none")
+DEFAULT_CALIBRATION = "sigmoid"
+CALIBRATION_FRACTION = 0.2  # the latest share of a training side's timestamps that calibrates P(up)
+ABSTENTION_THRESHOLDS = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2)
+COVERAGE_SHARES = (1.0, 0.5, 0.2)
 Progress = Callable[[str], None]
 ModelFactory = Callable[[], dict[str, Pipeline]]
 
@@ -109,13 +133,48 @@ def walk_forward_splits(timestamps: np.ndarray, next_timestamps: np.ndarray, fol
     if folds < 1 or first_test - embargo < 1:
         raise ValueError(f"{len(dates)} distinct timestamps are too few for {folds} folds with embargo {embargo}")
     bounds = np.linspace(first_test, len(dates), folds + 1).astype(int)
-    splits = []
-    for start, end in itertools.pairwise(bounds):
-        test_start, test_end, embargo_start = dates[start], dates[end - 1], dates[start - embargo]
-        train = (timestamps < embargo_start) & (next_timestamps < test_start)
-        test = (timestamps >= test_start) & (timestamps <= test_end)
-        splits.append(Fold(np.flatnonzero(train), np.flatnonzero(test), test_start, test_end, embargo_start))
-    return splits
+    return [_purged_block(dates, timestamps, next_timestamps, start, end, embargo)
+            for start, end in itertools.pairwise(bounds)]  # fmt: skip
+
+
+def _purged_block(dates: np.ndarray, timestamps: np.ndarray, next_timestamps: np.ndarray, start: int, end: int,
+                  embargo: int) -> Fold:  # fmt: skip
+    """Test rows on ``dates[start:end]``; training rows earlier, purged and embargoed."""
+    test_start, test_end, embargo_start = dates[start], dates[end - 1], dates[start - embargo]
+    train = (timestamps < embargo_start) & (next_timestamps < test_start)
+    test = (timestamps >= test_start) & (timestamps <= test_end)
+    return Fold(np.flatnonzero(train), np.flatnonzero(test), test_start, test_end, embargo_start)
+
+
+def calibration_split(timestamps: np.ndarray, next_timestamps: np.ndarray, embargo: int) -> Fold:
+    """Split training rows in time: ``train`` fits the classifier, ``test`` (the latest timestamps) calibrates it.
+
+    The same purge and embargo as the walk-forward: a calibration row never has a
+    label the classifier was fitted on, so the calibrator sees honest out-of-sample
+    probabilities (the reason calibration needs held-out rows at all).
+    """
+    dates = np.unique(timestamps)
+    start = int(len(dates) * (1.0 - CALIBRATION_FRACTION))
+    if start - embargo < 1 or start >= len(dates):
+        raise ValueError(f"{len(dates)} distinct training timestamps are too few to calibrate with embargo {embargo}")
+    return _purged_block(dates, timestamps, next_timestamps, start, len(dates), embargo)
+
+
+def fit_calibrated(model: Pipeline, rows: pd.DataFrame, features: Sequence[str], calibration: str,
+                   embargo: int) -> tuple[Any, Pipeline]:  # fmt: skip
+    """``model`` fitted on ``rows`` and calibrated on their latest part; returns (calibrated, uncalibrated).
+
+    ``calibration`` "none": fitted on every row, and both are the same object.
+    """
+    x, y = rows[list(features)].to_numpy(), rows["label"].to_numpy()
+    if calibration == "none":
+        return model.fit(x, y), model
+    if calibration not in CALIBRATION_METHODS:
+        raise ValueError(f"calibration must be one of {', '.join(CALIBRATION_METHODS)}, got {calibration!r}")
+    split = calibration_split(_utc_ns(rows["timestamp"]), _utc_ns(rows["next_ts"]), embargo)
+    model.fit(x[split.train], y[split.train])
+    calibrated = CalibratedClassifierCV(FrozenEstimator(model), method=calibration)
+    return calibrated.fit(x[split.test], y[split.test]), model
 
 
 def _utc_ns(timestamps: pd.Series) -> np.ndarray:
@@ -132,17 +191,25 @@ def _span(rows: pd.DataFrame) -> dict[str, Any]:
     return {"n": len(rows), "start": str(rows["timestamp"].min()), "end": str(rows["timestamp"].max())}
 
 
-def evaluate_fold(data: pd.DataFrame, fold: Fold, features: Sequence[str],
-                  model_factory: ModelFactory) -> tuple[dict, dict[str, np.ndarray]]:  # fmt: skip
-    """Fit fresh models on the fold's training rows, score models and rules on its test rows."""
+@dataclass(frozen=True)
+class Probabilities:
+    """P(up) per model on some rows: calibrated (what is called and saved) and the classifier's own."""
+
+    calibrated: dict[str, np.ndarray]
+    uncalibrated: dict[str, np.ndarray]
+
+
+def evaluate_fold(data: pd.DataFrame, fold: Fold, features: Sequence[str], model_factory: ModelFactory,
+                  calibration: str = DEFAULT_CALIBRATION, embargo: int = 5) -> tuple[dict, Probabilities]:  # fmt: skip
+    """Fit fresh models on the fold's training rows (calibrated there too), score models and rules on its test rows."""
     train, test = data.iloc[fold.train], data.iloc[fold.test]
-    x_train, y_train = train[list(features)].to_numpy(), train["label"].to_numpy()
     x_test, y_test = test[list(features)].to_numpy(), test["label"].to_numpy()
-    signals, probabilities = {}, {}
+    signals, probabilities = {}, Probabilities({}, {})
     for name, model in model_factory().items():
-        model.fit(x_train, y_train)
-        p_up = model.predict_proba(x_test)[:, 1]
-        probabilities[name] = p_up
+        calibrated, uncalibrated = fit_calibrated(model, train, features, calibration, embargo)
+        p_up = calibrated.predict_proba(x_test)[:, 1]
+        probabilities.calibrated[name] = p_up
+        probabilities.uncalibrated[name] = uncalibrated.predict_proba(x_test)[:, 1]
         signals[name] = call_metrics((p_up > 0.5).astype(float), y_test, p_up)
     for rule in RULE_COLUMNS:
         signals[rule] = call_metrics(_calls(test[rule]), y_test)
@@ -153,78 +220,109 @@ def evaluate_fold(data: pd.DataFrame, fold: Fold, features: Sequence[str],
 
 def walk_forward(data: pd.DataFrame, *, folds: int, embargo: int, cost_bp: float, progress: Progress,
                  features: Sequence[str] = ML_FEATURES, model_factory: ModelFactory = make_models,
-                 periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> dict:  # fmt: skip
+                 periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
+                 calibration: str = DEFAULT_CALIBRATION) -> dict:  # fmt: skip
     """The walk-forward report: per fold, and pooled over every test row (with the strategy check)."""
     splits = walk_forward_splits(_utc_ns(data["timestamp"]), _utc_ns(data["next_ts"]), folds, embargo)
     fold_reports, probabilities = [], []
     for k, fold in enumerate(splits, start=1):
         started = time.monotonic()
-        report, p_up = evaluate_fold(data, fold, features, model_factory)
+        report, p_up = evaluate_fold(data, fold, features, model_factory, calibration, embargo)
         fold_reports.append({"fold": k, **report})
         probabilities.append(p_up)
-        accs = " ".join(f"{m}={report['signals'][m]['accuracy']:.3f}" for m in p_up)
+        accs = " ".join(f"{m}={report['signals'][m]['accuracy']:.3f}" for m in p_up.calibrated)
         progress(f"fold {k}/{folds}: train {report['train']['n']} rows ..{report['train']['end'][:10]}, "
                  f"test {report['test']['n']} rows {report['test']['start'][:10]}..{report['test']['end'][:10]}; "
                  f"{accs} ({time.monotonic() - started:.1f}s)")  # fmt: skip
     rows = data.iloc[np.concatenate([f.test for f in splits])].reset_index(drop=True)
-    pooled_p = {m: np.concatenate([p[m] for p in probabilities]) for m in probabilities[0]}
-    return {"folds": fold_reports, "pooled": pooled_report(rows, pooled_p, cost_bp, periods_per_year)}
+    pooled = {kind: {m: np.concatenate([getattr(p, kind)[m] for p in probabilities]) for m in probabilities[0].calibrated}
+              for kind in ("calibrated", "uncalibrated")}  # fmt: skip
+    report = pooled_report(rows, pooled["calibrated"], cost_bp, periods_per_year)
+    report["calibration"] = calibration_comparison(rows["label"].to_numpy(), pooled["calibrated"],
+                                                   pooled["uncalibrated"], calibration)  # fmt: skip
+    return {"folds": fold_reports, "pooled": report}
+
+
+def calibration_comparison(labels: np.ndarray, calibrated: dict[str, np.ndarray],
+                           uncalibrated: dict[str, np.ndarray], method: str) -> dict:  # fmt: skip
+    """Brier and log loss per model, calibrated vs the same classifier's own P(up), on the same test rows."""
+    return {"method": method,
+            "models": {m: {"calibrated": probability_scores(calibrated[m], labels),
+                           "uncalibrated": probability_scores(uncalibrated[m], labels)} for m in calibrated}}  # fmt: skip
 
 
 def pooled_report(rows: pd.DataFrame, probabilities: dict[str, np.ndarray], cost_bp: float,
                   periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> dict:  # fmt: skip
-    """Metrics and the strategy check over the given rows (also what ``evaluate`` reports)."""
+    """Metrics and the strategy check over the given rows (also what ``evaluate`` reports).
+
+    Per model also a reliability curve and how accuracy changes when only confident
+    calls are made (``coverage``: by threshold on |P(up) − 0.5|, and by share of rows).
+    """
     y = rows["label"].to_numpy()
-    signals, strategy = {}, {}
+    signals, strategy, reliability, coverage = {}, {}, {}, {}
     for m, p_up in probabilities.items():
         calls = (p_up > 0.5).astype(float)
         signals[m] = call_metrics(calls, y, p_up)
         strategy[m] = strategy_check(rows, calls * 2.0 - 1.0, cost_bp, periods_per_year)
+        reliability[m] = reliability_curve(p_up, y)
+        coverage[m] = {"by_threshold": coverage_by_threshold(p_up, y, ABSTENTION_THRESHOLDS),
+                       "by_share": coverage_by_share(p_up, y, COVERAGE_SHARES)}  # fmt: skip
     for rule in RULE_COLUMNS:
         calls = _calls(rows[rule])
         signals[rule] = call_metrics(calls, y)
         strategy[rule] = strategy_check(rows, np.nan_to_num(calls * 2.0 - 1.0, nan=0.0), cost_bp, periods_per_year)
     strategy["buy_and_hold"] = strategy_check(rows, np.ones(len(rows)), cost_bp, periods_per_year)
     return {"test": _span(rows), "signals": signals, "strategy": strategy, "cost_bp": cost_bp,
-            "baselines": naive_baselines(y, rows["last_move_up"].to_numpy())}  # fmt: skip
+            "baselines": naive_baselines(y, rows["last_move_up"].to_numpy()),
+            "reliability": reliability, "coverage": coverage}  # fmt: skip
 
 
-def fit_final(data: pd.DataFrame, model_factory: ModelFactory = make_models) -> dict[str, Pipeline]:
-    """Every model fitted on every prepared row, then set to predict on one thread (what gets saved).
+def fit_final(data: pd.DataFrame, model_factory: ModelFactory = make_models, calibration: str = DEFAULT_CALIBRATION,
+              embargo: int = 5, features: Sequence[str] = ML_FEATURES) -> dict[str, Any]:  # fmt: skip
+    """Every model fitted (and calibrated) on the prepared rows as in a fold, set to predict on one thread (saved).
 
     Live batches are small (hundreds of rows) and run in the worker's executor on a
     shared machine: fanning each ``predict_proba`` out to 2 threads cost more than it
     saved (RandomForest: 25 ms vs 7 ms per 500-row batch, measured with bench/inference.py).
     """
-    x, y = data[list(ML_FEATURES)].to_numpy(), data["label"].to_numpy()
-    models = model_factory()
-    for model in models.values():
-        model.fit(x, y)
-        if "n_jobs" in model.named_steps["model"].get_params():
-            model.named_steps["model"].set_params(n_jobs=1)
+    models = {}
+    for name, model in model_factory().items():
+        models[name], pipeline = fit_calibrated(model, data, features, calibration, embargo)
+        if "n_jobs" in pipeline.named_steps["model"].get_params():
+            pipeline.named_steps["model"].set_params(n_jobs=1)
     return models
+
+
+def pipeline_of(model: Any) -> Pipeline:
+    """The fitted Pipeline inside a saved model (calibrated or not)."""
+    if isinstance(model, CalibratedClassifierCV):
+        return model.calibrated_classifiers_[0].estimator.estimator
+    return model
 
 
 def train_and_save(frame: pd.DataFrame, models_dir: Path, *, folds: int = 5, embargo: int = 5,
                    cost_bp: float = 2.0, progress: Progress | None = None,
                    periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                   extra_trusted: Sequence[str] = ()) -> Path:  # fmt: skip
+                   extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION) -> Path:  # fmt: skip
     """Walk-forward report, then fit on everything and save a version; returns its directory.
 
     ``frame``: columns symbol, timestamp, current_price and the 19 indicators, rows in
     any order, their volatility_20 annualised with ``periods_per_year`` (recorded in
     the manifest). The report is saved as ``report.json`` in the version directory.
     ``extra_trusted``: FLAMEBACK_TRUSTED_MODEL_TYPES (:func:`models.registry.save_version`).
+    ``calibration``: sigmoid, isotonic or none (FLAMEBACK_CALIBRATION).
     Raises ValueError when there is too little labelled history for the folds.
     """
     path, _ = train_with_report(frame, models_dir, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=progress,
-                                periods_per_year=periods_per_year, extra_trusted=extra_trusted)  # fmt: skip
+                                periods_per_year=periods_per_year, extra_trusted=extra_trusted,
+                                calibration=calibration)  # fmt: skip
     return path
 
 
 def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, embargo: int, cost_bp: float,
                       progress: Progress | None, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                      extra_trusted: Sequence[str] = ()) -> tuple[Path, dict]:  # fmt: skip
+                      extra_trusted: Sequence[str] = (),
+                      calibration: str = DEFAULT_CALIBRATION) -> tuple[Path, dict]:  # fmt: skip
     """:func:`train_and_save`, also returning the report."""
     say = progress or (lambda _msg: None)
     started = time.monotonic()
@@ -234,16 +332,18 @@ def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, emba
                          f"{data['timestamp'].nunique()} distinct timestamps")  # fmt: skip
     say(f"{len(data)} labelled rows, {data['symbol'].nunique()} symbols, {len(ML_FEATURES)} features")
     report = walk_forward(data, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=say,
-                          periods_per_year=periods_per_year)  # fmt: skip
-    say("fitting the final models on all rows")
-    models = fit_final(data)
+                          periods_per_year=periods_per_year, calibration=calibration)  # fmt: skip
+    say(f"fitting the final models on all rows (calibration: {calibration})")
+    models = fit_final(data, calibration=calibration, embargo=embargo)
     report["elapsed_s"] = round(time.monotonic() - started, 1)
     report["settings"] = {"folds": folds, "embargo": embargo, "cost_bp": cost_bp, "features": list(ML_FEATURES),
-                          "initial_train_fraction": INITIAL_TRAIN_FRACTION, "periods_per_year": periods_per_year}  # fmt: skip
+                          "initial_train_fraction": INITIAL_TRAIN_FRACTION, "periods_per_year": periods_per_year,
+                          "calibration": calibration, "calibration_fraction": CALIBRATION_FRACTION}  # fmt: skip
     summary = {m: {k: report["pooled"]["signals"][m].get(k) for k in ("accuracy", "auc", "brier", "n")}
                for m in MODEL_COLUMNS}  # fmt: skip
     path = save_version(models, models_dir, features=ML_FEATURES, span=_span(data),
-                        metrics={"walk_forward_pooled": summary, "elapsed_s": report["elapsed_s"]},
+                        metrics={"walk_forward_pooled": summary, "elapsed_s": report["elapsed_s"],
+                                 "calibration": calibration},
                         periods_per_year=periods_per_year, extra_trusted=extra_trusted)  # fmt: skip
     report["version"] = path.name
     (path / "report.json").write_text(json.dumps(report, indent=2, default=str))
@@ -252,8 +352,11 @@ def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, emba
 
 def format_table(report: dict) -> str:
     """Readable report: accuracy per fold and pooled, pooled detail, and the strategy check."""
-    return "\n\n".join(filter(None, [_fold_table(report.get("folds", [])), _pooled_table(report["pooled"]),
-                                     _strategy_table(report["pooled"])]))  # fmt: skip
+    pooled = report["pooled"]
+    return "\n\n".join(filter(None, [_fold_table(report.get("folds", [])), _pooled_table(pooled),
+                                     _strategy_table(pooled), _calibration_table(pooled.get("calibration")),
+                                     _reliability_table(pooled.get("reliability", {})),
+                                     _coverage_table(pooled.get("coverage", {}))]))  # fmt: skip
 
 
 def _fold_table(folds: list[dict]) -> str:
@@ -293,6 +396,46 @@ def _strategy_table(pooled: dict) -> str:
     return "\n".join(lines)
 
 
+def _calibration_table(calibration: dict | None) -> str:
+    if not calibration:
+        return ""
+    lines = [(f"calibration of P(up): {calibration['method']} (fitted on the latest {CALIBRATION_FRACTION:.0%} of each "
+             f"fold's training side); same test rows"),
+             f"{'model':<17}{'Brier cal.':>11}{'uncal.':>8}{'logloss cal.':>13}{'uncal.':>8}"]  # fmt: skip
+    for name, m in calibration["models"].items():
+        cal, raw = m["calibrated"], m["uncalibrated"]
+        lines.append(f"{name:<17}{_f(cal['brier'], 11, '{:.4f}')}{_f(raw['brier'], 8, '{:.4f}')}"
+                     f"{_f(cal['log_loss'], 13, '{:.4f}')}{_f(raw['log_loss'], 8, '{:.4f}')}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _reliability_table(reliability: dict[str, list[dict]]) -> str:
+    if not reliability:
+        return ""
+    lines = ["reliability: P(up) in equal-count bins vs the observed share of UP (calibrated: the two agree)",
+             f"{'model':<17}{'P(up) range':>15}{'mean P':>8}{'up rate':>8}{'95% CI':>16}{'n':>8}"]  # fmt: skip
+    for name, curve in reliability.items():
+        for k, b in enumerate(curve):
+            lines.append(f"{name if k == 0 else '':<17}{b['p_low']:>7.3f}-{b['p_high']:<7.3f}{_f(b['mean_p_up'], 8)}"
+                         f"{_f(b['up_rate'], 8)}{_ci(b['up_rate_ci95']):>16}{b['n']:>8}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _coverage_table(coverage: dict[str, dict]) -> str:
+    if not coverage:
+        return ""
+    lines = [("coverage-accuracy: call only when |P(up) - 0.5| > t (FLAMEBACK_ABSTAIN_BELOW live), "
+             "and the most confident share of rows"),
+             f"{'model':<17}{'rule':>14}{'coverage':>9}{'n':>8}{'accuracy':>9}{'95% CI':>16}"]  # fmt: skip
+    for name, curves in coverage.items():
+        rows = [(f"t > {c['threshold']:.3f}", c) for c in curves["by_threshold"]]
+        rows += [(f"top {c['share']:.0%}", c) for c in curves["by_share"]]
+        for k, (rule, c) in enumerate(rows):
+            lines.append(f"{name if k == 0 else '':<17}{rule:>14}{_f(c['coverage'], 9, '{:.1%}')}{c['n']:>8}"
+                         f"{_f(c['accuracy'], 9)}{_ci(c['accuracy_ci95']):>16}")  # fmt: skip
+    return "\n".join(lines)
+
+
 def _f(value: float | None, width: int = 7, fmt: str = "{:.3f}") -> str:
     return f"{'-' if value is None else fmt.format(value):>{width}}"
 
@@ -312,14 +455,15 @@ def load_feature_frame(file: Path, progress: bool = True,
 
 def run_train_command(file: Path, out_dir: Path, *, report: Path | None, folds: int, embargo: int,
                       cost_bp: float, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                      extra_trusted: Sequence[str] = ()) -> None:  # fmt: skip
+                      extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION) -> None:  # fmt: skip
     """``faust -A flameback_app train FILE``: progress and report on stderr, JSON report, artifacts in ``out_dir``."""
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
     frame = load_feature_frame(file, periods_per_year=periods_per_year)
     path, result = train_with_report(frame, out_dir, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=say,
-                                     periods_per_year=periods_per_year, extra_trusted=extra_trusted)  # fmt: skip
+                                     periods_per_year=periods_per_year, extra_trusted=extra_trusted,
+                                     calibration=calibration)  # fmt: skip
     say(format_table(result))
     report_path = report or path / "report.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)

@@ -52,6 +52,13 @@ def test_predictions_and_report_come_from_exactly_the_same_rows(tmp_path: Path) 
         assert (preds[m] == calls).all()
         assert report["signals"][m]["accuracy"] == pytest.approx(((calls == "UP") == (preds["label"] == 1)).mean())
         assert report["signals"][m]["auc"] == pytest.approx(roc_auc_score(preds["label"], preds[f"{m}_p_up"]))
+        assert sum(b["n"] for b in report["reliability"][m]) == len(preds)  # every row in one reliability bin
+        confident = (preds[f"{m}_p_up"] - 0.5).abs() > 0.01
+        by_t = {c["threshold"]: c for c in report["coverage"][m]["by_threshold"]}
+        assert by_t[0.01]["n"] == confident.sum()
+        if confident.any():
+            assert by_t[0.01]["accuracy"] == pytest.approx(
+                ((calls == "UP") == (preds["label"] == 1))[confident.to_numpy()].mean())
     scored = preds["BB_Rule"].isin(["UP", "DOWN"])
     assert set(preds["BB_Rule"].dropna()) <= {"UP", "DOWN", "NEUTRAL"}
     assert report["signals"]["BB_Rule"]["n"] == scored.sum()

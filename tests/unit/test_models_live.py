@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from models.columns import MODEL_COLUMNS, PROBABILITY_COLUMNS, RULE_COLUMNS
-from models.live import SignalEngine
+from models.live import SignalEngine, call_from_probability
 from models.registry import ModelBundle, load_latest
+from models.scoreboard import new_score_state, score_tick
 from models.synthetic import indicator_frame, random_walk_prices
 from models.train import train_and_save
 
@@ -115,3 +116,38 @@ def test_inference_bench_prints_batched_and_one_by_one_rates(bundle: ModelBundle
     assert set(lines) == {"batched", "one_by_one"}
     assert lines["batched"][1:3] == ["100", "300"] and lines["one_by_one"][1:3] == ["1", "30"]
     assert float(lines["batched"][4].rstrip("x")) == 1.0 and float(lines["one_by_one"][3].replace(",", "")) > 0
+
+
+def test_call_from_probability_abstains_only_inside_the_threshold() -> None:
+    assert [call_from_probability(p) for p in (0.5, 0.5001, 0.49)] == ["DOWN", "UP", "DOWN"]  # 0: never abstain
+    # exactly representable values: |P − 0.5| equal to the threshold abstains ("call only when > t")
+    assert [call_from_probability(p, 0.125) for p in (0.625, 0.375, 0.6251, 0.3749, 0.5)] == [
+        "NEUTRAL", "NEUTRAL", "UP", "DOWN", "NEUTRAL"]  # fmt: skip
+
+
+def test_abstaining_engine_says_neutral_below_the_threshold_and_the_scoreboard_skips_it(bundle: ModelBundle) -> None:
+    rows = _rows(80, seed=10)
+    plain = SignalEngine(bundle).predict(rows)
+    distances = [abs(s["XGBoost_p_up"] - 0.5) for s in plain if s["XGBoost_p_up"] is not None]
+    threshold = float(np.median(distances))  # about half the ready rows abstain
+    abstaining = SignalEngine(bundle, abstain_below=threshold).predict(rows)
+    states: dict[str, dict] = {}
+    expected_scored = dict.fromkeys(MODEL_COLUMNS, 0)
+    last_index = {row["symbol"]: i for i, row in enumerate(rows)}
+    for i, (row, before, after) in enumerate(zip(rows, plain, abstaining, strict=True)):
+        for m in MODEL_COLUMNS:
+            p_up = after[f"{m}_p_up"]
+            assert p_up == before[f"{m}_p_up"]  # abstention changes the call, never the probability
+            if p_up is None:
+                assert after[m] is None
+            elif abs(p_up - 0.5) <= threshold:
+                assert after[m] == "NEUTRAL"
+            else:
+                assert after[m] == before[m] in {"UP", "DOWN"}
+                expected_scored[m] += i != last_index[row["symbol"]]  # a symbol's last call has no outcome yet
+        state = states.setdefault(row["symbol"], new_score_state())
+        score_tick(state, row["current_price"], after)
+    neutral = sum(s["XGBoost"] == "NEUTRAL" for s in abstaining)
+    assert 0 < neutral < len(distances)
+    scored = {m: sum(st["signals"].get(m, {"n": 0})["n"] for st in states.values()) for m in MODEL_COLUMNS}
+    assert scored == expected_scored  # NEUTRAL calls are not scored

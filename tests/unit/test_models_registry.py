@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skops.io as sio
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -131,13 +133,33 @@ def test_manifest_round_trip(tmp_path: Path) -> None:
 
 
 def test_the_trusted_list_is_exactly_what_the_built_in_models_need(tmp_path: Path) -> None:
-    """skops trusts scikit-learn's public estimators by default; our list adds only the types the four hold."""
+    """skops trusts scikit-learn's public estimators by default; our list adds only the types the four hold,
+    bare or calibrated (FLAMEBACK_CALIBRATION sigmoid, the default, wraps each in CalibratedClassifierCV)."""
     x, y = _xy(400)
-    version = save_version({n: m.fit(x, y) for n, m in make_models().items()}, tmp_path, features=ML_FEATURES,
-                           span={}, metrics={})  # fmt: skip
-    needed = set().union(*(sio.get_untrusted_types(data=p.read_bytes()) for p in version.glob("*.skops")))
+    bare = {n: m.fit(x[:300], y[:300]) for n, m in make_models().items()}
+    calibrated = {n: CalibratedClassifierCV(FrozenEstimator(m), method="sigmoid").fit(x[300:], y[300:])
+                  for n, m in bare.items()}  # fmt: skip
+    needed = set()
+    for models, where in ((bare, tmp_path / "bare"), (calibrated, tmp_path / "calibrated")):
+        version = save_version(models, where, features=ML_FEATURES, span={}, metrics={})
+        needed |= set().union(*(sio.get_untrusted_types(data=p.read_bytes()) for p in version.glob("*.skops")))
+        loaded = load_version(version).models
+        assert set(loaded) == set(MODEL_COLUMNS)
+        for name, model in models.items():
+            np.testing.assert_allclose(loaded[name].predict_proba(x), model.predict_proba(x), rtol=0, atol=1e-12)
     assert needed == set(TRUSTED_MODEL_TYPES)
-    assert set(load_version(version).models) == set(MODEL_COLUMNS)
+
+
+def test_a_calibrated_xgboost_keeps_its_booster_out_of_the_skops_file(tmp_path: Path) -> None:
+    x, y = _xy(400)
+    model = CalibratedClassifierCV(FrozenEstimator(make_models()["XGBoost"].fit(x[:300], y[:300])), method="sigmoid")
+    version = save_version({**_models(), "XGBoost": model.fit(x[300:], y[300:])}, tmp_path, features=ML_FEATURES,
+                           span={}, metrics={})  # fmt: skip
+    boosters = json.loads((version / "manifest.json").read_text())["models"]["XGBoost"]["boosters"]
+    assert set(boosters) == {"calibrated:0/estimator/estimator/model", "estimator/estimator/model"}
+    assert "xgboost.core.Booster" not in sio.get_untrusted_types(data=(version / "XGBoost.skops").read_bytes())
+    loaded = load_version(version).models["XGBoost"]
+    np.testing.assert_allclose(loaded.predict_proba(x), model.predict_proba(x), rtol=0, atol=1e-12)
 
 
 def test_tampered_model_file_is_refused_before_loading(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from models.synthetic import indicator_frame, random_walk_prices
 from models.train import (
     INITIAL_TRAIN_FRACTION,
     format_table,
+    pipeline_of,
     prepare,
     train_and_save,
     walk_forward,
@@ -113,7 +114,7 @@ def test_train_and_save_writes_a_loadable_version_from_rows_in_any_order(tmp_pat
     bundle = load_latest(tmp_path)
     assert bundle is not None and bundle.path == path.resolve()
     assert set(bundle.models) == set(MODEL_COLUMNS)
-    assert bundle.models["RandomForest"].named_steps["model"].n_jobs == 1  # saved to predict on one thread
+    assert pipeline_of(bundle.models["RandomForest"]).named_steps["model"].n_jobs == 1  # predicts on one thread
     report = json.loads((path / "report.json").read_text())
     assert report["version"] == path.name == bundle.version
     ordered = indicator_frame(random_walk_prices(400, symbols=3, seed=8))
