@@ -360,18 +360,30 @@ def cue_update(source: Source, now: datetime | None = None) -> tuple[str, str]:
 
 SHOWN, HIDDEN = {}, {"display": "none"}
 ROUTE_OUTPUTS: tuple[tuple[str, str], ...] = (
-    (ids.URL, "search"), (ids.SYMBOL, "value"), (ids.OVERVIEW, "active_cell"),
+    (ids.URL, "search"), (ids.SYMBOL, "options"), (ids.SYMBOL, "value"), (ids.OVERVIEW, "active_cell"),
     (ids.OVERVIEW_PANE, "style"), (ids.SYMBOL_PANE, "style"), (ids.NOTICE, "children"),
 )  # fmt: skip
 
 
 def route(source: Source, trigger: str | None, search: str | None, picked: str | None,
-          cell: dict[str, Any] | None) -> dict[tuple[str, str], Any]:  # fmt: skip
-    """Which view shows, from what changed: the URL (a link, back/forward), the picker, or a click on a row.
+          cell: dict[str, Any] | None, shown: list[dict[str, str]] | None = None) -> dict[tuple[str, str], Any]:  # fmt: skip
+    """Which view shows, from what changed: the URL (a link, back/forward), the picker, a click on a row, or
+    the symbol list's timer.
 
     The URL is the record: a pick or a click writes it (one history entry each), a URL
     change reads it. A symbol the database does not have shows the overview with a notice.
+    The picker's options are set here too, in the same update as its value: the
+    dropdown drops a value that is not among its options.
     """
+    options, _value = symbol_choices(source, None, shown)
+    update = {} if options is dash.no_update else {(ids.SYMBOL, "options"): options}
+    if trigger == ids.SYMBOLS_TICK:
+        return update
+    return {**update, **_route(source, trigger, search, picked, cell)}
+
+
+def _route(source: Source, trigger: str | None, search: str | None, picked: str | None,
+           cell: dict[str, Any] | None) -> dict[tuple[str, str], Any]:  # fmt: skip
     if trigger == ids.OVERVIEW:
         if not cell or not cell.get("row_id"):
             return {}
@@ -406,7 +418,7 @@ def _known(source: Source, symbol: str) -> bool:
 
 
 def register_callbacks(app: dash.Dash, source: Source) -> None:
-    """Attach the three refresh callbacks.
+    """Attach the callbacks: route (with the symbol list), overview, view, health, feed cue.
 
     The symbol list has its own, slower interval: a callback whose input is another
     callback's output waits for it, so sharing one interval would put the symbol query
@@ -414,9 +426,11 @@ def register_callbacks(app: dash.Dash, source: Source) -> None:
     """
 
     @app.callback(*(Output(i, p) for i, p in ROUTE_OUTPUTS),
-                  Input(ids.URL, "search"), Input(ids.SYMBOL, "value"), Input(ids.OVERVIEW, "active_cell"))  # fmt: skip
-    def follow_route(search: str | None, picked: str | None, cell: dict[str, Any] | None) -> list[Any]:
-        update = route(source, dash.ctx.triggered_id, search, picked, cell)
+                  Input(ids.URL, "search"), Input(ids.SYMBOL, "value"), Input(ids.OVERVIEW, "active_cell"),
+                  Input(ids.SYMBOLS_TICK, "n_intervals"), State(ids.SYMBOL, "options"))  # fmt: skip
+    def follow_route(search: str | None, picked: str | None, cell: dict[str, Any] | None, _n: int,
+                     shown: list[dict[str, str]] | None) -> list[Any]:  # fmt: skip
+        update = route(source, dash.ctx.triggered_id, search, picked, cell, shown)
         return [update.get(key, dash.no_update) for key in ROUTE_OUTPUTS]
 
     @app.callback(Output(ids.OVERVIEW, "data"), Output(ids.OVERVIEW, "columns"),
@@ -431,9 +445,6 @@ def register_callbacks(app: dash.Dash, source: Source) -> None:
     def refresh_cue(_n: int) -> tuple[str, str]:
         return cue_update(source)
 
-    @app.callback(Output(ids.SYMBOL, "options"), Input(ids.SYMBOLS_TICK, "n_intervals"), State(ids.SYMBOL, "options"))
-    def refresh_symbols(_n: int, shown: list[dict[str, str]] | None) -> Any:
-        return symbol_choices(source, None, shown)[0]
 
     @app.callback(*(Output(i, p) for i, p in VIEW_OUTPUTS),
                   Input(ids.TICK, "n_intervals"), Input(ids.SYMBOL, "value"), State(ids.CURSOR, "data"))  # fmt: skip
