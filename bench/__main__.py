@@ -6,6 +6,8 @@ Each figure stands beside a baseline measured in the same run on the same machin
 - ``bench/indicators.py``: indicator engine µs/tick vs a naive recompute engine and talipp;
 - ``bench/inference.py``: model inference rows/s, batched vs one row at a time;
 - ``bench/dashboard.py``: terminal refresh callbacks on a 1,000,000-row database;
+- ``bench/overview.py``: one market-overview refresh, 39 and 1,000 symbols on 1,000,000
+  rows, vs whole-table window-function queries;
 - ``bench/pipeline.py``: end to end through the embedded broker and a worker, vs a
   re-creation of the original architecture; latency at a fixed rate; worker peak RSS.
 
@@ -22,10 +24,11 @@ from typing import Any
 
 import psutil
 
-SUITES = ("indicators", "inference", "dashboard", "pipeline")
+SUITES = ("indicators", "inference", "dashboard", "overview", "pipeline")
 QUICK_ARGS: dict[str, dict[str, Any]] = {
     "indicators": {"ticks": 50_000},
     "dashboard": {"rows": 200_000, "reps": 50},
+    "overview": {"rows": 100_000, "reps": 10},
     "pipeline": {"ticks": 40_000, "latency_seconds": 10.0, "baseline_seconds": 15.0},
 }
 

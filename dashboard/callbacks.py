@@ -1,4 +1,4 @@
-"""The terminal's three refresh callbacks: symbol list, the chosen symbol's view, pipeline health.
+"""The terminal's callbacks: route (URL ⇄ view), market overview, symbol list, the symbol's view, health, feed cue.
 
 Reads the database through :mod:`dashboard.queries` only. The browser keeps a small
 cursor in a ``dcc.Store`` ({symbol, last_id, rows, warming}); a refresh fetches only
@@ -8,8 +8,8 @@ rows, not the history. A symbol change (or a gap larger than ``max_points``)
 redraws. Every failure (no database file, no tables, a database locked by a
 writer) becomes a message in the page, never a callback exception, so the
 browser console stays clean. The callback bodies are plain functions
-(:func:`symbol_choices`, :func:`view_update`, :func:`health_update`) so tests and
-``bench/dashboard.py`` call them directly.
+(:func:`route`, :func:`overview_update`, :func:`symbol_choices`, :func:`view_update`,
+:func:`health_update`) so tests and ``bench/dashboard.py`` call them directly.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dash import Input, Output, State, html
 from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
 
-from dashboard import figures, ids, queries
+from dashboard import figures, ids, links, overview, queries
 from dashboard.figures import GREEN, GREY, RED, fmt_number, fmt_percent, fmt_price
 from dashboard.symbols import SymbolSheet, describe, exchange_line
 from flameback_app.db import ALL_SYMBOLS, MODEL_COLUMNS, RULE_COLUMNS
@@ -134,11 +134,12 @@ def _status(message: str, error: bool) -> dict[tuple[str, str], Any]:
 
 
 def _no_symbol_status(source: Source) -> dict[tuple[str, str], Any]:
+    """No symbol chosen: the overview is showing; the status line only says why the database cannot be read."""
     try:
-        read(source, queries.symbols)
+        names = read(source, queries.symbols)
     except ReadProblem as problem:
         return _status(str(problem), error=True)
-    return _status(EMPTY_DB, error=False)
+    return _status("" if names else EMPTY_DB, error=False)
 
 
 def status_text(cursor: dict[str, Any]) -> str:
@@ -331,21 +332,119 @@ HEALTH_ROWS: list[tuple[str, Callable[[dict[str, float], float | None, float], A
 ]
 
 
+# ---------------------------------------------------------------- the market overview and the route
+
+
+def overview_update(source: Source, window: str | None, now: datetime | None = None) -> tuple[Any, Any]:
+    """(table rows, table columns) of the overview: three reads, a few index seeks per symbol."""
+    window = window if window in overview.WINDOWS else overview.DEFAULT_WINDOW
+    try:
+        latest = read(source, queries.overview_latest)
+        cut = overview.window_cut(latest, window)
+        prices = read(source, queries.prices_at, cut) if cut is not None else {}
+        rates = read(source, queries.recent_hit_rates) if latest else {}
+    except ReadProblem:
+        return dash.no_update, dash.no_update  # the status line says why (the view callback reads it)
+    rows = overview.overview_rows(latest, prices, rates, source.sheet, now or overview.utc_now_naive())
+    return rows, overview.table_columns(window)
+
+
+def cue_update(source: Source, now: datetime | None = None) -> tuple[str, str]:
+    """The header's LIVE / REPLAY cue from the newest tick's own time against the clock."""
+    try:
+        newest = read(source, queries.newest_tick)
+    except ReadProblem:
+        newest = None
+    return overview.feed_cue(newest, now or overview.utc_now_naive())
+
+
+SHOWN, HIDDEN = {}, {"display": "none"}
+ROUTE_OUTPUTS: tuple[tuple[str, str], ...] = (
+    (ids.URL, "search"), (ids.SYMBOL, "options"), (ids.SYMBOL, "value"), (ids.OVERVIEW, "active_cell"),
+    (ids.OVERVIEW_PANE, "style"), (ids.SYMBOL_PANE, "style"), (ids.NOTICE, "children"),
+)  # fmt: skip
+
+
+def route(source: Source, trigger: str | None, search: str | None, picked: str | None,
+          cell: dict[str, Any] | None, shown: list[dict[str, str]] | None = None) -> dict[tuple[str, str], Any]:  # fmt: skip
+    """Which view shows, from what changed: the URL (a link, back/forward), the picker, a click on a row, or
+    the symbol list's timer.
+
+    The URL is the record: a pick or a click writes it (one history entry each), a URL
+    change reads it. A symbol the database does not have shows the overview with a notice.
+    The picker's options are set here too, in the same update as its value: the
+    dropdown drops a value that is not among its options.
+    """
+    options, _value = symbol_choices(source, None, shown)
+    update = {} if options is dash.no_update else {(ids.SYMBOL, "options"): options}
+    if trigger == ids.SYMBOLS_TICK:
+        return update
+    return {**update, **_route(source, trigger, search, picked, cell)}
+
+
+def _route(source: Source, trigger: str | None, search: str | None, picked: str | None,
+           cell: dict[str, Any] | None) -> dict[tuple[str, str], Any]:  # fmt: skip
+    if trigger == ids.OVERVIEW:
+        if not cell or not cell.get("row_id"):
+            return {}
+        return {**_show(cell["row_id"]), (ids.URL, "search"): links.search_for(cell["row_id"]),
+                (ids.OVERVIEW, "active_cell"): None}  # fmt: skip
+    if trigger == ids.SYMBOL:
+        if not picked or picked == links.symbol_in(search):
+            return {}
+        return {**_show(picked), (ids.URL, "search"): links.search_for(picked)}
+    wanted = links.symbol_in(search)
+    if wanted is None:
+        return _show(None)
+    if not _known(source, wanted):
+        return {**_show(None), (ids.NOTICE, "children"): links.UNKNOWN_SYMBOL.format(symbol=wanted)}
+    return _show(wanted)
+
+
+def _show(symbol: str | None) -> dict[tuple[str, str], Any]:
+    return {(ids.SYMBOL, "value"): symbol, (ids.OVERVIEW_PANE, "style"): HIDDEN if symbol else SHOWN,
+            (ids.SYMBOL_PANE, "style"): SHOWN if symbol else HIDDEN, (ids.NOTICE, "children"): ""}  # fmt: skip
+
+
+def _known(source: Source, symbol: str) -> bool:
+    """Whether the database has the symbol; when it cannot be read, trust the link (the status line explains)."""
+    try:
+        return symbol in read(source, queries.symbols)
+    except ReadProblem:
+        return True
+
+
 # ---------------------------------------------------------------- wiring
 
 
 def register_callbacks(app: dash.Dash, source: Source) -> None:
-    """Attach the three refresh callbacks.
+    """Attach the callbacks: route (with the symbol list), overview, view, health, feed cue.
 
     The symbol list has its own, slower interval: a callback whose input is another
     callback's output waits for it, so sharing one interval would put the symbol query
     in front of every view refresh (and a slow one would starve the view).
     """
 
-    @app.callback(Output(ids.SYMBOL, "options"), Output(ids.SYMBOL, "value"),
-                  Input(ids.SYMBOLS_TICK, "n_intervals"), State(ids.SYMBOL, "value"), State(ids.SYMBOL, "options"))  # fmt: skip
-    def refresh_symbols(_n: int, current: str | None, shown: list[dict[str, str]] | None) -> tuple[Any, Any]:
-        return symbol_choices(source, current, shown)
+    @app.callback(*(Output(i, p) for i, p in ROUTE_OUTPUTS),
+                  Input(ids.URL, "search"), Input(ids.SYMBOL, "value"), Input(ids.OVERVIEW, "active_cell"),
+                  Input(ids.SYMBOLS_TICK, "n_intervals"), State(ids.SYMBOL, "options"))  # fmt: skip
+    def follow_route(search: str | None, picked: str | None, cell: dict[str, Any] | None, _n: int,
+                     shown: list[dict[str, str]] | None) -> list[Any]:  # fmt: skip
+        update = route(source, dash.ctx.triggered_id, search, picked, cell, shown)
+        return [update.get(key, dash.no_update) for key in ROUTE_OUTPUTS]
+
+    @app.callback(Output(ids.OVERVIEW, "data"), Output(ids.OVERVIEW, "columns"),
+                  Input(ids.TICK, "n_intervals"), Input(ids.WINDOW, "value"), Input(ids.SYMBOL, "value"))  # fmt: skip
+    def refresh_overview(_n: int, window: str | None, symbol: str | None) -> tuple[Any, Any]:
+        if symbol is not None:
+            return dash.no_update, dash.no_update  # a symbol's view is showing: the overview is not read
+        return overview_update(source, window)
+
+    @app.callback(Output(ids.FEED_CUE, "children"), Output(ids.FEED_CUE, "className"),
+                  Input(ids.SYMBOLS_TICK, "n_intervals"))  # fmt: skip
+    def refresh_cue(_n: int) -> tuple[str, str]:
+        return cue_update(source)
+
 
     @app.callback(*(Output(i, p) for i, p in VIEW_OUTPUTS),
                   Input(ids.TICK, "n_intervals"), Input(ids.SYMBOL, "value"), State(ids.CURSOR, "data"))  # fmt: skip

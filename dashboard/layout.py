@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import dcc, html
+from dash import dash_table, dcc, html
 
-from dashboard import ids
+from dashboard import ids, overview
 from dashboard.callbacks import NO_CURSOR
 
 GRAPH_CONFIG = {"displaylogo": False, "showSendToCloud": False, "showEditInChartStudio": False,
@@ -37,22 +37,60 @@ def symbols_refresh_s(refresh_s: float) -> float:
     return max(2 * refresh_s, 5.0)
 
 
+def overview_pane() -> html.Div:
+    """The first screen: every symbol in one sortable, filterable table; a click on a row opens the symbol."""
+    window = dcc.RadioItems(id=ids.WINDOW, options=list(overview.WINDOWS), value=overview.DEFAULT_WINDOW,
+                            inline=True, className="window-picker")  # fmt: skip
+    table = dash_table.DataTable(
+        id=ids.OVERVIEW, columns=overview.table_columns(overview.DEFAULT_WINDOW), data=[],
+        sort_action="native", sort_by=[{"column_id": "symbol", "direction": "asc"}], filter_action="native",
+        page_action="none", fixed_rows={"headers": True}, style_as_list_view=True,
+        style_table={"maxHeight": "78vh", "overflowY": "auto"}, style_data_conditional=overview.table_styles(),
+        style_cell={"fontFamily": "inherit", "fontSize": "12px", "padding": "2px 6px", "minWidth": "64px",
+                    "backgroundColor": "#050505", "color": "#e0e0e0", "border": "1px solid #161616"},
+        style_header={"backgroundColor": "#0a0a0a", "color": "#ffb000", "fontWeight": "bold"},
+        style_filter={"backgroundColor": "#0a0a0a", "color": "#e0e0e0"},
+        css=[{"selector": "tr:hover td", "rule": "background-color: #1a1400 !important; cursor: pointer;"}],
+    )  # fmt: skip
+    return html.Div([
+        html.Div([html.Span("MARKET OVERVIEW", className="panel-title-inline"), html.Span("CHANGE OVER", className="muted"),
+                  window, html.Span("click a row to open the symbol · type in the header row to filter (e.g. >0)",
+                                    className="muted")], className="overview-bar"),
+        table,
+    ], id=ids.OVERVIEW_PANE)  # fmt: skip
+
+
 def build_layout(refresh_s: float) -> html.Div:
     """The whole page; ``refresh_s`` drives the view and health, a slower timer the symbol list."""
     return html.Div([
+        dcc.Location(id=ids.URL, refresh=False),
         html.Div([
             html.Span("FLAMEBACK", className="brand"),
             html.Span("REAL-TIME ML TRADING TERMINAL", className="brand-sub"),
             html.Span(f"REFRESH {refresh_s:g}s", className="refresh"),
+            html.Span(id=ids.FEED_CUE, className="feed-cue idle"),
             html.Span(id=ids.CLOCK, className="clock"),
         ], className="header"),
         html.Div([
+            dcc.Link("◀ MARKET OVERVIEW", href="/", id=ids.OVERVIEW_LINK, className="overview-link"),
             html.Span("SECURITY", className="picker-label"),
-            dcc.Dropdown(id=ids.SYMBOL, options=[], placeholder="no symbols yet", clearable=False,
-                         className="picker"),
+            dcc.Dropdown(id=ids.SYMBOL, options=[], placeholder="search a symbol  ( / )", clearable=False,
+                         searchable=True, className="picker"),
             html.Div(id=ids.SYMBOL_INFO, className="symbol-info"),
         ], className="picker-row"),
         html.Div(id=ids.STATUS, className="status"),
+        html.Div(id=ids.NOTICE, className="notice"),
+        overview_pane(),
+        html.Div([symbol_view()], id=ids.SYMBOL_PANE, style={"display": "none"}),
+        dcc.Store(id=ids.CURSOR, data=NO_CURSOR),
+        dcc.Interval(id=ids.TICK, interval=int(refresh_s * 1000), n_intervals=0),
+        dcc.Interval(id=ids.SYMBOLS_TICK, interval=int(symbols_refresh_s(refresh_s) * 1000), n_intervals=0),
+    ], className="terminal")  # fmt: skip
+
+
+def symbol_view() -> html.Div:
+    """One symbol's KPIs, charts, signals, technicals and the pipeline's health (the view a row click opens)."""
+    return html.Div([
         html.Div([_kpi("LAST PRICE", ids.KPI_PRICE), _kpi("RSI (14)", ids.KPI_RSI), _kpi("MACD (12,26)", ids.KPI_MACD),
                   _kpi("VOLATILITY (20, ANN.)", ids.KPI_VOL), _kpi("LAST TICK", ids.KPI_LAST)], className="kpis"),
         html.Div([
@@ -65,7 +103,4 @@ def build_layout(refresh_s: float) -> html.Div:
                 _panel("PIPELINE HEALTH", ids.HEALTH),
             ], className="side"),
         ], className="main"),
-        dcc.Store(id=ids.CURSOR, data=NO_CURSOR),
-        dcc.Interval(id=ids.TICK, interval=int(refresh_s * 1000), n_intervals=0),
-        dcc.Interval(id=ids.SYMBOLS_TICK, interval=int(symbols_refresh_s(refresh_s) * 1000), n_intervals=0),
-    ], className="terminal")  # fmt: skip
+    ])  # fmt: skip

@@ -38,12 +38,12 @@ CHART_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 # One index seek per distinct symbol instead of reading every index entry (SELECT DISTINCT).
-SYMBOLS_SKIP_SCAN = text(
+SYMBOLS_CTE = (
     "WITH RECURSIVE s(x) AS ("
     " SELECT (SELECT MIN(symbol) FROM predictions)"
     " UNION ALL SELECT (SELECT MIN(symbol) FROM predictions WHERE symbol > s.x) FROM s WHERE s.x IS NOT NULL)"
-    " SELECT x FROM s WHERE x IS NOT NULL"
 )
+SYMBOLS_SKIP_SCAN = text(SYMBOLS_CTE + " SELECT x FROM s WHERE x IS NOT NULL")
 
 
 class DatabaseMissing(RuntimeError):
@@ -169,4 +169,75 @@ def counters(engine: Engine) -> dict[str, tuple[dict[str, float], datetime]]:
         figures, written = out.get(row.worker, ({}, row.updated_at))
         figures[row.name] = row.value
         out[row.worker] = (figures, max(written, row.updated_at))
+    return out
+
+
+# ---------------------------------------------------------------- the market overview
+# Per symbol, a handful of seeks on the unique (symbol, timestamp, seq) index, driven by the
+# symbol skip-scan: the newest row, the one before it and the last price at or before a cut.
+# Correlated ``ORDER BY ... LIMIT`` subqueries are what both SQLite and PostgreSQL turn into
+# one backward index seek each; a GROUP BY or window function would read every row instead.
+
+_NEWEST = "SELECT id FROM predictions WHERE symbol = s.x ORDER BY timestamp DESC, seq DESC LIMIT 1"
+OVERVIEW_COLUMNS: tuple[str, ...] = (
+    "symbol", "timestamp", "current_price", "rsi_14",
+    "XGBoost", "RandomForest", "AdaBoost", "LogisticReg",
+    "RSI_Rule", "MACD_Rule", "Momentum_Rule", "PriceChange_Rule", "BB_Rule",
+)  # fmt: skip
+
+OVERVIEW_LATEST = text(
+    SYMBOLS_CTE
+    + " SELECT " + ", ".join(f"p.{name}" if name.islower() else f'p."{name}"' for name in OVERVIEW_COLUMNS)
+    + ", prev.current_price AS prev_price FROM s"
+    f" JOIN predictions p ON p.id = ({_NEWEST})"
+    f" LEFT JOIN predictions prev ON prev.id = ({_NEWEST} OFFSET 1)"
+    " WHERE s.x IS NOT NULL"
+)
+
+PRICES_AT = text(
+    SYMBOLS_CTE
+    + " SELECT s.x, (SELECT current_price FROM predictions WHERE symbol = s.x AND timestamp <= :cut"
+    " ORDER BY timestamp DESC, seq DESC LIMIT 1) FROM s WHERE s.x IS NOT NULL"
+)
+
+NEWEST_TICK = text(
+    SYMBOLS_CTE
+    + " SELECT MAX((SELECT MAX(timestamp) FROM predictions WHERE symbol = s.x)) FROM s WHERE s.x IS NOT NULL"
+)
+
+
+def overview_latest(engine: Engine) -> list[dict[str, Any]]:
+    """Every symbol's newest row (the overview's columns) with the price of the tick before it (``prev_price``)."""
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(OVERVIEW_LATEST)]
+
+
+def prices_at(engine: Engine, cut: datetime) -> dict[str, float]:
+    """Each symbol's last price at or before ``cut`` (symbols without a tick by then are left out)."""
+    with engine.connect() as conn:
+        return {symbol: price for symbol, price in conn.execute(PRICES_AT, {"cut": cut}) if price is not None}
+
+
+def newest_tick(engine: Engine) -> datetime | None:
+    """The newest tick time over all symbols (two seeks per symbol; ``timestamp`` alone has no index)."""
+    with engine.connect() as conn:
+        value = conn.execute(NEWEST_TICK).scalar()
+    return _as_datetime(value)
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    """SQLite hands back an aggregate over a DateTime column as text; PostgreSQL as a datetime."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def recent_hit_rates(engine: Engine) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every symbol's scoreboard, the figures the overview shows: ``{symbol: {signal: {n, hit_rate_60, baseline}}}``."""
+    stmt = select(scoreboard.c.symbol, scoreboard.c.signal, scoreboard.c.n, scoreboard.c.hit_rate_60,
+                  scoreboard.c.baseline_up_rate).where(scoreboard.c.symbol != ALL_SYMBOLS)  # fmt: skip
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    with engine.connect() as conn:
+        for symbol, signal, n, rate_60, baseline in conn.execute(stmt):
+            out.setdefault(symbol, {})[signal] = {"n": n, "hit_rate_60": rate_60, "baseline_up_rate": baseline}
     return out

@@ -28,6 +28,7 @@ from dashboard import ids
 from dashboard.app import create_app
 from dashboard.callbacks import EMPTY_DB, LOCKED_DB
 from dashboard.figures import fmt_price
+from dashboard.links import search_for
 from flameback_app.db import insert_predictions, make_engine, predictions, write_counters
 from flameback_app.records import utc_now
 from flameback_app.schema import upgrade
@@ -45,8 +46,12 @@ TRACE_LENGTHS = ("const gd = document.querySelector('#{} .js-plotly-plot');"
                  "return gd && gd.data ? gd.data.map(t => (t.x || []).length) : null")
 
 
-def start(dash_duo: DashComposite, port: int, url: str, sheet: Path | None = None, max_points: int = 500) -> None:
+def start(dash_duo: DashComposite, port: int, url: str, sheet: Path | None = None, max_points: int = 500,
+          symbol: str | None = None) -> None:  # fmt: skip
+    """Serve the terminal; with ``symbol``, open that symbol's view by its deep link (``/`` is the overview)."""
     dash_duo.start_server(create_app(url, refresh_s=REFRESH_S, symbol_sheet=sheet, max_points=max_points), port=port)
+    if symbol is not None:
+        dash_duo.driver.get(dash_duo.server_url + "/" + search_for(symbol))
 
 
 def text_of(dash_duo: DashComposite, component_id: str) -> str:
@@ -112,7 +117,7 @@ def save_full_page_screenshot(dash_duo: DashComposite, path: Path) -> None:
 
 def test_seeded_database_renders_everything_from_local_assets(dash_duo, free_port, db_url, symbol_sheet, tmp_path):
     seed_database(db_url, SYMBOLS)
-    start(dash_duo, free_port(), db_url, symbol_sheet)
+    start(dash_duo, free_port(), db_url, symbol_sheet, symbol="CL1 Comdty")
     last = last_row(db_url, "CL1 Comdty")
     wait_text(dash_duo, ids.KPI_PRICE, lambda t: t == fmt_price(last["current_price"]))
     assert text_of(dash_duo, ids.KPI_RSI) == f"{last['rsi_14']:,.1f}"
@@ -148,7 +153,7 @@ def assert_every_resource_is_local(dash_duo: DashComposite) -> None:
 
 def test_switching_symbol_changes_charts_and_kpis(dash_duo, free_port, db_url, symbol_sheet):
     seed_database(db_url, SYMBOLS)
-    start(dash_duo, free_port(), db_url, symbol_sheet)
+    start(dash_duo, free_port(), db_url, symbol_sheet, symbol="CL1 Comdty")
     crude, spx = last_row(db_url, "CL1 Comdty"), last_row(db_url, "ES1 Index")
     wait_text(dash_duo, ids.KPI_PRICE, lambda t: t == fmt_price(crude["current_price"]))
     choose_symbol(dash_duo, "ES1 Index")
@@ -167,7 +172,7 @@ def test_rows_written_during_the_session_appear_and_zoom_is_kept(dash_duo, free_
     engine = make_engine(database.url)
     upgrade(engine)
     insert_predictions(engine, rows[:300])
-    start(dash_duo, free_port(), database.url)
+    start(dash_duo, free_port(), database.url, symbol="CL1 Comdty")
     wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [300] * 6)
     zoom = [str(rows[200]["timestamp"]), str(rows[250]["timestamp"])]
     dash_duo.driver.execute_script(
@@ -194,14 +199,16 @@ def test_missing_then_empty_then_filled_database(dash_duo, free_port, db_url):
     wait_text(dash_duo, ids.STATUS, lambda t: t == EMPTY_DB)
     rows, _state, _price = prediction_rows("ES1 Index", 60)
     insert_predictions(engine, rows)
-    wait_text(dash_duo, ids.KPI_PRICE, lambda t: t == fmt_price(rows[-1]["current_price"]))
+    wait_text(dash_duo, ids.OVERVIEW, lambda t: "ES1 Index" in t)  # the first screen: the market overview
     wait_text(dash_duo, ids.STATUS, lambda t: t == "")
+    dash_duo.driver.get(dash_duo.server_url + "/" + search_for("ES1 Index"))
+    wait_text(dash_duo, ids.KPI_PRICE, lambda t: t == fmt_price(rows[-1]["current_price"]))
     assert_console_clean(dash_duo)
 
 
 def test_warm_up_and_training_symbols_say_so(dash_duo, free_port, db_url):
     seed_database(db_url, {"AAA Index": 12, "BBB Index": 50}, models_ready=False, with_scoreboard=False)
-    start(dash_duo, free_port(), db_url)
+    start(dash_duo, free_port(), db_url, symbol="AAA Index")
     wait_text(dash_duo, ids.STATUS, lambda t: "AAA Index: WARMING UP" in t)
     assert text_of(dash_duo, ids.KPI_RSI) == "— warm-up" and text_of(dash_duo, ids.KPI_MACD) == "— warm-up"
     assert "WARM-UP" in text_of(dash_duo, ids.SIGNALS)
@@ -221,7 +228,7 @@ def test_database_locked_by_a_writer_shows_busy_then_recovers(dash_duo, free_por
     path = db_url.removeprefix("sqlite:///")
     writer = sqlite3.connect(path, isolation_level=None)
     writer.execute("PRAGMA journal_mode=DELETE")  # a rollback journal: an exclusive lock blocks readers
-    start(dash_duo, free_port(), db_url)
+    start(dash_duo, free_port(), db_url, symbol="CL1 Comdty")
     wait_text(dash_duo, ids.KPI_PRICE, lambda t: t != "—")
     writer.execute("BEGIN EXCLUSIVE")
     try:
