@@ -225,8 +225,7 @@ def _training_child_init() -> None:
     - It dies with the worker (``PR_SET_PDEATHSIG``): a worker killed mid-training left
       its pool process waiting for the next job forever (seen: orphans after test runs).
     """
-    if runtime._db is not None:
-        runtime._db.dispose(close=False)
+    runtime.release_database_in_child()
     for sig in (SIGTERM, SIGINT):
         set_signal_handler(sig, SIG_DFL)
     with contextlib.suppress(OSError, AttributeError):  # Linux only; elsewhere the first two still hold

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -123,7 +124,7 @@ def _as_outputs(update: dict[tuple[str, str], Any]) -> list[Any]:
 def run(rows: int = 1_000_000, symbols: int = 39, reps: int = 200, max_points: int = 500,
         db_path: Path | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """Time every refresh callback and its baseline; one dict per case."""
-    path = db_path or Path(f"/tmp/flameback-bench-dashboard-{rows}-{symbols}.db")
+    path = db_path or Path(tempfile.gettempdir()) / f"flameback-bench-dashboard-{rows}-{symbols}.db"
     url = build_database(path, rows, symbols)
     source = Source(url, queries.reader_engine(url), {}, max_points)
     names = bench_symbols(symbols)

@@ -38,7 +38,8 @@ def _bundle(models_dir: Path | None, scratch: Path) -> ModelBundle:
     if bundle is None:
         train_and_save(indicator_frame(random_walk_prices(1500, symbols=4, seed=0)), scratch, folds=2)
         bundle = load_latest(scratch)
-    assert bundle is not None
+    if bundle is None:
+        raise RuntimeError(f"no model version could be loaded from {scratch}")
     return bundle
 
 

@@ -162,7 +162,7 @@ def start_tansu(binary: str, host: str, port: int, *, log_file: Path | None = No
     env.update(storage.env)
     env.setdefault("RUST_LOG", "warn")
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
-    return subprocess.Popen(
+    return subprocess.Popen(  # noqa: S603 - the Tansu binary with our own argument list, no shell
         [*_die_with_parent(), binary, "broker", "--listener-url", url, "--advertised-listener-url", advertise or url,
          "--storage-engine", storage.url, "--cluster-id", storage.start_cluster_id(),
          *(["--authentication"] if authentication else [])],

@@ -160,7 +160,7 @@ def _is_transient(exc: BaseException) -> bool:
     return any(s in _error_text(exc) for s in ("locked", "busy"))
 
 
-def _retrying(fn, transient=_is_transient):  # type: ignore[no-untyped-def]
+def _retrying(fn, transient=_is_transient):
     return retry(
         retry=retry_if_exception(transient),
         wait=wait_exponential(multiplier=0.05, max=2.0),
@@ -170,7 +170,7 @@ def _retrying(fn, transient=_is_transient):  # type: ignore[no-untyped-def]
     )(fn)
 
 
-def _insert_ignoring_duplicates(engine: Engine, table: Table, index: Sequence[str]):  # type: ignore[no-untyped-def]
+def _insert_ignoring_duplicates(engine: Engine, table: Table, index: Sequence[str]):
     """An INSERT that skips rows whose ``index`` columns already exist (dialect-specific)."""
     if engine.dialect.name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as dialect_insert

@@ -67,7 +67,7 @@ def _is_down(exc: BaseException) -> bool:
     return any(m in _reason(exc).lower() for m in DOWN_MARKERS)
 
 
-def _while_waiting(fn, wait_s: float, where: str):  # type: ignore[no-untyped-def]
+def _while_waiting(fn, wait_s: float, where: str):
     """``fn`` retried while the SQLite file is locked (120 s) or the server is down (``wait_s``), with backoff."""
 
     def worth_retrying(exc: BaseException) -> bool:

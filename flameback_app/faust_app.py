@@ -32,10 +32,11 @@ class FlamebackApp(FixedTransportApp):
     """The Faust app with our Faust fixes (:mod:`flameback_app.faust_fixes`), plus what Faust lacks: wait for
     the broker (a bounded time), and stop if it refuses us."""
 
+    flameback_settings: Settings
     flameback_kafka: KafkaClientConfig
 
     async def on_first_start(self) -> None:
-        settings: Settings = self.flameback_settings  # type: ignore[attr-defined]
+        settings: Settings = self.flameback_settings
         kafka = self.flameback_kafka
         try:
             await wait_for_broker(list(kafka.bootstrap), settings.broker_wait_s, security=kafka.security_kwargs())
@@ -64,13 +65,13 @@ class FlamebackWorker(faust.Worker):
     _deadline: threading.Timer | None = None
 
     def __init__(self, app: faust.App, *services: Any, **kwargs: Any) -> None:
-        prepare_database(app.flameback_settings)  # type: ignore[attr-defined]
+        prepare_database(app.flameback_settings)
         super().__init__(app, *services, **kwargs)
 
     def _schedule_shutdown(self, signal: Any) -> None:
         super()._schedule_shutdown(signal)
         if self._deadline is None:
-            seconds = self.app.flameback_settings.shutdown_timeout_s  # type: ignore[attr-defined]
+            seconds = self.app.flameback_settings.shutdown_timeout_s
             self._deadline = threading.Timer(seconds, _stopped_too_slowly, args=(seconds,))
             self._deadline.daemon = True
             self._deadline.start()
@@ -126,7 +127,7 @@ def create_app(settings: Settings) -> faust.App:
         TableManager=TableManager,
         **extra,
     )
-    app.flameback_settings = settings  # type: ignore[attr-defined]
+    app.flameback_settings = settings
     app.flameback_kafka = kafka
     return app
 

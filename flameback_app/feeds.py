@@ -230,7 +230,7 @@ def simulated_ticks(symbols: Sequence[str], *, seed: int, start: datetime, step:
     the stamps from ``start``; :func:`simulate` re-stamps them at the wall clock. Each
     tick has a traded size (lots) so the terminal's volume view has something to show.
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - simulated prices, reproducible by seed; nothing secret
     prices = {s: rng.uniform(20, 5000) for s in symbols}
     vols = {s: rng.uniform(0.008, 0.03) for s in symbols}  # daily σ of real futures: ~1–3 %
     per_step = math.sqrt(step.total_seconds() / 86400.0)

@@ -20,6 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from flameback_app.counters import PipelineCounters
+from flameback_app.faust_fixes.introspection import committed_offset
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Tick (Kafka timestamp) → row handed to the database, seconds: live rates sit at tens of
@@ -84,7 +85,7 @@ def consumer_lags(consumer: Any) -> list[Lag]:
         return []
     lags = []
     for tp in sorted(consumer.assignment()):
-        committed = consumer._committed_offset.get(tp)
+        committed = committed_offset(consumer, tp)
         highwater = consumer.highwater(tp)
         if committed is not None and highwater is not None:
             lags.append((tp.topic, tp.partition, max(highwater - committed, 0)))

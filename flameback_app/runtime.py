@@ -49,6 +49,11 @@ class Runtime:
             self._db = make_engine(self.settings.db_url)
         return self._db
 
+    def release_database_in_child(self) -> None:
+        """In a forked child: drop the parent's pooled connections without closing them (they are the parent's)."""
+        if self._db is not None:
+            self._db.dispose(close=False)
+
     @property
     def lock(self) -> asyncio.Lock:
         if self._lock is None:

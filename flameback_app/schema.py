@@ -231,12 +231,12 @@ def _sqlite_exclusive_engine(engine: Engine) -> Engine:
     exclusive = create_engine(engine.url, poolclass=NullPool)
 
     @event.listens_for(exclusive, "connect")
-    def _connect(dbapi_connection, record):  # type: ignore[no-untyped-def]
+    def _connect(dbapi_connection, record):
         _sqlite_pragmas(dbapi_connection, record)
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (SQLAlchemy's pysqlite recipe)
 
     @event.listens_for(exclusive, "begin")
-    def _begin(conn):  # type: ignore[no-untyped-def]
+    def _begin(conn):
         conn.exec_driver_sql("BEGIN EXCLUSIVE")
 
     return exclusive

@@ -60,7 +60,7 @@ def restart_in_place(reason: str) -> None:
     """Replace this process by a fresh worker with the same command line (same PID)."""
     log.warning("%s: restarting this worker to reconnect (local state and the database are kept)", reason)
     logging.shutdown()
-    os.execv(sys.executable, sys.orig_argv)
+    os.execv(sys.executable, sys.orig_argv)  # noqa: S606 - this same interpreter and command line, no shell
 
 
 @app.task

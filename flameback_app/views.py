@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from flameback_app import db
 from flameback_app.faust_app import app, runtime, settings
+from flameback_app.faust_fixes.introspection import active_partitions, started_producer
 from flameback_app.metrics import CONTENT_TYPE, consumer_lags
 from tables.definitions import scoreboards, symbol_states
 from tables.symbol_state import SymbolState
@@ -41,7 +42,7 @@ def routed_by_symbol(table: Any) -> Callable[[Callable], Callable]:
 
         @functools.wraps(view)
         async def with_metadata(web: View, request: Request, **kwargs: Any) -> Response:
-            await app.producer._ensure_producer().partitions_for(table.changelog_topic.get_topic_name())
+            await started_producer(app.producer).partitions_for(table.changelog_topic.get_topic_name())
             return await route(web, request, **kwargs)
 
         return with_metadata
@@ -113,7 +114,7 @@ async def health(web: View, request: Request) -> Response:
         "broker": settings.broker,
         "uptime_s": round(time.time() - _started, 1),
         "assigned": _names(assigned),
-        "not_fetching": _names(assigned - app.consumer._get_active_partitions()) if assigned else [],
+        "not_fetching": _names(assigned - active_partitions(app.consumer)) if assigned else [],
         "model_version": runtime.signals.model_version if runtime.signals else None,
         "counters": runtime.counters.snapshot(runtime.counters.sample_rate()),
     }, status=503 if reasons else 200)  # fmt: skip
@@ -125,7 +126,7 @@ async def watch_partitions() -> None:
     if app.consumer is None:
         return
     assigned = app.consumer.assignment()
-    active = app.consumer._get_active_partitions() if assigned else set()
+    active = active_partitions(app.consumer) if assigned else set()
     runtime.health.partitions_seen(_names(assigned), _names(active & assigned))
 
 

@@ -214,7 +214,7 @@ def _follow(model: Any, token: str) -> Any:
     if kind == "calibrated" and k.isdigit():
         folds = getattr(model, "calibrated_classifiers_", None) or ()
         return folds[int(k)] if int(k) < len(folds) else None
-    return getattr(model, "estimator", None) if token == "estimator" else None
+    return getattr(model, "estimator", None) if token == "estimator" else None  # noqa: S105 - a path token, not a password
 
 
 def _resolve(model: Any, path: str) -> Any:

@@ -74,7 +74,7 @@ class KafkaFront:
             for w in (writer, up_writer):
                 w.close()
 
-    async def _authenticate(self, reader, writer, up_reader, up_writer) -> bool:  # type: ignore[no-untyped-def]
+    async def _authenticate(self, reader, writer, up_reader, up_writer) -> bool:
         mechanism, scram_server = None, None
         while True:
             frame = await _read_frame(reader)
@@ -117,7 +117,7 @@ class KafkaFront:
                 return False
             await writer.drain()
 
-    def _step(self, mechanism: str, token: bytes, scram_server):  # type: ignore[no-untyped-def]
+    def _step(self, mechanism: str, token: bytes, scram_server):
         """One SASL step: ``(reply, done, the SCRAM server that continues the exchange)``."""
         if mechanism == "PLAIN":
             _, user, password = token.decode().split("\0")
@@ -131,7 +131,7 @@ class KafkaFront:
         scram_server.set_client_final(token.decode())  # client-final: raises on a wrong proof
         return scram_server.get_server_final().encode(), True, scram_server
 
-    def _lookup(self, mechanism: str, user: str):  # type: ignore[no-untyped-def]
+    def _lookup(self, mechanism: str, user: str):
         return self._auth_info[(mechanism, user)]
 
 

@@ -33,7 +33,7 @@ def run_migrations() -> None:
         _run(connection)
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=metadata, version_table=VERSION_TABLE,
                       render_as_batch=True, compare_type=True)  # fmt: skip
     with context.begin_transaction():

@@ -72,7 +72,7 @@ def tick(symbol: str, price: float, day: int) -> bytes:
 
 
 async def feed(agent: object, messages: list[tuple[bytes, int]], key: bytes | None) -> None:
-    async with agent.test_context() as ctx:  # type: ignore[attr-defined]
+    async with agent.test_context() as ctx:  # type: ignore[attr-defined] - agents are typed as object here
         for value, partition in messages:
             await ctx.put(value, key=key, partition=partition, wait=False)
         await until(lambda: runtime.counters.processed + runtime.counters.stale + runtime.counters.rejected_total
@@ -82,7 +82,7 @@ async def feed(agent: object, messages: list[tuple[bytes, int]], key: bytes | No
 async def until(predicate: object, timeout: float = 10.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not predicate():  # type: ignore[operator]
+    while not predicate():  # type: ignore[operator] - a callable, typed as object
         assert loop.time() < deadline, "agent did not process the messages in time"
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.2)  # let the batch finish its database and table writes

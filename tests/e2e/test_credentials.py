@@ -56,7 +56,7 @@ def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> Path:
     return path
 
 
-def _cert(subject: str, key, issuer: str, issuer_key, *, ca: bool, ip: bool = False) -> x509.Certificate:  # type: ignore[no-untyped-def]
+def _cert(subject: str, key, issuer: str, issuer_key, *, ca: bool, ip: bool = False) -> x509.Certificate:
     now = dt.datetime.now(dt.UTC)
     builder = (
         x509.CertificateBuilder()
@@ -139,7 +139,7 @@ def logs_without_password(root: Path) -> None:
         assert PASSWORD not in log.read_text(errors="replace"), f"the password is in {log}"
 
 
-def test_worker_and_feed_work_with_scram_over_tls(tmp_path: Path, pki: Pki, front, real_subset: Path) -> None:  # type: ignore[no-untyped-def]
+def test_worker_and_feed_work_with_scram_over_tls(tmp_path: Path, pki: Pki, front, real_subset: Path) -> None:
     door, broker = front
     file = head(real_subset, 1_500, tmp_path / "1500.csv")
     stack = Stack(root=tmp_path, broker=broker, app_id=f"fb-sasl-{uuid.uuid4().hex[:6]}",
@@ -158,7 +158,7 @@ def test_worker_and_feed_work_with_scram_over_tls(tmp_path: Path, pki: Pki, fron
     logs_without_password(tmp_path)
 
 
-def test_refusals_are_one_clear_line(tmp_path: Path, pki: Pki, front) -> None:  # type: ignore[no-untyped-def]
+def test_refusals_are_one_clear_line(tmp_path: Path, pki: Pki, front) -> None:
     door, broker = front
     stack = Stack(root=tmp_path, broker=broker, app_id="fb-refused", bootstrap_url=f"kafka://127.0.0.1:{door.port}")
     file = tmp_path / "one.csv"

@@ -24,26 +24,26 @@ def prediction_rows(n: int, symbol: str = "ES1 Index", start: int = 0) -> list[d
              "processing_time": base, "rsi_14": 50.0, "XGBoost": "UP"} for i in range(n)]  # fmt: skip
 
 
-def count(engine) -> int:  # type: ignore[no-untyped-def]
+def count(engine) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(db.predictions)).scalar_one()
 
 
 @pytest.fixture
-def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
+def engine(tmp_path: Path):
     eng = db.make_engine(f"sqlite:///{tmp_path / 'sub' / 'fb.db'}")
     schema.upgrade(eng)
     yield eng
     eng.dispose()
 
 
-def test_wal_mode_and_parent_directory(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_wal_mode_and_parent_directory(engine, tmp_path: Path) -> None:
     assert (tmp_path / "sub" / "fb.db").exists()
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
-def test_a_reader_holding_the_lock_delays_writes_but_loses_nothing(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_reader_holding_the_lock_delays_writes_but_loses_nothing(engine, tmp_path: Path) -> None:
     locked = threading.Event()
 
     def hold_lock() -> None:

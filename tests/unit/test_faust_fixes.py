@@ -80,7 +80,7 @@ def message(app: faust.App, offset: int, *, generation_id: int | None = None) ->
 
 
 def processed(*messages: Message) -> None:
-    mark_processed([SimpleNamespace(message=m) for m in messages])  # type: ignore[misc]
+    mark_processed([SimpleNamespace(message=m) for m in messages])  # type: ignore[misc] - a stand-in event: mark_processed reads only .message
 
 
 def test_an_acknowledgement_of_an_unprocessed_message_commits_nothing(app: faust.App, consumer: Any) -> None:
