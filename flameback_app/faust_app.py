@@ -22,6 +22,7 @@ from flameback_app.faust_fixes.transport import FixedTransportApp, FixesConfig
 from flameback_app.faust_fixes.versions import require_tested_versions
 from flameback_app.faust_handles import faust_credentials
 from flameback_app.kafka_client import KafkaClientConfig, kafka_client_config
+from flameback_app.model_service import ModelService
 from flameback_app.runtime import Runtime
 from flameback_app.settings import Settings, load_settings
 
@@ -119,7 +120,8 @@ def create_app(settings: Settings) -> faust.App:
         consumer_max_fetch_size=8
         * 1024
         * 1024,  # batch the per-row feature and changelog sends (was one request per send)
-        autodiscover=["flameback_app.commands", "flameback_app.views", "flameback_app.upkeep", "tables", "agents"],
+        autodiscover=["flameback_app.commands", "flameback_app.views", "flameback_app.upkeep", "flameback_app.schedules",
+                      "tables", "agents"],
         origin="flameback_app",
         Worker=FlamebackWorker,
         # Our Faust fixes: the transport's consumer/producer classes, and the table manager's recovery.
@@ -135,3 +137,4 @@ def create_app(settings: Settings) -> faust.App:
 settings: Settings = load_settings()
 app: faust.App = create_app(settings)
 runtime: Runtime = Runtime(settings)
+model_service: ModelService = ModelService(runtime)

@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("flameback_app", "models", "tables", "dashboard", "bench")
 # The Faust layer: modules that register agents, tables, commands, timers or views on the app.
 FAUST_LAYER = ("flameback_app.faust_app", "flameback_app.commands", "flameback_app.views", "flameback_app.upkeep",
+               "flameback_app.schedules",
                "tables.definitions", "agents")  # fmt: skip
 # Run by Alembic as scripts, and ``python -m`` entry points (bench.pipeline drives the test harness, which
 # reads the settings at import as every entry point does): not library modules.
