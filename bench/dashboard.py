@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.utils import PlotlyJSONEncoder
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from dashboard import ids, queries
 from dashboard.callbacks import NO_CURSOR, VIEW_OUTPUTS, Source, health_update, symbol_choices, view_update
@@ -45,15 +45,21 @@ def bench_symbols(n: int) -> list[str]:
     return [f"B{k:02d} Comdty" for k in range(n)]
 
 
+def fresh_database(path: Path) -> Engine:
+    """An empty database at the newest schema in ``path`` (the file and its WAL/SHM siblings replaced)."""
+    for stale in path.parent.glob(path.name + "*"):
+        stale.unlink()
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    return engine
+
+
 def build_database(path: Path, rows: int, symbols: int) -> str:
     """The benchmark database (reused when it already holds ``rows`` rows)."""
     url = f"sqlite:///{path}"
     if path.exists() and _row_count(url) == rows:
         return url
-    for stale in path.parent.glob(path.name + "*"):
-        stale.unlink()
-    engine = make_engine(url)
-    upgrade(engine)
+    engine = fresh_database(path)
     names = bench_symbols(symbols)
     per_symbol = [rows // symbols + (1 if k < rows % symbols else 0) for k in range(symbols)]
     states: list[Any] = [None] * symbols

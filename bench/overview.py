@@ -32,16 +32,15 @@ from typing import Any
 
 from sqlalchemy import text
 
+from bench.dashboard import fresh_database
 from dashboard import overview, queries
 from dashboard.callbacks import Source, overview_update
 from flameback_app.db import (
     MODEL_COLUMNS,
     PROBABILITY_COLUMNS,
     RULE_COLUMNS,
-    make_engine,
     upsert_scoreboard,
 )
-from flameback_app.schema import upgrade
 from tests.browser.seed import scoreboard_rows
 
 TARGETS_MS = {39: 200.0, 1000: 500.0}
@@ -91,10 +90,7 @@ def build_database(path: Path, rows: int, symbols: int) -> str:
     url = f"sqlite:///{path}"
     if path.exists() and _counts(path) == (rows, symbols):
         return url
-    for stale in path.parent.glob(path.name + "*"):
-        stale.unlink()
-    engine = make_engine(url)
-    upgrade(engine)
+    engine = fresh_database(path)
     names = bench_symbols(symbols)
     upsert_scoreboard(engine, scoreboard_rows(names))
     engine.dispose()
