@@ -18,6 +18,7 @@ from flameback_app.broker import BrokerAccessError, BrokerUnavailable, wait_for_
 from flameback_app.db_startup import prepare_database
 from flameback_app.faust_tuning import embedded_broker_conf, install_all
 from flameback_app.kafka_client import KafkaClientConfig, kafka_client_config
+from flameback_app.lean_faust import QuietMonitor, lean_transport
 from flameback_app.runtime import Runtime
 from flameback_app.settings import Settings, load_settings
 
@@ -39,6 +40,10 @@ class FlamebackApp(faust.App):
             # clients would retry them forever); nothing has started yet: exit 1 with the reason.
             exit_now(f"Error: {exc}", code=1)
         await super().on_first_start()
+
+    def _new_transport(self) -> Any:
+        """Faust's transport for the broker URL, building our leaner consumer (``flameback_app.lean_faust``)."""
+        return lean_transport(super()._new_transport())
 
 
 class FlamebackWorker(faust.Worker):
@@ -113,6 +118,7 @@ def create_app(settings: Settings) -> faust.App:
         autodiscover=["flameback_app.commands", "flameback_app.views", "flameback_app.upkeep", "tables", "agents"],
         origin="flameback_app",
         Worker=FlamebackWorker,
+        Monitor=QuietMonitor,  # nothing reads Faust's per-message statistics (flameback_app.lean_faust)
         **extra,
     )
     app.flameback_settings = settings  # type: ignore[attr-defined]
