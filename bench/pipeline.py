@@ -126,9 +126,10 @@ def _flameback_run(root: Path, broker: Broker, file: Path, n: int, rate: float |
     names = [f"w{i + 1}" for i in range(workers)]
     pids = [stack.start_worker(name).pid for name in names]
     rss = [PeakRss(pid) for pid in pids]
-    for name in names:
-        wait_for(lambda w=name: (h := stack.health(w)) and any(a.startswith("futures-ticks") for a in h["assigned"]),
-                 120, f"worker {name} to own futures-ticks partitions")  # fmt: skip
+    for name in names:  # the clock starts once each worker owns partitions and has loaded its models
+        wait_for(lambda w=name: (h := stack.health(w)) and h.get("model_version")
+                 and any(a.startswith("futures-ticks") for a in h["assigned"]),
+                 120, f"worker {name} to own futures-ticks partitions and load its models")  # fmt: skip
     recorder = PySpyRecorder(pids[0], profile) if profile else None
     cpu_before = sum(_cpu_s(pid) for pid in pids)
     started = time.monotonic()
