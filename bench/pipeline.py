@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -131,20 +132,30 @@ def _flameback_run(root: Path, broker: Broker, file: Path, n: int, rate: float |
                  and any(a.startswith("futures-ticks") for a in h["assigned"]),
                  120, f"worker {name} to own futures-ticks partitions and load its models")  # fmt: skip
     recorder = PySpyRecorder(pids[0], profile) if profile else None
-    cpu_before = sum(_cpu_s(pid) for pid in pids)
+    cpu_before, broker_before = sum(_cpu_s(pid) for pid in pids), _cpu_s(broker.proc.pid)
+    feed_before = _children_cpu_s()
     started = time.monotonic()
     args = ["replay", str(file), "--no-progress", "--pack", str(pack), *(["--rate", str(rate)] if rate else ["--max"])]
     stack.run_command(*args, timeout=1800)
+    feed_cpu = _children_cpu_s() - feed_before
     stack.wait_rows(n, timeout=1800)
     elapsed = time.monotonic() - started
     cpu = sum(_cpu_s(pid) for pid in pids) - cpu_before
+    broker_cpu = _cpu_s(broker.proc.pid) - broker_before
     if recorder:
         recorder.stop()
     peak = max(r.stop() for r in rss)
     latencies = _latencies(stack.database_url)
     stack.stop_all()
     return {"elapsed_s": elapsed, "ticks_per_s": n / elapsed, "rss_mb": peak,
-            "worker_cpu_ms_per_1000": cpu * 1000.0 / n * 1000.0, **latencies}  # fmt: skip
+            "worker_cpu_ms_per_1000": cpu * 1e6 / n, "feed_cpu_ms_per_1000": feed_cpu * 1e6 / n,
+            "broker_cpu_ms_per_1000": broker_cpu * 1e6 / n, **latencies}  # fmt: skip
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's finished children (the feed, run to completion)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _cpu_s(pid: int) -> float:
@@ -348,6 +359,8 @@ def compare_with_ref(ref: str, ticks: int | None = 60_000, latency_seconds: floa
         _row(f"ticks/s, one tick per message ({n_full:,} ticks)", single, "ticks_per_s", "ticks/s", "higher"),
         _row(f"ticks/s, packed ({n_full:,} ticks)", packed, "ticks_per_s", "ticks/s", "higher"),
         _row("worker CPU per 1,000 ticks, one per message", single, "worker_cpu_ms_per_1000", "ms", "lower"),
+        _row("  feed (replay --pack 1) CPU per 1,000 ticks", single, "feed_cpu_ms_per_1000", "ms", "lower"),
+        _row("  broker (Tansu) CPU per 1,000 ticks", single, "broker_cpu_ms_per_1000", "ms", "lower"),
     ]
     for r, pair in paced.items():
         share = f" ({r / single[0]['ticks_per_s']:.0%} of capacity)"
