@@ -140,7 +140,7 @@ def _store(table: Any, values: dict[str, Any], last_event: dict[str, EventT]) ->
 
 
 async def _publish_features(applied: Sequence[tuple[EventT, dict[str, Any]]]) -> None:
-    """Feature rows on ``real-features-ticks`` (the original system's public output topic), one batch per partition.
+    """Feature rows on ``real-features-ticks`` (the original system's public output topic), straight to aiokafka.
 
     Keyed by symbol on the symbol's default-partitioner partition, as a plain producer would put them.
     """

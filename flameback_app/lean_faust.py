@@ -16,18 +16,16 @@ rather than a patch:
   consumer suspends its flow. When none of those can block the delivery, the message
   is delivered by awaiting it directly; otherwise Faust's own racing path is used.
   Nothing is dropped or skipped: the same messages reach the same queues in the same order.
-- :func:`publish_records`: the feature rows of a batch go out as one aiokafka record
-  batch per partition (one producer call), instead of one Faust ``Topic.send`` per row
-  (a ``FutureMessage``, sensors, a callback and an accumulator append each).
+- :func:`publish_records`: the feature rows go straight to aiokafka's producer, instead
+  of one Faust ``Topic.send`` per row (a ``FutureMessage``, sensors and a callback each).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
 from faust.sensors import Monitor
 from faust.transport.consumer import CONSUMER_FETCHING
@@ -155,46 +153,24 @@ def lean_transport(transport: TransportT) -> TransportT:
     return transport
 
 
-class RecordBatches:
-    """Records grouped by partition, each group sent as aiokafka record batches (one call per batch)."""
-
-    ERRORS_LOGGED: ClassVar[int] = 5
-
-    def __init__(self, producer: Any, topic: str) -> None:
-        self.producer, self.topic = producer, topic
-
-    async def send(self, records: Iterable[tuple[int, bytes, bytes]]) -> None:
-        """Queue ``(partition, key, value)`` records; returns once they are in the producer's buffers."""
-        by_partition: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
-        for partition, key, value in records:
-            by_partition[partition].append((key, value))
-        for partition, rows in by_partition.items():
-            await self._send_partition(partition, rows)
-
-    async def _send_partition(self, partition: int, rows: list[tuple[bytes, bytes]]) -> None:
-        batch = self.producer.create_batch()
-        for key, value in rows:
-            if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start another
-                await self._send_batch(batch, partition)
-                batch = self.producer.create_batch()
-                batch.append(key=key, value=value, timestamp=None)
-        await self._send_batch(batch, partition)
-
-    async def _send_batch(self, batch: Any, partition: int) -> None:
-        batch.close()
-        delivery = await self.producer.send_batch(batch, self.topic, partition=partition)
-        delivery.add_done_callback(self._log_failure)
-
-    def _log_failure(self, delivery: asyncio.Future) -> None:
-        if not delivery.cancelled() and delivery.exception() is not None:
-            log.warning("a batch of feature rows for %s was not delivered: %r", self.topic, delivery.exception())
-
-
 async def publish_records(app: Any, topic: str, records: Iterable[tuple[int, bytes, bytes]]) -> None:
-    """Send ``(partition, key, value)`` records to ``topic`` through the app's own producer, batched.
+    """Send ``(partition, key, value)`` records to ``topic`` straight through the app's aiokafka producer.
 
-    The app's producer is the one Faust flushes before it commits offsets, so these rows
-    are on the broker before the offsets of the ticks that made them are committed.
+    Each record is appended to aiokafka's open batch for its partition (no Faust
+    ``FutureMessage``, sensors or callback per row). Not ``send_batch``: that waits
+    until the partition's previous batch has been drained to the broker, and while
+    a partition has no known leader (after a restart, until metadata is refreshed)
+    that wait held the agent — a worker stopped processing with its ticks fetched.
+    ``send`` appends without waiting unless the open batch is full, as Faust's own
+    path does. It is the producer Faust flushes before it commits offsets, so these
+    rows are on the broker before the offsets of the ticks that made them are committed.
     """
     producer = app.producer._ensure_producer()
-    await RecordBatches(producer, topic).send(records)
+    for partition, key, value in records:
+        delivery = await producer.send(topic, value=value, key=key, partition=partition)
+        delivery.add_done_callback(_log_failure)
+
+
+def _log_failure(delivery: asyncio.Future) -> None:
+    if not delivery.cancelled() and delivery.exception() is not None:
+        log.warning("a feature row was not delivered: %r", delivery.exception())
