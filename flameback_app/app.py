@@ -18,7 +18,7 @@ from flameback_app.broker import BrokerAccessError, BrokerUnavailable, wait_for_
 from flameback_app.db_startup import prepare_database
 from flameback_app.faust_tuning import embedded_broker_conf, install_all
 from flameback_app.kafka_client import KafkaClientConfig, kafka_client_config
-from flameback_app.lean_faust import QuietMonitor, lean_transport
+from flameback_app.lean_faust import QuietMonitor
 from flameback_app.runtime import Runtime
 from flameback_app.settings import Settings, load_settings
 
@@ -40,10 +40,6 @@ class FlamebackApp(faust.App):
             # clients would retry them forever); nothing has started yet: exit 1 with the reason.
             exit_now(f"Error: {exc}", code=1)
         await super().on_first_start()
-
-    def _new_transport(self) -> Any:
-        """Faust's transport for the broker URL, building our leaner consumer (``flameback_app.lean_faust``)."""
-        return lean_transport(super()._new_transport())
 
 
 class FlamebackWorker(faust.Worker):
