@@ -76,17 +76,20 @@ def tick_file(limit: int | None) -> Path:
     return path
 
 
-def trained_models() -> Path:
-    """A model version to run with (trained once on 40,000 ticks and cached).
+def trained_models(code_dir: Path = REPO) -> Path:
+    """A model version to run with, trained once on 40,000 ticks by ``code_dir``'s own ``train`` and cached.
 
-    One cache per artifact format: checkouts from before the skops format share /tmp and
-    would neither load nor write the other's versions.
+    This tree's versions are cached in /tmp, one cache per artifact format (checkouts
+    from before the skops format share /tmp and would neither load nor write the
+    other's versions); another commit's tree (``--baseline-ref``) gets versions of its
+    own format, trained into that tree.
     """
-    models = CACHE / f"models-format{ARTIFACT_FORMAT}"
+    models = CACHE / f"models-format{ARTIFACT_FORMAT}" if code_dir == REPO else code_dir / ".bench-models"
     if not any(models.glob("*/manifest.json")):
-        print("training a model version for the benchmark (once, cached in /tmp)…", file=sys.stderr)
-        subprocess.run([*FAUST, "train", str(tick_file(40_000)), "--out", str(models)], cwd=REPO, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        print(f"training a model version for the benchmark with {code_dir} (once, cached)…", file=sys.stderr)
+        env = {**os.environ, "PYTHONPATH": str(code_dir)} if code_dir != REPO else None
+        subprocess.run([*FAUST, "train", str(tick_file(40_000)), "--out", str(models)], cwd=code_dir, env=env,
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     return models
 
 
@@ -128,7 +131,7 @@ def flameback_run(root: Path, file: Path, n: int, rate: float | None, pack: int 
 def _flameback_run(root: Path, broker: Broker, file: Path, n: int, rate: float | None, pack: int,
                    workers: int, db_url: str | None, code_dir: Path, profile: Path | None) -> dict:  # fmt: skip
     stack = Stack(root=root, broker=broker, app_id=f"bench-{uuid.uuid4().hex[:6]}", db_url=db_url,
-                  extra_env={"FLAMEBACK_MODELS_DIR": str(trained_models())}, code_dir=code_dir)  # fmt: skip
+                  extra_env={"FLAMEBACK_MODELS_DIR": str(trained_models(code_dir))}, code_dir=code_dir)  # fmt: skip
     names = [f"w{i + 1}" for i in range(workers)]
     pids = [stack.start_worker(name).pid for name in names]
     rss = [PeakRss(pid) for pid in pids]
