@@ -32,6 +32,8 @@ from flameback_app.faust_app import app, runtime, settings
 from flameback_app.faust_fixes.acks import mark_processed
 from flameback_app.faust_fixes.events import event_context
 from flameback_app.faust_handles import raw_topic
+from flameback_app.lean_faust import publish_records
+from flameback_app.partitioning import partition_for
 from flameback_app.records import Tick
 from flameback_app.validation import InvalidTick, TickRules, parse_tick
 from tables.definitions import scoreboards, symbol_states
@@ -96,7 +98,9 @@ def _advance(batch: Sequence[tuple[EventT, Tick]]) -> BatchStep:
         if state is None:
             value = _load(symbol_states, event, tick.symbol)
             if value is None and not census.admit(tick.symbol, _table_symbols):
-                refusal = InvalidTick("too_many_symbols", f"this worker holds {len(census)} symbols (FLAMEBACK_MAX_SYMBOLS)")
+                refusal = InvalidTick(
+                    "too_many_symbols", f"this worker holds {len(census)} symbols (FLAMEBACK_MAX_SYMBOLS)"
+                )
                 step.refused.append((event, tick, refusal))
                 continue
             state = step.states[tick.symbol] = SymbolState.from_value(value, settings.periods_per_year)
@@ -137,9 +141,13 @@ def _store(table: Any, values: dict[str, Any], last_event: dict[str, EventT]) ->
 
 
 async def _publish_features(applied: Sequence[tuple[EventT, dict[str, Any]]]) -> None:
-    """Feature rows on ``real-features-ticks`` (the original system's public output topic)."""
-    for _event, row in applied:
-        await features_topic.send(key=row["symbol"].encode(), value=_json_row(row))
+    """Feature rows on ``real-features-ticks`` (the original system's public output topic), straight to aiokafka.
+
+    Keyed by symbol on the symbol's default-partitioner partition, as a plain producer would put them.
+    """
+    records = [(partition_for(row["symbol"], settings.partitions), row["symbol"].encode(), _json_row(row))
+               for _event, row in applied]  # fmt: skip
+    await publish_records(app, features_topic.get_topic_name(), records)
 
 
 def _json_row(row: dict[str, Any]) -> bytes:

@@ -11,7 +11,8 @@ Each figure stands beside a baseline measured in the same run on the same machin
 - ``bench/pipeline.py``: end to end through the embedded broker and a worker, vs a
   re-creation of the original architecture; latency at a fixed rate; worker peak RSS.
 
-Options: ``--only indicators,inference,...`` and ``--quick`` (smaller inputs).
+Options: ``--only indicators,inference,...``, ``--quick`` (smaller inputs) and
+``--baseline-ref REF`` (the pipeline suite compares this tree with REF's code instead).
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(SUITES), help="comma-separated suites to run")
     parser.add_argument("--quick", action="store_true", help="smaller inputs (a smoke run, not for figures)")
+    parser.add_argument("--baseline-ref", metavar="REF",
+                        help="pipeline suite: compare with REF's code case by case (bench.pipeline --baseline-ref)")  # fmt: skip
     args = parser.parse_args()
     memory = psutil.virtual_memory().total / 2**30
     print(f"machine: {os.cpu_count()} cores, {memory:.0f} GiB; figures beside same-run baselines")
@@ -64,7 +67,12 @@ def main() -> None:
     for suite in [s.strip() for s in args.only.split(",") if s.strip()]:
         started = time.monotonic()
         module = importlib.import_module(f"bench.{suite}")
-        rows = module.run(**(QUICK_ARGS.get(suite, {}) if args.quick else {}))
+        kwargs = QUICK_ARGS.get(suite, {}) if args.quick else {}
+        if suite == "pipeline" and args.baseline_ref:
+            compare = {k: v for k, v in kwargs.items() if k in ("ticks", "latency_seconds")}
+            rows = module.compare_with_ref(args.baseline_ref, **compare)
+        else:
+            rows = module.run(**kwargs)
         rows = module.table_rows(rows) if hasattr(module, "table_rows") else rows  # suites with their own layout
         print(f"[{suite}] done in {time.monotonic() - started:.0f}s", flush=True)
         table.extend((suite, row) for row in rows)

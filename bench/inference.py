@@ -47,7 +47,7 @@ def _rate(engine: SignalEngine, rows: list[dict], batch_size: int) -> float:
     engine.predict(rows[:batch_size])  # warm caches and thread pools outside the timing
     started = time.perf_counter()
     for i in range(0, len(rows), batch_size):
-        engine.predict(rows[i:i + batch_size])
+        engine.predict(rows[i : i + batch_size])
     return len(rows) / (time.perf_counter() - started)
 
 
@@ -85,8 +85,12 @@ def format_results(results: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=Path, default=Path("models/artifacts"),
-                        help="artifacts root (default models/artifacts); generated models if none is valid")
+    parser.add_argument(
+        "--models",
+        type=Path,
+        default=Path("models/artifacts"),
+        help="artifacts root (default models/artifacts); generated models if none is valid",
+    )
     parser.add_argument("--batched-rows", type=int, default=20_000)
     parser.add_argument("--single-rows", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=500)

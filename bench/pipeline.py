@@ -17,7 +17,16 @@ file and on PostgreSQL, in one run — a throwaway PostgreSQL server on this mac
 (``tests/postgres.py``: Debian's server, default durability, fsync on), each figure
 beside SQLite's.
 
+With ``--baseline-ref REF`` (e.g. ``b5be3ab``), instead: REF's code, extracted with
+``git archive``, against this tree, case by case in one run — one tick per message and
+packed at full speed (``--ticks``, default 60,000), worker CPU per 1,000 ticks, and
+latency at 40 % of this tree's one-per-message capacity and at ``--rate``, one tick per
+message. ``--profile FILE`` records the worker with py-spy through a one-tick-per-message
+run and prints where its time goes per 1,000 ticks (with ``--baseline-ref``, REF's first).
+
     .venv/bin/python -m bench.pipeline [--ticks N] [--rate 1000] [--latency-seconds 20] [--databases [--repeat 3]]
+    .venv/bin/python -m bench.pipeline --baseline-ref b5be3ab [--ticks 60000] [--latency-seconds 15]
+    .venv/bin/python -m bench.pipeline --profile /tmp/worker.raw [--baseline-ref b5be3ab] [--ticks 20000]
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -38,6 +48,7 @@ import psutil
 from sqlalchemy import create_engine, select
 from sqlalchemy.pool import NullPool
 
+from bench.worker_profile import PySpyRecorder, summarise
 from flameback_app.broker import ensure_topics
 from flameback_app.db import predictions
 from flameback_app.kafka_client import kafka_client_config
@@ -65,17 +76,20 @@ def tick_file(limit: int | None) -> Path:
     return path
 
 
-def trained_models() -> Path:
-    """A model version to run with (trained once on 40,000 ticks and cached).
+def trained_models(code_dir: Path = REPO) -> Path:
+    """A model version to run with, trained once on 40,000 ticks by ``code_dir``'s own ``train`` and cached.
 
-    One cache per artifact format: checkouts from before the skops format share /tmp and
-    would neither load nor write the other's versions.
+    This tree's versions are cached in /tmp, one cache per artifact format (checkouts
+    from before the skops format share /tmp and would neither load nor write the
+    other's versions); another commit's tree (``--baseline-ref``) gets versions of its
+    own format, trained into that tree.
     """
-    models = CACHE / f"models-format{ARTIFACT_FORMAT}"
+    models = CACHE / f"models-format{ARTIFACT_FORMAT}" if code_dir == REPO else code_dir / ".bench-models"
     if not any(models.glob("*/manifest.json")):
-        print("training a model version for the benchmark (once, cached in /tmp)…", file=sys.stderr)
-        subprocess.run([*FAUST, "train", str(tick_file(40_000)), "--out", str(models)], cwd=REPO, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        print(f"training a model version for the benchmark with {code_dir} (once, cached)…", file=sys.stderr)
+        env = {**os.environ, "PYTHONPATH": str(code_dir)} if code_dir != REPO else None
+        subprocess.run([*FAUST, "train", str(tick_file(40_000)), "--out", str(models)], cwd=code_dir, env=env,
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     return models
 
 
@@ -99,37 +113,63 @@ class PeakRss:
 
 
 def flameback_run(root: Path, file: Path, n: int, rate: float | None, pack: int = 64, workers: int = 1,
-                  db_url: str | None = None) -> dict:  # fmt: skip
+                  db_url: str | None = None, code_dir: Path = REPO, profile: Path | None = None) -> dict:  # fmt: skip
     """A fresh broker and worker(s) (topics are shared by name, so every run gets its own broker).
 
     The database is a new SQLite file in ``root``, or ``db_url`` (an empty database).
+    ``code_dir`` is the source tree the worker and the feed run (another commit's, for a
+    same-run baseline); ``profile``: record the (first) worker with py-spy into that file.
     """
     root.mkdir(parents=True, exist_ok=True)
     broker = Broker(root / "tansu.log").start()
     try:
-        return _flameback_run(root, broker, file, n, rate, pack, workers, db_url)
+        return _flameback_run(root, broker, file, n, rate, pack, workers, db_url, code_dir, profile)
     finally:
         broker.stop()
 
 
 def _flameback_run(root: Path, broker: Broker, file: Path, n: int, rate: float | None, pack: int,
-                   workers: int, db_url: str | None) -> dict:  # fmt: skip
+                   workers: int, db_url: str | None, code_dir: Path, profile: Path | None) -> dict:  # fmt: skip
     stack = Stack(root=root, broker=broker, app_id=f"bench-{uuid.uuid4().hex[:6]}", db_url=db_url,
-                  extra_env={"FLAMEBACK_MODELS_DIR": str(trained_models())})  # fmt: skip
+                  extra_env={"FLAMEBACK_MODELS_DIR": str(trained_models(code_dir))}, code_dir=code_dir)  # fmt: skip
     names = [f"w{i + 1}" for i in range(workers)]
-    rss = [PeakRss(stack.start_worker(name).pid) for name in names]
-    for name in names:
-        wait_for(lambda w=name: (h := stack.health(w)) and any(a.startswith("futures-ticks") for a in h["assigned"]),
-                 120, f"worker {name} to own futures-ticks partitions")  # fmt: skip
+    pids = [stack.start_worker(name).pid for name in names]
+    rss = [PeakRss(pid) for pid in pids]
+    for name in names:  # the clock starts once each worker owns partitions and has loaded its models
+        wait_for(lambda w=name: (h := stack.health(w)) and h.get("model_version")
+                 and any(a.startswith("futures-ticks") for a in h["assigned"]),
+                 120, f"worker {name} to own futures-ticks partitions and load its models")  # fmt: skip
+    recorder = PySpyRecorder(pids[0], profile) if profile else None
+    cpu_before, broker_before = sum(_cpu_s(pid) for pid in pids), _cpu_s(broker.proc.pid)
+    feed_before = _children_cpu_s()
     started = time.monotonic()
     args = ["replay", str(file), "--no-progress", "--pack", str(pack), *(["--rate", str(rate)] if rate else ["--max"])]
     stack.run_command(*args, timeout=1800)
+    feed_cpu = _children_cpu_s() - feed_before
     stack.wait_rows(n, timeout=1800)
     elapsed = time.monotonic() - started
+    cpu = sum(_cpu_s(pid) for pid in pids) - cpu_before
+    broker_cpu = _cpu_s(broker.proc.pid) - broker_before
+    if recorder:
+        recorder.stop()
     peak = max(r.stop() for r in rss)
     latencies = _latencies(stack.database_url)
     stack.stop_all()
-    return {"elapsed_s": elapsed, "ticks_per_s": n / elapsed, "rss_mb": peak, **latencies}
+    return {"elapsed_s": elapsed, "ticks_per_s": n / elapsed, "rss_mb": peak,
+            "worker_cpu_ms_per_1000": cpu * 1e6 / n, "feed_cpu_ms_per_1000": feed_cpu * 1e6 / n,
+            "broker_cpu_ms_per_1000": broker_cpu * 1e6 / n, **latencies}  # fmt: skip
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's finished children (the feed, run to completion)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (all its threads)."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def _latencies(url: str) -> dict[str, float]:
@@ -286,6 +326,91 @@ def compare_databases(ticks: int | None = None, rate: float = 1000.0, latency_se
     return rows
 
 
+def baseline_tree(ref: str, into: Path) -> Path:
+    """``ref``'s source tree, extracted with ``git archive`` (no checkout is touched)."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref], check=True,
+                             capture_output=True).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def compare_with_ref(ref: str, ticks: int | None = 60_000, latency_seconds: float = 15.0,
+                     rate: float = 1000.0) -> list[dict]:  # fmt: skip
+    """This tree against ``ref``'s code, case by case in one run (``ref`` first each time).
+
+    Cases: one tick per message and packed at full speed, then paced one tick per
+    message at 40 % of this tree's one-per-message capacity and at ``rate``; and the
+    indicator engine's µs/tick, which places the machine.
+    """
+    trained_models()
+    full = tick_file(ticks)
+    n_full = sum(1 for _ in full.open()) - 1
+    with tempfile.TemporaryDirectory(prefix="flameback-bench-") as tmp:
+        root = Path(tmp)
+        base_code = baseline_tree(ref, root / "baseline-code")
+
+        def both(case: str, file: Path, n: int, pace: float | None, pack: int) -> tuple[dict, dict]:
+            runs = {}
+            for who, code in ((ref, base_code), ("this tree", REPO)):
+                slug = f"{case}-{'base' if code is base_code else 'this'}".replace(" ", "-").replace("/", "-")
+                runs[who] = _logged(f"{case}, {who}", flameback_run(root / slug, file, n, pace, pack=pack,
+                                                                     code_dir=code))  # fmt: skip
+            return runs["this tree"], runs[ref]
+
+        single = both("1 tick/message", full, n_full, None, 1)
+        packed = both("packed", full, n_full, None, 64)
+        rate40 = max(100.0, int(0.4 * single[0]["ticks_per_s"] / 50) * 50.0)
+        paced = {r: both(f"paced {r:.0f}/s", tick_file(int(r * latency_seconds)), int(r * latency_seconds), r, 1)
+                 for r in dict.fromkeys((rate40, rate))}  # fmt: skip
+    rows = [
+        _row(f"ticks/s, one tick per message ({n_full:,} ticks)", single, "ticks_per_s", "ticks/s", "higher"),
+        _row(f"ticks/s, packed ({n_full:,} ticks)", packed, "ticks_per_s", "ticks/s", "higher"),
+        _row("worker CPU per 1,000 ticks, one per message", single, "worker_cpu_ms_per_1000", "ms", "lower"),
+        _row("  feed (replay --pack 1) CPU per 1,000 ticks", single, "feed_cpu_ms_per_1000", "ms", "lower"),
+        _row("  broker (Tansu) CPU per 1,000 ticks", single, "broker_cpu_ms_per_1000", "ms", "lower"),
+    ]
+    for r, pair in paced.items():
+        share = f" ({r / single[0]['ticks_per_s']:.0%} of capacity)"
+        rows += [
+            _row(f"tick→row p50 at {r:,.0f}/s, 1/message{share}", pair, "p50_ms", "ms", "lower"),
+            _row(f"tick→row p99 at {r:,.0f}/s, 1/message{share}", pair, "p99_ms", "ms", "lower"),
+        ]
+    rows.append({"name": "indicator engine µs/tick (places the machine)", "figure": engine_micros_per_tick(),
+                 "baseline": None, "unit": "µs", "better": "lower"})  # fmt: skip
+    return rows
+
+
+def _row(name: str, pair: tuple[dict, dict], key: str, unit: str, better: str) -> dict:
+    return {"name": name, "figure": pair[0].get(key), "baseline": pair[1].get(key), "unit": unit, "better": better}
+
+
+def engine_micros_per_tick(ticks: int = 200_000) -> float:
+    """The indicator engine's CPU µs/tick over 39 symbols (``bench.indicators``' figure, fewer repeats)."""
+    from bench.indicators import load_ticks, micros_per_tick, run_engine
+
+    return micros_per_tick(run_engine, load_ticks(ticks)[1], repeats=3)
+
+
+def profile_one_per_message(out: Path, ticks: int, ref: str | None) -> None:
+    """Record the worker with py-spy through a one-tick-per-message run of ``ticks`` ticks; print the summary.
+
+    With ``ref``, the same for ``ref``'s code first, into ``<out>.<ref>``.
+    """
+    trained_models()
+    file = tick_file(ticks)
+    n = sum(1 for _ in file.open()) - 1
+    with tempfile.TemporaryDirectory(prefix="flameback-bench-") as tmp:
+        root = Path(tmp)
+        trees = [(ref, baseline_tree(ref, root / "baseline-code"), out.with_name(f"{out.name}.{ref}"))] if ref else []
+        for who, code, raw in [*trees, ("this tree", REPO, out)]:
+            result = _logged(f"profiled, {who}", flameback_run(root / f"profile-{who}".replace(" ", "-"), file, n,
+                                                               None, pack=1, code_dir=code, profile=raw))  # fmt: skip
+            print(f"\n== {who}: {result['ticks_per_s']:,.0f} ticks/s under py-spy, worker CPU "
+                  f"{result['worker_cpu_ms_per_1000']:,.0f} ms per 1,000 ticks ({raw})")  # fmt: skip
+            print(summarise(raw, n))
+
+
 def _logged(what: str, result: dict) -> dict:
     print(f"{what}: {result}", file=sys.stderr, flush=True)
     return result
@@ -315,9 +440,17 @@ def main() -> None:
     parser.add_argument("--databases", action="store_true",
                         help="compare PostgreSQL (a throwaway local server) with SQLite instead")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=1, help="--databases: runs per database, alternating")
+    parser.add_argument("--baseline-ref", metavar="REF",
+                        help="compare with REF's code (git archive), case by case in this run")  # fmt: skip
+    parser.add_argument("--profile", metavar="FILE", type=Path,
+                        help="py-spy the worker through a one-tick-per-message run (--ticks, default 20,000)")  # fmt: skip
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")
-    if args.databases:
+    if args.profile:
+        profile_one_per_message(args.profile, args.ticks or 20_000, args.baseline_ref)
+    elif args.baseline_ref:
+        print_table(compare_with_ref(args.baseline_ref, args.ticks or 60_000, args.latency_seconds, args.rate))
+    elif args.databases:
         print_table(compare_databases(args.ticks, args.rate, args.latency_seconds, args.repeat))
     else:
         print_table(run(args.ticks, args.rate, args.latency_seconds, args.baseline_seconds))

@@ -22,6 +22,7 @@ from flameback_app.faust_fixes.transport import FixedTransportApp, FixesConfig
 from flameback_app.faust_fixes.versions import require_tested_versions
 from flameback_app.faust_handles import faust_credentials
 from flameback_app.kafka_client import KafkaClientConfig, kafka_client_config
+from flameback_app.lean_faust import QuietMonitor
 from flameback_app.model_service import ModelService
 from flameback_app.runtime import Runtime
 from flameback_app.settings import Settings, load_settings
@@ -127,6 +128,7 @@ def create_app(settings: Settings) -> faust.App:
         # Our Faust fixes: the transport's consumer/producer classes, and the table manager's recovery.
         faust_fixes=FixesConfig(source_topics=settings.topics.sources, fetch_max_wait_ms=settings.fetch_max_wait_ms),
         TableManager=TableManager,
+        Monitor=QuietMonitor,  # nothing reads Faust's per-message statistics (flameback_app.lean_faust)
         **extra,
     )
     app.flameback_settings = settings

@@ -162,6 +162,7 @@ class Stack:
     db_file: Path | None = None  # default: <root>/flameback.db
     bootstrap_url: str | None = None  # default: the broker's URL; e.g. "kafka://a;kafka://b" for two brokers
     db_url: str | None = None  # any SQLAlchemy URL (PostgreSQL); default: the SQLite file db_path
+    code_dir: Path = REPO  # the source tree the worker and commands run (bench: an older commit's tree)
 
     @property
     def db_path(self) -> Path:
@@ -185,6 +186,8 @@ class Stack:
             "FLAMEBACK_PARTITIONS": str(self.partitions),
             "PYTHONUNBUFFERED": "1",
         })  # fmt: skip
+        if self.code_dir != REPO:  # its packages, not the installed checkout's, must be imported
+            env["PYTHONPATH"] = str(self.code_dir)
         env.update(self.extra_env)
         env.update(extra)
         return env
@@ -196,7 +199,7 @@ class Stack:
         port = self.web_ports.setdefault(name, free_port())
         env = self.env(FLAMEBACK_WEB_PORT=str(port), FLAMEBACK_DATA_DIR=str(self.state_dir(name)), **extra_env)
         log = open(self.root / f"worker-{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen([*FAUST, "worker", "-l", "info"], cwd=REPO, env=env, stdout=log,
+        proc = subprocess.Popen([*FAUST, "worker", "-l", "info"], cwd=self.code_dir, env=env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         self.workers[name] = proc
         return proc
@@ -245,7 +248,7 @@ class Stack:
                         f"worker {name} to be assigned partitions (log: {self.root}/worker-{name}.log)")  # fmt: skip
 
     def run_command(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([*FAUST, *args], cwd=REPO, env=self.env(FLAMEBACK_DATA_DIR=str(self.root / "cli")),
+        return subprocess.run([*FAUST, *args], cwd=self.code_dir, env=self.env(FLAMEBACK_DATA_DIR=str(self.root / "cli")),
                               capture_output=True, text=True, timeout=timeout, check=check)  # fmt: skip
 
     def row_count(self) -> int:

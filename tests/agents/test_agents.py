@@ -38,6 +38,13 @@ class Recorder:
         self.sent.append(kwargs)
 
 
+class BatchRecorder(Recorder):
+    """Stands in for ``lean_faust.publish_records`` (the features' batched sends): keeps each record."""
+
+    async def __call__(self, app: object, topic: str, records: list[tuple[int, bytes, bytes]]) -> None:  # type: ignore[override]
+        self.sent += [{"topic": topic, "partition": p, "key": k, "value": v} for p, k, v in records]
+
+
 @pytest.fixture(scope="module", autouse=True)
 def in_memory_tables() -> None:
     app.conf.store = "memory://"
@@ -60,10 +67,10 @@ def pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[s
     schema.upgrade(runtime.db)
     monkeypatch.setattr(runtime, "counters", PipelineCounters())
     monkeypatch.setattr(runtime, "signals", SignalEngine(None))
-    sends = {"dlq": Recorder(), "rekeyed": Recorder(), "features": Recorder()}
+    sends = {"dlq": Recorder(), "rekeyed": Recorder(), "features": BatchRecorder()}
     monkeypatch.setattr(dead_letters.dead_letter_topic, "send", sends["dlq"])
     monkeypatch.setattr(indicator_stage.rekeyed_topic, "send", sends["rekeyed"])
-    monkeypatch.setattr(indicator_stage.features_topic, "send", sends["features"])
+    monkeypatch.setattr(indicator_stage, "publish_records", sends["features"])
     yield sends  # tables persist across tests (in memory): each test uses its own symbols
 
 
@@ -114,6 +121,8 @@ def test_ingest_computes_stores_and_skips_stale(pipeline: dict[str, Recorder], l
     value = symbol_states[symbol.encode()]
     assert value["last_ts"] == "2024-01-25T00:00:00" and value["ticks"] == len(prices)
     assert len(pipeline["features"].sent) == len(prices)
+    assert {(s["topic"], s["partition"], s["key"]) for s in pipeline["features"].sent} == {
+        (indicator_stage.features_topic.get_topic_name(), home, symbol.encode())}  # fmt: skip
 
 
 def test_bad_payloads_are_dead_lettered_and_processing_continues(pipeline: dict[str, Recorder], loop) -> None:

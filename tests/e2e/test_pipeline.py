@@ -25,7 +25,8 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
 from flameback_app.db import FEATURE_COLUMNS, model_registry, predictions
-from flameback_app.topics import DEAD_LETTERS, TICKS
+from flameback_app.partitioning import partition_for
+from flameback_app.topics import DEAD_LETTERS, FEATURES, TICKS
 from tests.harness import Stack, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -123,6 +124,22 @@ def test_web_views_serve_table_state(stack: Stack, real_subset: Path) -> None:
     health = stack.health()
     assert health["status"] == "ok" and health["assigned"]
     assert stack.get_json("w1", "/state/NOPE/") is None  # 404 → urlopen raises → None
+    assert_feature_rows_published(stack, ticks)
+
+
+def assert_feature_rows_published(stack: Stack, ticks: list[tuple[str, str]]) -> None:
+    """One feature row per tick on the features topic, keyed by symbol, on the symbol's partition, in order."""
+    bootstrap = stack.broker.url.removeprefix("kafka://")
+    records = asyncio.run(_read_topic(bootstrap, FEATURES, len(ticks), timeout=30))
+    assert len(records) == len(ticks)
+    by_symbol: dict[str, list[str]] = {}
+    for record in records:
+        row = json.loads(record.value)
+        assert record.key == row["symbol"].encode()
+        assert record.partition == partition_for(row["symbol"], stack.partitions)
+        stamp = datetime.fromisoformat(row["timestamp"]).replace(tzinfo=None).isoformat()
+        by_symbol.setdefault(row["symbol"], []).append(stamp)
+    assert by_symbol == {symbol: [t for s, t in ticks if s == symbol] for symbol in by_symbol}
 
 
 async def _send_raw(bootstrap: str, messages: list[tuple[bytes | None, bytes, int | None]], topic: str = TICKS) -> None:
@@ -155,11 +172,17 @@ async def _read_topic(bootstrap: str, topic: str, expected: int, timeout: float)
 def test_bad_input_goes_to_dead_letters_and_good_ticks_are_processed(stack: Stack) -> None:
     stack.start_worker()
     stack.wait_assigned()
+
     def good(symbol: str, i: int) -> bytes:
         return json.dumps({"symbol": symbol, "price": 100 + i, "timestamp": f"2024-01-{i + 1:02d}"}).encode()
 
-    bad = [b"{not json", b'{"symbol":"X","price":"1","timestamp":"2024-01-01"}', b"\xff\x00\x01",
-           json.dumps({"symbol": "X", "price": 1.0}).encode(), b'{"symbol":"X","price":NaN,"timestamp":"2024"}']
+    bad = [
+        b"{not json",
+        b'{"symbol":"X","price":"1","timestamp":"2024-01-01"}',
+        b"\xff\x00\x01",
+        json.dumps({"symbol": "X", "price": 1.0}).encode(),
+        b'{"symbol":"X","price":NaN,"timestamp":"2024"}',
+    ]
     mixed: list[tuple[bytes | None, bytes, int | None]] = []
     for i in range(10):
         mixed.append((b"KEYED Test", good("KEYED Test", i), None))  # keyed: processed where it lands
