@@ -41,7 +41,7 @@ class Recorder:
 class BatchRecorder(Recorder):
     """Stands in for ``lean_faust.publish_records`` (the features' batched sends): keeps each record."""
 
-    async def __call__(self, app: object, topic: str, records: list[tuple[int, bytes, bytes]]) -> None:  # type: ignore[override]
+    async def __call__(self, app: object, topic: str, records: list[tuple[int, bytes, bytes]]) -> None:  # type: ignore[override] - publish_records' signature, not Recorder's
         self.sent += [{"topic": topic, "partition": p, "key": k, "value": v} for p, k, v in records]
 
 
