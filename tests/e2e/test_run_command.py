@@ -111,8 +111,9 @@ def call_dash(output: str, inputs: dict[str, object]) -> dict:
 def terminal_rows() -> tuple[str, int] | None:
     """(a symbol, how many price points the terminal draws for it), or None while it has none."""
     try:
-        symbols = call_dash("symbol-picker.options", {"symbols-interval.n_intervals": 1})["symbol-picker"]
-        symbol = symbols.get("value")
+        picker = call_dash("symbol-picker.options", {"symbols-interval.n_intervals": 1})["symbol-picker"]
+        options = picker.get("options") or []  # the overview is the first screen: no symbol is chosen for us
+        symbol = picker.get("value") or (options[0]["value"] if options else None)
         if not symbol:
             return None
         view = call_dash("price-chart.figure", {"refresh-interval.n_intervals": 1, "symbol-picker.value": symbol})
