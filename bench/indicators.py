@@ -23,9 +23,9 @@ import numpy as np
 import talib
 from talipp.indicators import BB, EMA, MACD, ROC, RSI, SMA, StdDev
 
+from flameback_app.core.ta import FEATURE_FIELDS, IndicatorState, step
+from flameback_app.core.ticks_csv import read_ticks
 from flameback_app.settings import Settings
-from flameback_app.ta import FEATURE_FIELDS, IndicatorState, step
-from flameback_app.ticks_csv import read_ticks
 
 SYMBOLS = 39
 ANNUALISER = math.sqrt(252)

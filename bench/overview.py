@@ -35,7 +35,7 @@ from sqlalchemy import text
 from bench.dashboard import fresh_database
 from dashboard import overview, queries
 from dashboard.callbacks import Source, overview_update
-from flameback_app.db import (
+from flameback_app.storage.db import (
     MODEL_COLUMNS,
     PROBABILITY_COLUMNS,
     RULE_COLUMNS,

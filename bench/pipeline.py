@@ -49,9 +49,9 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.pool import NullPool
 
 from bench.worker_profile import PySpyRecorder, summarise
-from flameback_app.broker import ensure_topics
-from flameback_app.db import predictions
-from flameback_app.kafka_client import kafka_client_config
+from flameback_app.broker.embedded import ensure_topics
+from flameback_app.kafka.kafka_client import kafka_client_config
+from flameback_app.storage.db import predictions
 from models.registry import FORMAT as ARTIFACT_FORMAT
 from tests.harness import FAUST, REAL_FILE, REPO, Broker, Stack, settings_from_env, wait_for
 
@@ -66,7 +66,7 @@ def tick_file(limit: int | None) -> Path:
         from tests.e2e.conftest import generated_rows, write_long_csv
 
         if REAL_FILE.exists():
-            from flameback_app.ticks_csv import read_ticks
+            from flameback_app.core.ticks_csv import read_ticks
 
             rows = [(t.tick.symbol, t.tick.price, t.tick.timestamp.isoformat()) for t in read_ticks(REAL_FILE)]
             rows.sort(key=lambda r: r[2])

@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 
-from flameback_app.broker import (
+from flameback_app.broker.embedded import (
     MEMORY_STORAGE,
     BrokerStorage,
     kafka_ready,
@@ -32,7 +32,7 @@ from flameback_app.broker import (
     start_tansu,
     stop_process,
 )
-from flameback_app.kafka_client import kafka_client_config
+from flameback_app.kafka.kafka_client import kafka_client_config
 from flameback_app.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,7 +90,7 @@ class S3Server:
                 "FLAMEBACK_S3_ACCESS_KEY_ID": self.ACCESS_KEY, "FLAMEBACK_S3_SECRET_ACCESS_KEY": self.SECRET_KEY}  # fmt: skip
 
     def storage(self) -> BrokerStorage:
-        from flameback_app.broker import broker_storage
+        from flameback_app.broker.embedded import broker_storage
 
         return broker_storage(settings_from_env(self.env()))
 

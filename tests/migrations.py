@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine, MetaData, Table, create_engine, insert, select
 
-from flameback_app import db, schema
+from flameback_app.storage import db, schema
 from tests.browser.seed import counters, prediction_rows, scoreboard_rows
 
 FROZEN_DDL = Path(__file__).resolve().parent / "schema_62372df"

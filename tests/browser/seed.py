@@ -1,8 +1,8 @@
 """Realistic ``predictions``/``scoreboard``/``pipeline_counters`` rows for terminal tests and its benchmark.
 
 Reads nothing; writes only the database it is given, through the worker's own
-writers (:mod:`flameback_app.db`). Prices are a log-normal random walk per symbol on
-business days; indicators come from the live engine (:func:`flameback_app.ta.step`),
+writers (:mod:`flameback_app.storage.db`). Prices are a log-normal random walk per symbol on
+business days; indicators come from the live engine (:func:`flameback_app.core.ta.step`),
 so warm-up rows have exactly the nulls the worker writes. Signals follow the five
 rules on those indicators; the model columns are plausible probabilities (this
 module does not train models).
@@ -19,7 +19,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from flameback_app.db import (
+from flameback_app.core.records import utc_now
+from flameback_app.core.ta import IndicatorState, step
+from flameback_app.storage.db import (
     ALL_SYMBOLS,
     MODEL_COLUMNS,
     PROBABILITY_COLUMNS,
@@ -29,9 +31,7 @@ from flameback_app.db import (
     upsert_scoreboard,
     write_counters,
 )
-from flameback_app.records import utc_now
-from flameback_app.schema import upgrade
-from flameback_app.ta import IndicatorState, step
+from flameback_app.storage.schema import upgrade
 
 START = datetime(2018, 1, 2)
 MODELS_READY_AT = 34  # first tick with every indicator (MACD signal) valid
@@ -114,7 +114,7 @@ def scoreboard_rows(symbols: Sequence[str], seed: int = 0) -> list[dict[str, Any
 
 
 def counters(ticks: int, last_tick_time: float, rejected: int = 3) -> dict[str, float]:
-    """The figures the worker's counters snapshot writes (flameback_app.counters)."""
+    """The figures the worker's counters snapshot writes (flameback_app.worker.counters)."""
     return {"ticks_processed": ticks, "ticks_per_s": 412.5, "rejected_total": rejected, "stale_total": 7,
             "forwarded_total": ticks, "rows_written": ticks, "last_tick_time": last_tick_time}  # fmt: skip
 

@@ -31,9 +31,9 @@ from dashboard.callbacks import (
     view_update,
 )
 from dashboard.symbols import describe, load_symbol_sheet
-from flameback_app import schema
-from flameback_app.db import insert_predictions, make_engine, write_counters
-from flameback_app.schema import upgrade
+from flameback_app.storage import schema
+from flameback_app.storage.db import insert_predictions, make_engine, write_counters
+from flameback_app.storage.schema import upgrade
 from tests.browser.seed import prediction_rows, seed_database
 from tests.migrations import HEAD_REVISION, NEXT_REVISION_ID, migrations_with_next_revision
 

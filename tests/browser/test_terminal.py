@@ -29,9 +29,9 @@ from dashboard.app import create_app
 from dashboard.callbacks import EMPTY_DB, LOCKED_DB
 from dashboard.figures import fmt_price
 from dashboard.links import search_for
-from flameback_app.db import insert_predictions, make_engine, predictions, write_counters
-from flameback_app.records import utc_now
-from flameback_app.schema import upgrade
+from flameback_app.core.records import utc_now
+from flameback_app.storage.db import insert_predictions, make_engine, predictions, write_counters
+from flameback_app.storage.schema import upgrade
 from tests.browser.seed import prediction_rows, seed_database
 
 pytestmark = pytest.mark.browser

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from flameback_app.broker import resolve_tansu_bin
+from flameback_app.broker.embedded import resolve_tansu_bin
 from tests.e2e.test_pipeline import assert_rows_match_offline
 from tests.e2e.test_resilience import head
 from tests.harness import Broker, S3Server, Stack, free_port, wait_for

@@ -24,9 +24,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
-from flameback_app.db import FEATURE_COLUMNS, model_registry, predictions
-from flameback_app.partitioning import partition_for
-from flameback_app.topics import DEAD_LETTERS, FEATURES, TICKS
+from flameback_app.core.partitioning import partition_for
+from flameback_app.core.topics import DEAD_LETTERS, FEATURES, TICKS
+from flameback_app.storage.db import FEATURE_COLUMNS, model_registry, predictions
 from tests.harness import Stack, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]

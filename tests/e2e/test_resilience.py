@@ -26,8 +26,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from flameback_app.partitioning import partition_for
-from flameback_app.topics import DEAD_LETTERS
+from flameback_app.core.partitioning import partition_for
+from flameback_app.core.topics import DEAD_LETTERS
 from tests.e2e.test_pipeline import _read_topic, _send_raw, assert_rows_match_offline, input_ticks
 from tests.harness import FAUST, REPO, Broker, Stack, free_port, wait_for
 

@@ -22,7 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from flameback_app.topics import TICKS as TICKS_TOPIC
+from flameback_app.core.topics import TICKS as TICKS_TOPIC
 from tests.e2e.test_pipeline import assert_rows_match_offline
 from tests.e2e.test_resilience import head, start_feed
 from tests.harness import Broker, S3Server, Stack, wait_for

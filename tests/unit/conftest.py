@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import talib
 
+from flameback_app.core.ta import FEATURE_FIELDS, IndicatorState, step
+from flameback_app.core.ticks_csv import read_ticks
 from flameback_app.settings import Settings
-from flameback_app.ta import FEATURE_FIELDS, IndicatorState, step
-from flameback_app.ticks_csv import read_ticks
 
 SHARED_DATA = Settings().market_data_dir
 REAL_FILE = Settings().market_file

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from flameback_app import db, schema
+from flameback_app.storage import db, schema
 
 
 def prediction_rows(n: int, symbol: str = "ES1 Index", start: int = 0) -> list[dict]:

@@ -1,4 +1,4 @@
-"""One focused test per fix in ``flameback_app.faust_fixes``, each run with and without the fix.
+"""One focused test per fix in ``flameback_app.kafka.faust_fixes``, each run with and without the fix.
 
 The races these fixes answer (a fetch outliving a rebalance, a batch cut by a crash, a
 broker SIGKILLed) cannot be forced on demand, so each test builds the state the race
@@ -28,10 +28,10 @@ from aiokafka.client import AIOKafkaClient
 from aiokafka.protocol.metadata import MetadataResponse_v0
 from faust.types import TP, Message
 
-from flameback_app.faust_fixes import clients, versions
-from flameback_app.faust_fixes.acks import mark_processed
-from flameback_app.faust_fixes.recovery import TableManager
-from flameback_app.faust_fixes.transport import FixedTransportApp, FixesConfig
+from flameback_app.kafka.faust_fixes import clients, versions
+from flameback_app.kafka.faust_fixes.acks import mark_processed
+from flameback_app.kafka.faust_fixes.recovery import TableManager
+from flameback_app.kafka.faust_fixes.transport import FixedTransportApp, FixesConfig
 
 SOURCE = "source-topic"
 TP0 = TP(SOURCE, 0)

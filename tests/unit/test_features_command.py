@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from flameback_app.offline import OUTPUT_COLUMNS, iter_feature_rows, write_features_csv
-from flameback_app.ta import FEATURE_FIELDS, IndicatorState, step
+from flameback_app.core.offline import OUTPUT_COLUMNS, iter_feature_rows, write_features_csv
+from flameback_app.core.ta import FEATURE_FIELDS, IndicatorState, step
 
 REPO = Path(__file__).resolve().parents[2]
 FAUST = Path(sys.executable).with_name("faust")

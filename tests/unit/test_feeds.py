@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from flameback_app.core.records import Tick
 from flameback_app.feeds import TickPacker, WallClockStamps, looped, simulated_ticks
-from flameback_app.records import Tick
 
 
 def ticks(symbols: list[str], rounds: int) -> list[Tick]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flameback_app.health import WorkerHealth
+from flameback_app.worker.health import WorkerHealth
 
 
 def test_database_writes_failing_is_a_reason_after_the_delay_and_clears_on_success() -> None:

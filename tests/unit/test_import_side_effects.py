@@ -19,12 +19,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("flameback_app", "models", "tables", "dashboard", "bench")
 # The Faust layer: modules that register agents, tables, commands, timers or views on the app.
-FAUST_LAYER = ("flameback_app.faust_app", "flameback_app.commands", "flameback_app.views", "flameback_app.upkeep",
-               "flameback_app.schedules",
+FAUST_LAYER = ("flameback_app.faust_app", "flameback_app.cli.commands", "flameback_app.web.views", "flameback_app.tasks.upkeep",
+               "flameback_app.tasks.schedules",
                "tables.definitions", "agents")  # fmt: skip
 # Run by Alembic as scripts, and ``python -m`` entry points (bench.pipeline drives the test harness, which
 # reads the settings at import as every entry point does): not library modules.
-NOT_MODULES = ("flameback_app.migrations", "dashboard.__main__", "bench.__main__", "bench.pipeline")
+NOT_MODULES = ("flameback_app.storage.migrations", "dashboard.__main__", "bench.__main__", "bench.pipeline")
 
 PROBE = r"""
 import gc, importlib, json, os, pkgutil, sys, threading
@@ -81,7 +81,7 @@ def probe(tmp_path: Path, targets: list[str], skip: tuple[str, ...]) -> dict:
 def test_importing_every_module_outside_the_faust_layer_builds_nothing(tmp_path: Path) -> None:
     report = probe(tmp_path, list(PACKAGES), FAUST_LAYER + NOT_MODULES)
     assert len(report["imported"]) > 40, report["imported"]  # the walk really imported the tree
-    assert "flameback_app.ta.engine" in report["imported"] and "models.train" in report["imported"]
+    assert "flameback_app.core.ta.engine" in report["imported"] and "models.train" in report["imported"]
     assert report["faust_apps"] == 0
     assert report["thread_pools"] == 0
     assert report["new_threads"] == []

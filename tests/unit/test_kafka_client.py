@@ -9,9 +9,9 @@ import faust
 import pytest
 from pydantic import ValidationError
 
-from flameback_app.broker import broker_storage
-from flameback_app.faust_handles import faust_credentials
-from flameback_app.kafka_client import KafkaSettingsError, kafka_client_config
+from flameback_app.broker.embedded import broker_storage
+from flameback_app.kafka.faust_handles import faust_credentials
+from flameback_app.kafka.kafka_client import KafkaSettingsError, kafka_client_config
 from flameback_app.settings import Settings
 from tests.e2e.test_credentials import make_pki
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from flameback_app.counters import PipelineCounters
-from flameback_app.metrics import Metrics
+from flameback_app.worker.counters import PipelineCounters
+from flameback_app.worker.metrics import Metrics
 
 
 def parse(text: str) -> dict[str, dict[tuple, float]]:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import inspect
 
-from flameback_app import db, schema
+from flameback_app.storage import db, schema
 from models import columns
 from models.rules import apply_rules, bollinger_rule, rule_frame, threshold_rule
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from flameback_app import db
+from flameback_app.storage import db
 from models.scoreboard import WINDOWS, new_score_state, overall_rows, pooled_rows, score_tick, scoreboard_rows
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

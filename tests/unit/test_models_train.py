@@ -154,7 +154,7 @@ def test_strategy_check_arithmetic() -> None:
 
 
 def test_real_daily_futures_score_near_chance_not_like_a_leak(real_file: Path) -> None:
-    from flameback_app.offline import iter_feature_rows
+    from flameback_app.core.offline import iter_feature_rows
 
     frame = pd.DataFrame(iter_feature_rows(real_file, symbols={"ES1 Index", "CL1 Comdty", "GC1 Comdty"}))
     report = walk_forward(prepare(frame), folds=2, embargo=5, cost_bp=2.0, progress=_quiet)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flameback_app.records import Tick
+from flameback_app.core.records import Tick
 from tables.symbol_census import SymbolCensus
 from tables.symbol_state import SymbolState, Verdict
 

@@ -13,7 +13,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flameback_app.ta import IndicatorState, step
+from flameback_app.core.ta import IndicatorState, step
 
 STREAM = 1_000_000
 FLAT_EVERY, FLAT_LEN = 50_000, 30

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flameback_app.db import FEATURE_COLUMNS
-from flameback_app.ta import FEATURE_FIELDS, IndicatorState, step
+from flameback_app.core.ta import FEATURE_FIELDS, IndicatorState, step
+from flameback_app.storage.db import FEATURE_COLUMNS
 
 FIRST_VALID = {
     "sma_5": 4, "sma_10": 9, "sma_20": 19, "ema_12": 11, "ema_26": 25, "rsi_14": 14,

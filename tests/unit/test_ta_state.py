@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flameback_app.ta import FEATURE_FIELDS, IndicatorState, step
+from flameback_app.core.ta import FEATURE_FIELDS, IndicatorState, step
 
 RATIO_FIELDS = ("momentum_10", "price_change_pct", "volatility_20")
 

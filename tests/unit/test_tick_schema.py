@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from flameback_app.validation import MAX_SEQ, MAX_TICKS_PER_MESSAGE, parse_message
+from flameback_app.core.validation import MAX_SEQ, MAX_TICKS_PER_MESSAGE, parse_message
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "tick.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA)

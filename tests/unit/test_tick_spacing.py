@@ -25,10 +25,10 @@ from pydantic import ValidationError
 from sklearn.preprocessing import StandardScaler
 
 from dashboard.callbacks import models_note
-from flameback_app.offline import OUTPUT_COLUMNS, iter_feature_rows, write_features_csv
-from flameback_app.records import Tick
+from flameback_app.core.offline import OUTPUT_COLUMNS, iter_feature_rows, write_features_csv
+from flameback_app.core.records import Tick
+from flameback_app.core.ta import FEATURE_FIELDS, IndicatorState, step
 from flameback_app.settings import Settings, load_settings
-from flameback_app.ta import FEATURE_FIELDS, IndicatorState, step
 from models.evaluate import run_evaluate_command
 from models.metrics import strategy_check
 from models.registry import MANIFEST, log_tick_spacing, save_version, tick_spacing_check

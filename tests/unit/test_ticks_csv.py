@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flameback_app.ticks_csv import TickFileError, count_data_lines, parse_timestamp, read_ticks
+from flameback_app.core.ticks_csv import TickFileError, count_data_lines, parse_timestamp, read_ticks
 
 WIDE = (
     "Dates,CL1 Comdty,C 1 Comdty,QC1 Index\n"

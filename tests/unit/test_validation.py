@@ -10,8 +10,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from flameback_app.records import Tick, ticks_to_json_bytes
-from flameback_app.validation import (
+from flameback_app.core.records import Tick, ticks_to_json_bytes
+from flameback_app.core.validation import (
     MAX_PAYLOAD_BYTES,
     MAX_TICKS_PER_MESSAGE,
     REASONS,
