@@ -35,7 +35,7 @@ from flameback_app.core.records import utc_now
 from flameback_app.storage.db import insert_predictions, make_engine, predictions, upsert_scoreboard
 from flameback_app.storage.db import write_counters as write_counter_rows
 from flameback_app.storage.schema import upgrade
-from tests.browser.seed import counters, prediction_rows, scoreboard_rows
+from tests.support.seed import counters, prediction_rows, scoreboard_rows
 
 TARGET_MS = 200.0
 DAYS_PER_CHUNK = 500

@@ -41,7 +41,7 @@ from flameback_app.storage.db import (
     RULE_COLUMNS,
     upsert_scoreboard,
 )
-from tests.browser.seed import scoreboard_rows
+from tests.support.seed import scoreboard_rows
 
 TARGETS_MS = {39: 200.0, 1000: 500.0}
 NAIVE_REPS = 2  # seconds each on a million rows; more would make the run take minutes

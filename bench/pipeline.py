@@ -14,7 +14,7 @@ Prints, for this machine and this run:
 
 With ``--databases``, instead: the packed full-speed run and the paced run on a SQLite
 file and on PostgreSQL, in one run — a throwaway PostgreSQL server on this machine
-(``tests/postgres.py``: Debian's server, default durability, fsync on), each figure
+(``tests/support/postgres.py``: Debian's server, default durability, fsync on), each figure
 beside SQLite's.
 
 With ``--baseline-ref REF`` (e.g. ``b5be3ab``), instead: REF's code, extracted with
@@ -53,7 +53,7 @@ from flameback_app.broker.embedded import ensure_topics
 from flameback_app.kafka.kafka_client import kafka_client_config
 from flameback_app.storage.db import predictions
 from models.registry import FORMAT as ARTIFACT_FORMAT
-from tests.harness import FAUST, REAL_FILE, REPO, Broker, Stack, settings_from_env, wait_for
+from tests.support.harness import FAUST, REAL_FILE, REPO, Broker, Stack, settings_from_env, wait_for
 
 CACHE = Path(tempfile.gettempdir()) / "flameback-bench"
 
@@ -286,7 +286,7 @@ def compare_databases(ticks: int | None = None, rate: float = 1000.0, latency_se
     """
     from statistics import median
 
-    from tests.postgres import PostgresServer
+    from tests.support.postgres import PostgresServer
 
     trained_models()
     full = tick_file(ticks)

@@ -2,7 +2,7 @@
 
 The models own these names; storage (:mod:`flameback_app.storage.db`) builds the predictions
 table's columns from them, so a name changed here reaches the schema through a
-migration, never silently. ``tests/unit/test_models_rules.py`` checks a migrated
+migration, never silently. ``tests/models/test_rules.py`` checks a migrated
 database against them.
 """
 

@@ -61,10 +61,5 @@ def free_port() -> Callable[[], int]:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'flameback.db'}"
-
-
-@pytest.fixture
 def symbol_sheet() -> Path | None:
     return SYMBOL_SHEET if SYMBOL_SHEET.is_file() else None

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from flameback_app.storage import db, schema
-from tests.browser.seed import scoreboard_rows
+from tests.support.seed import scoreboard_rows
 
 pytestmark = pytest.mark.e2e
 

@@ -26,8 +26,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from flameback_app.storage import db, schema
-from tests.harness import FAUST, REPO, free_port, wait_for
-from tests.migrations import NEXT_REVISION_ID, create_62372df_database, migrations_with_next_revision, snapshot
+from tests.support.harness import FAUST, REPO, free_port, wait_for
+from tests.support.migrations import NEXT_REVISION_ID, create_62372df_database, migrations_with_next_revision, snapshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

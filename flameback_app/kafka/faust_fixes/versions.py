@@ -5,7 +5,7 @@ The fixes override private methods and read private attributes (``_read_offset``
 one would not fail loudly: the fix would stop applying, and offsets of unprocessed
 ticks would be committed again. So the app is built only on the versions the tests
 ran against; upgrading means re-reading each fix against the new source, re-running
-``tests/unit/test_faust_fixes.py`` and the e2e resilience tests, then changing
+``tests/flameback_app/kafka/test_faust_fixes.py`` and the e2e resilience tests, then changing
 :data:`TESTED_VERSIONS` together with ``constraints.txt``.
 """
 

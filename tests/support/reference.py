@@ -1,43 +1,20 @@
-"""Shared fixtures for the unit tests: the real data file (when present) and the TA-Lib reference.
+"""The TA-Lib reference for the indicator engine: every README field by TA-Lib's batch functions, and the check.
 
-Reads ``../shared/data`` beside the repository (never copied into it); tests that
-need it skip with the reason when it is absent.
+Used by the indicator tests and by ``bench.indicators`` (its accuracy line), so both
+compare the engine against one mapping of fields to TA-Lib calls.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
-import pytest
 import talib
 
 from flameback_app.core.ta import FEATURE_FIELDS, IndicatorState, step
-from flameback_app.core.ticks_csv import read_ticks
-from flameback_app.settings import Settings
 
-SHARED_DATA = Settings().market_data_dir
-REAL_FILE = Settings().market_file
 SCALE_FREE_FIELDS = frozenset({"rsi_14", "volatility_20", "momentum_10", "price_change_pct"})
-
-
-@pytest.fixture(scope="session")
-def real_file() -> Path:
-    """The 2001–2019 Bloomberg export, or a skip saying where it was looked for."""
-    if not REAL_FILE.is_file():
-        pytest.skip(f"real data file not found at {REAL_FILE} (it lives beside the repository, not in it)")
-    return REAL_FILE
-
-
-@pytest.fixture(scope="session")
-def real_series(real_file: Path) -> dict[str, list[float]]:
-    """Prices per symbol, in file order."""
-    series: dict[str, list[float]] = {}
-    for located in read_ticks(real_file):
-        series.setdefault(located.tick.symbol, []).append(located.tick.price)
-    return series
 
 
 def talib_features(prices: Sequence[float], periods_per_year: float = 252.0) -> dict[str, np.ndarray]:
@@ -95,18 +72,3 @@ def compare(
         relative = error / np.maximum(np.abs(w[valid]), 1e-300)
         figures[name] = (int(valid.sum()), float(error.max(initial=0.0)), float(relative.max(initial=0.0)))
     return figures
-
-
-@pytest.fixture(scope="session")
-def reference() -> Callable[..., dict[str, np.ndarray]]:
-    return talib_features
-
-
-@pytest.fixture(scope="session")
-def run_engine() -> Callable[..., dict[str, np.ndarray]]:
-    return engine_features
-
-
-@pytest.fixture(scope="session")
-def assert_close() -> Callable[..., dict[str, tuple[int, float, float]]]:
-    return compare

@@ -18,7 +18,7 @@ import pytest
 from flameback_app.core.offline import OUTPUT_COLUMNS, iter_feature_rows, write_features_csv
 from flameback_app.core.ta import FEATURE_FIELDS, IndicatorState, step
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FAUST = Path(sys.executable).with_name("faust")
 START = datetime(2001, 1, 2)
 

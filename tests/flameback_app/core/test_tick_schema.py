@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 
 from flameback_app.core.validation import MAX_SEQ, MAX_TICKS_PER_MESSAGE, parse_message
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "tick.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "docs" / "tick.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA)
 GOOD = {"symbol": "ES1 Index", "price": 6000.25, "timestamp": "2024-01-15T14:30:00.001Z"}
 

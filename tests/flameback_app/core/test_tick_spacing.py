@@ -37,7 +37,7 @@ from models.train import train_and_save
 from tables.symbol_state import SymbolState
 
 MINUTE_BARS = 252.0 * 390  # 1-minute bars of a US equity session
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FAUST = Path(sys.executable).with_name("faust")
 
 

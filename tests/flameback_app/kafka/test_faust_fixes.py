@@ -357,7 +357,7 @@ def test_building_the_app_on_an_untested_version_exits_with_that_line(monkeypatc
 
 def test_the_installed_versions_are_the_tested_ones_and_the_pinned_ones() -> None:
     """The guard's versions move with ``constraints.txt`` (the setup installs from it)."""
-    constraints = (Path(__file__).resolve().parents[2] / "constraints.txt").read_text()
+    constraints = (Path(__file__).resolve().parents[3] / "constraints.txt").read_text()
     pinned = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", constraints, flags=re.MULTILINE))
 
     assert {name: pinned.get(name) for name in versions.TESTED_VERSIONS} == dict(versions.TESTED_VERSIONS)

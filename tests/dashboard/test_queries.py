@@ -34,8 +34,8 @@ from dashboard.symbols import describe, load_symbol_sheet
 from flameback_app.storage import schema
 from flameback_app.storage.db import insert_predictions, make_engine, write_counters
 from flameback_app.storage.schema import upgrade
-from tests.browser.seed import prediction_rows, seed_database
-from tests.migrations import HEAD_REVISION, NEXT_REVISION_ID, migrations_with_next_revision
+from tests.support.migrations import HEAD_REVISION, NEXT_REVISION_ID, migrations_with_next_revision
+from tests.support.seed import prediction_rows, seed_database
 
 SYMBOLS = {"CL1 Comdty": 120, "ES1 Index": 80, "C 1 Comdty": 40}
 

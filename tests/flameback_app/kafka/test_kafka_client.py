@@ -13,7 +13,7 @@ from flameback_app.broker.embedded import broker_storage
 from flameback_app.kafka.faust_handles import faust_credentials
 from flameback_app.kafka.kafka_client import KafkaSettingsError, kafka_client_config
 from flameback_app.settings import Settings
-from tests.e2e.test_credentials import make_pki
+from tests.support.pki import make_pki
 
 SECRET = "pw-unit-3b9f"
 

@@ -35,7 +35,7 @@ from flameback_app.broker.embedded import (
 from flameback_app.kafka.kafka_client import kafka_client_config
 from flameback_app.settings import Settings
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = Settings().market_data_dir
 REAL_FILE = Settings().market_file
 FAUST = [sys.executable, "-m", "faust", "-A", "flameback_app"]

@@ -1,7 +1,7 @@
 """Helpers for schema tests: a database as commit 62372df made it, and a later revision to upgrade to.
 
 - :func:`create_62372df_database` runs the DDL the old ``metadata.create_all`` emitted
-  (frozen in ``tests/schema_62372df/<dialect>.sql``) and fills every table through the
+  (frozen in ``tests/support/schema_62372df/<dialect>.sql``) and fills every table through the
   worker's writers, as a deployment of that commit would have.
 - :func:`migrations_with_next_revision` copies the package's migrations to a temp dir
   and adds a revision after the package's head (:data:`NEXT_REVISION_ID`): it adds a column to ``predictions`` (on SQLite by copying
@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Engine, MetaData, Table, create_engine, insert, select
 
 from flameback_app.storage import db, schema
-from tests.browser.seed import counters, prediction_rows, scoreboard_rows
+from tests.support.seed import counters, prediction_rows, scoreboard_rows
 
 FROZEN_DDL = Path(__file__).resolve().parent / "schema_62372df"
 PACKAGE_MIGRATIONS = Path(db.__file__).resolve().parent / "migrations"
