@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dash.testing.composite import DashComposite
+from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.common.by import By
 from sqlalchemy import select
 
@@ -20,6 +21,23 @@ from dashboard.links import search_for
 from flameback_app.storage.db import make_engine, predictions
 
 REFRESH_S = 0.5
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM_ARGS = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--disable-default-apps", "--disable-extensions", "--window-size=1600,1000", "--hide-scrollbars",
+)  # fmt: skip
+
+
+def chromium_options() -> Options:
+    """Debian's headless Chromium with the flags every browser test and the browser benchmark use."""
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for arg in CHROMIUM_ARGS:
+        options.add_argument(arg)
+    return options
 
 
 WAIT_S = 15
