@@ -56,7 +56,10 @@ def drift_table(rows: list[dict[str, Any]], symbol: str) -> html.Div:
             for f in features]  # fmt: skip
     first = rows[0]
     flagged = sum(1 for r in rows if r["flagged"])
-    note = (f"models {first['model_version']} · {first['sample_rows']:,} training rows · newest "
+    own = next((r for r in rows if r["symbol"] == symbol), None)
+    against = ("" if own is None else " · " + symbol + (" vs its own training rows" if own["reference"] == "symbol"
+                                                         else " vs all training rows (few of its own)"))
+    note = (f"models {first['model_version']} · {first['sample_rows']:,} training rows{against} · newest "
             f"{max(r['live_rows'] for r in rows):,} live rows · flagged above {first['threshold']:g}: {flagged} · "
             f"{str(first['computed_at']).split('.')[0]}")  # fmt: skip
     return html.Div([html.Table([head, *body], className="grid"), html.Div(note, className="footnote")])

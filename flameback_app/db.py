@@ -134,6 +134,7 @@ feature_drift = Table(
     Column("threshold", Float, nullable=False),
     Column("live_rows", Integer, nullable=False),
     Column("sample_rows", Integer, nullable=False),
+    Column("reference", String(8), nullable=False, doc="'symbol': against its own training rows; 'all': every row."),
     Column("model_version", String(64), nullable=False),
     Column("computed_at", DateTime, nullable=False),
 )

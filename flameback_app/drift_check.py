@@ -28,7 +28,7 @@ from flameback_app import db
 from flameback_app.records import utc_now
 from flameback_app.runtime import Runtime
 from flameback_app.settings import Settings
-from models.drift import POOLED, FeatureDrift, drift_report, pooled_drift_flagged
+from models.drift import POOLED, FeatureDrift, TrainingSample, drift_report, pooled_drift_flagged
 from models.features import ML_FEATURES, complete_rows, feature_matrix
 from models.registry import ArtifactError, ModelBundle, load_training_sample
 
@@ -61,12 +61,12 @@ def newest_features(engine: Engine, symbol: str | None, limit: int) -> np.ndarra
     return matrix[complete_rows(matrix)]
 
 
-def measure_drift(engine: Engine, reference: np.ndarray, settings: Settings) -> list[FeatureDrift]:
-    """PSI of every feature, per symbol and pooled, of the newest live rows against ``reference``."""
+def measure_drift(engine: Engine, sample: TrainingSample, settings: Settings) -> list[FeatureDrift]:
+    """PSI of every feature, per symbol and pooled, of the newest live rows against the training ``sample``."""
     limit = settings.drift_live_rows
     by_symbol = {s: newest_features(engine, s, limit) for s in live_symbols(engine)}
     pooled = newest_features(engine, None, limit)
-    return drift_report(reference, by_symbol, pooled, ML_FEATURES, settings.drift_psi_threshold,
+    return drift_report(sample, by_symbol, pooled, ML_FEATURES, settings.drift_psi_threshold,
                         settings.drift_min_rows)  # fmt: skip
 
 
@@ -74,6 +74,7 @@ def drift_rows(report: list[FeatureDrift], settings: Settings, version: str, sam
     now = utc_now()
     return [{"symbol": d.symbol, "feature": d.feature, "psi": d.psi, "flagged": d.flagged,
              "threshold": settings.drift_psi_threshold, "live_rows": d.live_rows, "sample_rows": sample_rows,
+             "reference": d.reference,
              "model_version": version, "computed_at": now} for d in report]  # fmt: skip
 
 
@@ -83,7 +84,7 @@ class DriftCheck:
 
     rt: Runtime
     models: Retrainer
-    _samples: dict[str, np.ndarray | None] = field(default_factory=dict)
+    _samples: dict[str, TrainingSample | None] = field(default_factory=dict)
     _retrained_for: str | None = None
 
     async def run(self) -> list[FeatureDrift] | None:
@@ -111,7 +112,7 @@ class DriftCheck:
         db.replace_drift(self.rt.db, drift_rows(report, settings, bundle.version, len(reference)))
         return report
 
-    def _sample_of(self, bundle: ModelBundle) -> np.ndarray | None:
+    def _sample_of(self, bundle: ModelBundle) -> TrainingSample | None:
         """The version's training sample, read once; None (said once) for a version without a usable one."""
         if bundle.version not in self._samples:
             try:

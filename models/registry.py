@@ -45,11 +45,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from models.columns import MODEL_COLUMNS
-from models.drift import SAMPLE_FILE, SampleError, sample_bytes, sample_from_bytes
+from models.drift import SAMPLE_FILE, SampleError, TrainingSample, sample_bytes, sample_from_bytes
 from models.features import DEFAULT_PERIODS_PER_YEAR, ML_FEATURES
 
 if TYPE_CHECKING:
-    import numpy as np
     from xgboost import XGBModel
 
 
@@ -109,12 +108,12 @@ def trusted_types(extra: Iterable[str] = ()) -> list[str]:
 
 def save_version(models: Mapping[str, Any], models_dir: Path, *, features: Iterable[str], span: Mapping[str, Any],
                  metrics: Mapping[str, Any], periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                 extra_trusted: Sequence[str] = (), training_sample: np.ndarray | None = None) -> Path:  # fmt: skip
+                 extra_trusted: Sequence[str] = (), training_sample: TrainingSample | None = None) -> Path:  # fmt: skip
     """Write a new version directory and return its path.
 
     ``periods_per_year``: the tick spacing the training features were computed with.
-    ``training_sample``: rows × ``features`` of the training inputs, kept as
-    ``training_sample.npy`` (no pickle) and hashed in the manifest; the worker's drift
+    ``training_sample``: rows of the training inputs and their symbols, kept as
+    ``training_sample.npz`` (no pickle) and hashed in the manifest; the worker's drift
     check compares live inputs with it (:mod:`models.drift`).
     ``extra_trusted``: type names trusted beyond :data:`TRUSTED_MODEL_TYPES`; a model
     holding any other type raises :class:`ArtifactError` here, not when it is loaded.
@@ -360,8 +359,8 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
 
 
-def load_training_sample(bundle: ModelBundle) -> np.ndarray | None:
-    """The version's training sample (rows × features), its hash checked first; None if it has none.
+def load_training_sample(bundle: ModelBundle) -> TrainingSample | None:
+    """The version's training sample (feature rows and their symbols), its hash checked first; None if it has none.
 
     Read on demand, not by :func:`load_version`: only the drift check needs it. A
     sample that is not a plain float array (e.g. a pickle) raises :class:`ArtifactError`

@@ -348,7 +348,8 @@ def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, emba
                         metrics={"walk_forward_pooled": summary, "elapsed_s": report["elapsed_s"],
                                  "calibration": calibration},
                         periods_per_year=periods_per_year, extra_trusted=extra_trusted,
-                        training_sample=draw_sample(data[list(ML_FEATURES)].to_numpy(), sample_rows))  # fmt: skip
+                        training_sample=draw_sample(data[list(ML_FEATURES)].to_numpy(), data["symbol"].to_numpy(),
+                                                    sample_rows))  # fmt: skip
     report["version"] = path.name
     (path / "report.json").write_text(json.dumps(report, indent=2, default=str))
     return path, report

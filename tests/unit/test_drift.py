@@ -28,7 +28,7 @@ from flameback_app.drift_check import DriftCheck, drift_table_rows, measure_drif
 from flameback_app.model_service import ModelService
 from flameback_app.runtime import Runtime
 from flameback_app.settings import Settings
-from models.drift import POOLED, SAMPLE_FILE, draw_sample, psi, sample_bytes
+from models.drift import POOLED, SAMPLE_FILE, TrainingSample, draw_sample, drift_report, psi, sample_bytes
 from models.features import ML_FEATURES, feature_frame
 from models.live import SignalEngine
 from models.registry import MANIFEST, ArtifactError, load_training_sample, load_version, save_version
@@ -56,11 +56,12 @@ def _indicators(symbol: str, volatility: float, ticks: int, seed: int) -> pd.Dat
 
 
 @pytest.fixture(scope="module")
-def reference() -> np.ndarray:
-    """The training sample: 10,000 feature rows of three calm symbols."""
-    frames = [_indicators(f"TRAIN{k}", CALM, 3_500, seed=k) for k in range(3)]
-    features = feature_frame(pd.concat(frames)).dropna().to_numpy()
-    return draw_sample(features, 10_000)
+def reference() -> TrainingSample:
+    """The training sample: 10,000 feature rows of three calm symbols (none of them traded live here)."""
+    frame = pd.concat([_indicators(f"TRAIN{k}", CALM, 3_500, seed=k) for k in range(3)])
+    features = feature_frame(frame)
+    complete = features.notna().all(axis=1)
+    return draw_sample(features[complete].to_numpy(), frame["symbol"][complete].to_numpy(), 10_000)
 
 
 def _database(path: Path, streams: dict[str, tuple[float, int]]) -> str:
@@ -89,19 +90,19 @@ def _psi_of(report: list, symbol: str) -> dict[str, float]:
     return {d.feature: round(d.psi, 4) for d in report if d.symbol == symbol}
 
 
-def test_a_stationary_stream_is_not_flagged(tmp_path: Path, reference: np.ndarray) -> None:
+def test_a_stationary_stream_is_not_flagged(tmp_path: Path, reference: TrainingSample) -> None:
     url = _database(tmp_path / "calm.db", {"CALM1": (CALM, 11), "CALM2": (CALM, 12)})
     engine = db.make_engine(url)
     report = measure_drift(engine, reference, _settings(url, tmp_path))
     engine.dispose()
     assert {d.symbol for d in report} == {"CALM1", "CALM2", POOLED}
-    assert all(d.live_rows >= 1_900 for d in report)
+    assert all(d.live_rows >= 1_900 and d.reference == "all" for d in report)  # new symbols: the whole sample
     worst = max(report, key=lambda d: d.psi)
     assert not any(d.flagged for d in report), f"stationary stream flagged: {worst}"
     assert worst.psi < 0.1, _psi_of(report, worst.symbol)  # well inside "stable", not just under the threshold
 
 
-def test_a_volatility_shift_is_flagged_for_its_symbol_and_pooled_only(tmp_path: Path, reference: np.ndarray) -> None:
+def test_a_volatility_shift_is_flagged_for_its_symbol_and_pooled_only(tmp_path: Path, reference: TrainingSample) -> None:
     url = _database(tmp_path / "mixed.db", {"CALM1": (CALM, 11), "WILD1": (WILD, 21)})
     engine = db.make_engine(url)
     report = measure_drift(engine, reference, _settings(url, tmp_path))
@@ -123,21 +124,34 @@ def test_psi_is_zero_on_identical_data_and_grows_with_the_shift() -> None:
     assert shifts == sorted(shifts) and shifts[0] < 0.02 and shifts[2] > 0.2, shifts
 
 
-def _version_with_sample(root: Path, sample: np.ndarray) -> Path:
+def test_a_symbol_is_compared_with_its_own_training_rows_when_the_sample_has_enough() -> None:
+    """A symbol that was always wild is not drifting when it stays wild; a new wild symbol is, against all rows."""
+    rng = np.random.default_rng(5)
+    calm, wild = rng.normal(0, 1, (1_000, 1)), rng.normal(0, 3, (1_000, 1))
+    sample = TrainingSample(np.vstack([calm, wild]), np.array(["CALM"] * 1_000 + ["WILD"] * 1_000))
+    live = {"WILD": rng.normal(0, 3, (500, 1)), "NEW": rng.normal(0, 3, (500, 1))}
+    report = {d.symbol: d for d in drift_report(sample, live, live["WILD"], ["x"], 0.2, min_rows=100)}
+    assert report["WILD"].reference == "symbol" and not report["WILD"].flagged, report["WILD"]
+    assert report["NEW"].reference == "all" and report["NEW"].flagged, report["NEW"]
+
+
+def _version_with_sample(root: Path, sample: TrainingSample) -> Path:
     span = {"n": len(sample), "start": "2020-01-01", "end": "2020-12-31"}
     return save_version({}, root, features=ML_FEATURES, span=span, metrics={}, training_sample=sample)
 
 
 def test_the_sample_round_trips_hashed_and_a_pickle_in_its_place_runs_nothing(tmp_path: Path) -> None:
-    sample = np.random.default_rng(0).normal(size=(50, len(ML_FEATURES)))
+    sample = TrainingSample(np.random.default_rng(0).normal(size=(50, len(ML_FEATURES))), np.array(["ES1 Index"] * 50))
     version = _version_with_sample(tmp_path, sample)
     manifest = json.loads((version / MANIFEST).read_text())
     assert manifest["training_sample"]["rows"] == 50
-    assert np.array_equal(load_training_sample(load_version(version, required=())), sample)
+    loaded = load_training_sample(load_version(version, required=()))
+    assert loaded is not None and np.array_equal(loaded.features, sample.features)
+    assert list(loaded.symbols) == ["ES1 Index"] * 50
 
     marker = tmp_path / "pwned"
-    buffer = io.BytesIO()
-    np.save(buffer, np.array([_Detonator(marker)], dtype=object), allow_pickle=True)  # an object array: a pickle
+    buffer = io.BytesIO()  # the same archive, its symbols an object array: NumPy pickles those
+    np.savez(buffer, features=sample.features, symbols=np.array([_Detonator(marker)] * 50, dtype=object))
     for payload in (buffer.getvalue(), pickle.dumps(_Detonator(marker))):
         (version / SAMPLE_FILE).write_bytes(payload)
         manifest["training_sample"]["sha256"] = hashlib.sha256(payload).hexdigest()
@@ -146,17 +160,19 @@ def test_the_sample_round_trips_hashed_and_a_pickle_in_its_place_runs_nothing(tm
             load_training_sample(load_version(version, required=()))
         assert not marker.exists()
 
-    (version / SAMPLE_FILE).write_bytes(sample_bytes(sample[:10]))  # a valid file the manifest did not hash
+    (version / SAMPLE_FILE).write_bytes(sample_bytes(TrainingSample(sample.features[:10], sample.symbols[:10])))
     with pytest.raises(ArtifactError, match="does not match the manifest"):
-        load_training_sample(load_version(version, required=()))
+        load_training_sample(load_version(version, required=()))  # a valid file the manifest did not hash
 
 
 def test_draw_sample_keeps_every_row_when_there_are_few_and_draws_without_replacement() -> None:
-    rows = np.arange(30.0).reshape(15, 2)
-    assert np.array_equal(draw_sample(rows, 100), rows)
-    drawn = draw_sample(rows, 5)
-    assert len(drawn) == 5 and len(np.unique(drawn[:, 0])) == 5 and np.all(np.diff(drawn[:, 0]) > 0)
-    assert len(draw_sample(rows, 0)) == 0
+    rows, symbols = np.arange(30.0).reshape(15, 2), np.array([f"S{k % 3}" for k in range(15)])
+    everything = draw_sample(rows, symbols, 100)
+    assert np.array_equal(everything.features, rows) and np.array_equal(everything.symbols, symbols)
+    drawn = draw_sample(rows, symbols, 5)
+    assert len(drawn) == 5 and len(np.unique(drawn.features[:, 0])) == 5 and np.all(np.diff(drawn.features[:, 0]) > 0)
+    assert all(s == f"S{int(v) // 2 % 3}" for v, s in zip(drawn.features[:, 0], drawn.symbols, strict=True))
+    assert len(draw_sample(rows, symbols, 0)) == 0
 
 
 async def _check_then_train(rt: Runtime, tmp_path: Path) -> tuple[list[str], list]:
@@ -177,7 +193,7 @@ async def _check_then_train(rt: Runtime, tmp_path: Path) -> tuple[list[str], lis
 
 
 @pytest.mark.parametrize("retrain_on_drift", [True, False])
-def test_drift_triggers_one_retrain_per_version_only_when_set(tmp_path: Path, reference: np.ndarray,
+def test_drift_triggers_one_retrain_per_version_only_when_set(tmp_path: Path, reference: TrainingSample,
                                                              retrain_on_drift: bool) -> None:  # fmt: skip
     url = _database(tmp_path / "mixed.db", {"CALM1": (CALM, 11), "WILD1": (WILD, 21)})
     rt = Runtime(_settings(url, tmp_path, retrain_on_drift=retrain_on_drift))
@@ -197,14 +213,14 @@ def test_drift_triggers_one_retrain_per_version_only_when_set(tmp_path: Path, re
         assert reasons == []
 
 
-def test_the_terminal_panel_shows_the_symbol_and_pooled_psi(tmp_path: Path, reference: np.ndarray) -> None:
+def test_the_terminal_panel_shows_the_symbol_and_pooled_psi(tmp_path: Path, reference: TrainingSample) -> None:
     url = _database(tmp_path / "t.db", {"CALM1": (CALM, 11)})
     engine = db.make_engine(url)
     source = Source(url, queries.reader_engine(url), {}, 50)
     assert drift_panel.NO_CHECK in str(drift_panel.drift_update(source, "CALM1"))
     report = measure_drift(engine, reference, _settings(url, tmp_path))
     rows = [{"symbol": d.symbol, "feature": d.feature, "psi": d.psi, "flagged": d.flagged, "threshold": 0.2,
-             "live_rows": d.live_rows, "sample_rows": len(reference), "model_version": "v1",
+             "live_rows": d.live_rows, "sample_rows": len(reference), "model_version": "v1", "reference": d.reference,
              "computed_at": datetime.now(UTC).replace(tzinfo=None)} for d in report]  # fmt: skip
     db.replace_drift(engine, rows)
     text = str(drift_panel.drift_update(source, "CALM1"))

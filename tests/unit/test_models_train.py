@@ -116,7 +116,8 @@ def test_train_and_save_writes_a_loadable_version_from_rows_in_any_order(tmp_pat
     assert set(bundle.models) == set(MODEL_COLUMNS)
     assert pipeline_of(bundle.models["RandomForest"]).named_steps["model"].n_jobs == 1  # predicts on one thread
     sample = load_training_sample(bundle)  # the drift check's reference: every training row here (< 10,000)
-    assert sample is not None and sample.shape == (bundle.manifest["training_span"]["n"], len(ML_FEATURES))
+    assert sample is not None and sample.features.shape == (bundle.manifest["training_span"]["n"], len(ML_FEATURES))
+    assert set(sample.symbols) == set(frame["symbol"])
     report = json.loads((path / "report.json").read_text())
     assert report["version"] == path.name == bundle.version
     ordered = indicator_frame(random_walk_prices(400, symbols=3, seed=8))

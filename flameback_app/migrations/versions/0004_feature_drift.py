@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("threshold", sa.Float, nullable=False),
         sa.Column("live_rows", sa.Integer, nullable=False),
         sa.Column("sample_rows", sa.Integer, nullable=False),
+        sa.Column("reference", sa.String(8), nullable=False),
         sa.Column("model_version", sa.String(64), nullable=False),
         sa.Column("computed_at", sa.DateTime, nullable=False),
     )
