@@ -294,12 +294,17 @@ def register_model(engine: Engine, version: str, created: datetime, path: str, m
 
 
 def replace_drift(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Replace the whole ``feature_drift`` table with the newest check (symbols no longer seen drop out)."""
+    """Make ``feature_drift`` the newest check: its rows upserted, rows of symbols it no longer has deleted.
+
+    An upsert rather than delete-then-insert: two workers sharing a database both run the
+    check, and on PostgreSQL the second's inserts would collide with the first's rows.
+    """
+    symbols = sorted({row["symbol"] for row in rows})
 
     def run() -> None:
         with engine.begin() as conn:
-            conn.execute(delete(feature_drift))
-            if rows:
-                conn.execute(insert(feature_drift), list(rows))
+            conn.execute(delete(feature_drift).where(feature_drift.c.symbol.not_in(symbols)))
+        if rows:
+            _upsert(engine, feature_drift, rows, ("symbol", "feature"))
 
     _retrying(run)()

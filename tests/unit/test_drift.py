@@ -226,3 +226,21 @@ def test_the_terminal_panel_shows_the_symbol_and_pooled_psi(tmp_path: Path, refe
     text = str(drift_panel.drift_update(source, "CALM1"))
     engine.dispose()
     assert all(f in text for f in ML_FEATURES) and "CALM1" in text and "ALL SYM" in text and "models v1" in text
+
+
+def test_each_check_replaces_the_stored_one(tmp_path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    schema.upgrade(engine)
+
+    def row(symbol: str, value: float) -> dict:
+        return {"symbol": symbol, "feature": "f_rsi", "psi": value, "flagged": value > 0.2, "threshold": 0.2,
+                "live_rows": 2_000, "sample_rows": 10_000, "reference": "all", "model_version": "v1",
+                "computed_at": datetime(2026, 1, 1)}  # fmt: skip
+
+    db.replace_drift(engine, [row("A", 0.5), row("B", 0.01)])
+    db.replace_drift(engine, [row("B", 0.3)])  # A no longer measured (too few rows): it goes
+    stored = drift_table_rows(engine)
+    db.replace_drift(engine, [])
+    assert [(r["symbol"], r["psi"], r["flagged"]) for r in stored] == [("B", 0.3, True)]
+    assert drift_table_rows(engine) == []
+    engine.dispose()
