@@ -184,7 +184,7 @@ async def _check_then_train(rt: Runtime, tmp_path: Path) -> tuple[list[str], lis
         reasons.append(service._retrain_reason or "")
         service._retrain_reason = None
 
-    service._train_in_child = train_in_child  # type: ignore[method-assign]
+    service._train_in_child = train_in_child  # type: ignore[method-assign] - the forked training is what is replaced
     check = DriftCheck(rt, service)
     reports = [await check.run(), await check.run()]
     await service.train_when_needed()
