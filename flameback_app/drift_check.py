@@ -54,10 +54,9 @@ def newest_features(engine: Engine, symbol: str | None, limit: int) -> np.ndarra
     if symbol is not None:
         stmt = stmt.where(p.c.symbol == symbol)
     with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-    columns = {c: np.array([np.nan if r[k] is None else r[k] for r in rows], dtype=float)
-               for k, c in enumerate(_INPUT_COLUMNS)}  # fmt: skip
-    matrix = feature_matrix(columns)
+        rows = [tuple(row) for row in conn.execute(stmt)]  # plain tuples: NumPy reads Row objects ~40x slower
+    values = np.array(rows, dtype=float).reshape(-1, len(_INPUT_COLUMNS))  # None → NaN
+    matrix = feature_matrix(dict(zip(_INPUT_COLUMNS, values.T, strict=True)))
     return matrix[complete_rows(matrix)]
 
 

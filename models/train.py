@@ -52,7 +52,7 @@ from xgboost import XGBClassifier
 
 from flameback_app.offline import iter_feature_rows
 from models.columns import MODEL_COLUMNS, RULE_COLUMNS
-from models.drift import DEFAULT_SAMPLE_ROWS, draw_sample
+from models.drift import DEFAULT_SAMPLE_ROWS, TrainingSample, draw_sample
 from models.features import DEFAULT_PERIODS_PER_YEAR, ML_FEATURES, add_labels, feature_frame
 from models.metrics import (
     call_metrics,
@@ -348,11 +348,15 @@ def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, emba
                         metrics={"walk_forward_pooled": summary, "elapsed_s": report["elapsed_s"],
                                  "calibration": calibration},
                         periods_per_year=periods_per_year, extra_trusted=extra_trusted,
-                        training_sample=draw_sample(data[list(ML_FEATURES)].to_numpy(), data["symbol"].to_numpy(),
-                                                    sample_rows))  # fmt: skip
+                        training_sample=_training_sample(data, sample_rows))  # fmt: skip
     report["version"] = path.name
     (path / "report.json").write_text(json.dumps(report, indent=2, default=str))
     return path, report
+
+
+def _training_sample(data: pd.DataFrame, rows: int) -> TrainingSample | None:
+    """The drift check's reference (FLAMEBACK_DRIFT_SAMPLE_ROWS rows, with their symbols); None when set to 0."""
+    return draw_sample(data[list(ML_FEATURES)].to_numpy(), data["symbol"].to_numpy(), rows) if rows > 0 else None
 
 
 def format_table(report: dict) -> str:
