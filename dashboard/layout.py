@@ -10,7 +10,7 @@ from typing import Any
 
 from dash import dash_table, dcc, html
 
-from dashboard import ids, overview
+from dashboard import drift, ids, overview
 from dashboard.callbacks import NO_CURSOR
 
 GRAPH_CONFIG = {"displaylogo": False, "showSendToCloud": False, "showEditInChartStudio": False,
@@ -100,6 +100,7 @@ def symbol_view() -> html.Div:
                 _panel("SIGNALS · NEXT TICK", ids.SIGNALS),
                 html.Div(id=ids.MODELS_NOTE, className="models-note"),
                 _panel("TECHNICALS", ids.TECHNICALS),
+                drift.panel(),
                 _panel("PIPELINE HEALTH", ids.HEALTH),
             ], className="side"),
         ], className="main"),

@@ -82,6 +82,18 @@ class Settings(BaseSettings):
     abstain_below: float = Field(
         0.0, ge=0, lt=0.5, description="Live models say NEUTRAL (not scored) when |P(up) - 0.5| <= this; 0: never."
     )
+    drift_sample_rows: int = Field(
+        10_000, ge=0, description="Training rows kept beside each model version's manifest for the drift check; 0: none."
+    )
+    drift_live_rows: int = Field(2_000, ge=1, description="Newest live rows (per symbol, and pooled) the drift check reads.")
+    drift_min_rows: int = Field(
+        500, ge=1, description="A symbol needs this many complete live rows before its drift is computed (fewer: noise)."
+    )
+    drift_psi_threshold: float = Field(0.2, gt=0, description="A feature's PSI above this is flagged as drifted.")
+    drift_every_s: float = Field(300.0, ge=0, description="How often a worker computes drift; 0 disables the check.")
+    retrain_on_drift: bool = Field(
+        False, description="A pooled drift flag retrains the models (once per model version) through the usual training."
+    )
     trusted_model_types: str = Field(
         "",
         description="Comma-separated type names (module.Class) a saved model may hold beyond Flameback's own list.",

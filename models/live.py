@@ -50,6 +50,11 @@ class SignalEngine:
         self._lock = threading.Lock()
 
     @property
+    def bundle(self) -> ModelBundle | None:
+        """The models in use (the drift check reads their manifest and training sample)."""
+        return self._bundle
+
+    @property
     def model_version(self) -> str | None:
         bundle = self._bundle
         return bundle.version if bundle else None

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from models.columns import MODEL_COLUMNS
+from models.drift import SAMPLE_FILE, SampleError, TrainingSample, sample_bytes, sample_from_bytes
 from models.features import DEFAULT_PERIODS_PER_YEAR, ML_FEATURES
 
 if TYPE_CHECKING:
@@ -107,10 +108,13 @@ def trusted_types(extra: Iterable[str] = ()) -> list[str]:
 
 def save_version(models: Mapping[str, Any], models_dir: Path, *, features: Iterable[str], span: Mapping[str, Any],
                  metrics: Mapping[str, Any], periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                 extra_trusted: Sequence[str] = ()) -> Path:  # fmt: skip
+                 extra_trusted: Sequence[str] = (), training_sample: TrainingSample | None = None) -> Path:  # fmt: skip
     """Write a new version directory and return its path.
 
     ``periods_per_year``: the tick spacing the training features were computed with.
+    ``training_sample``: rows of the training inputs and their symbols, kept as
+    ``training_sample.npz`` (no pickle) and hashed in the manifest; the worker's drift
+    check compares live inputs with it (:mod:`models.drift`).
     ``extra_trusted``: type names trusted beyond :data:`TRUSTED_MODEL_TYPES`; a model
     holding any other type raises :class:`ArtifactError` here, not when it is loaded.
     """
@@ -129,6 +133,10 @@ def save_version(models: Mapping[str, Any], models_dir: Path, *, features: Itera
     manifest = {"version": version, "format": FORMAT, "created": created.isoformat(), "features": list(features),
                 "periods_per_year": float(periods_per_year), "training_span": dict(span), "metrics": dict(metrics),
                 "models": files}  # fmt: skip
+    if training_sample is not None:
+        data = sample_bytes(training_sample)
+        manifest["training_sample"] = {"file": SAMPLE_FILE, "sha256": _write(staging / SAMPLE_FILE, data),
+                                       "rows": len(training_sample)}  # fmt: skip
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
     final = models_dir / version
     staging.rename(final)
@@ -349,6 +357,25 @@ def _load_skops(file: Path, data: bytes, trusted: list[str]) -> Any:
 
 def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
+
+
+def load_training_sample(bundle: ModelBundle) -> TrainingSample | None:
+    """The version's training sample (feature rows and their symbols), its hash checked first; None if it has none.
+
+    Read on demand, not by :func:`load_version`: only the drift check needs it. A
+    sample that is not a plain float array (e.g. a pickle) raises :class:`ArtifactError`
+    without anything in it being run.
+    """
+    entry = bundle.manifest.get("training_sample")
+    if entry is None:
+        return None
+    if not _is_file_entry(entry):
+        raise ArtifactError(f"{bundle.path}: malformed training_sample entry in the manifest")
+    data = _verified_bytes(bundle.path, "training_sample", entry)
+    try:
+        return sample_from_bytes(data, len(bundle.manifest["features"]))
+    except SampleError as exc:
+        raise ArtifactError(f"{bundle.path / entry['file']}: {exc}; refusing it") from None
 
 
 def list_versions(models_dir: Path) -> list[Path]:

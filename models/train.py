@@ -52,6 +52,7 @@ from xgboost import XGBClassifier
 
 from flameback_app.core.offline import iter_feature_rows
 from models.columns import MODEL_COLUMNS, RULE_COLUMNS
+from models.drift import DEFAULT_SAMPLE_ROWS, TrainingSample, draw_sample
 from models.features import DEFAULT_PERIODS_PER_YEAR, ML_FEATURES, add_labels, feature_frame
 from models.metrics import (
     call_metrics,
@@ -303,7 +304,8 @@ def pipeline_of(model: Any) -> Pipeline:
 def train_and_save(frame: pd.DataFrame, models_dir: Path, *, folds: int = 5, embargo: int = 5,
                    cost_bp: float = 2.0, progress: Progress | None = None,
                    periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                   extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION) -> Path:  # fmt: skip
+                   extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION,
+                   sample_rows: int = DEFAULT_SAMPLE_ROWS) -> Path:  # fmt: skip
     """Walk-forward report, then fit on everything and save a version; returns its directory.
 
     ``frame``: columns symbol, timestamp, current_price and the 19 indicators, rows in
@@ -311,18 +313,19 @@ def train_and_save(frame: pd.DataFrame, models_dir: Path, *, folds: int = 5, emb
     the manifest). The report is saved as ``report.json`` in the version directory.
     ``extra_trusted``: FLAMEBACK_TRUSTED_MODEL_TYPES (:func:`models.registry.save_version`).
     ``calibration``: sigmoid, isotonic or none (FLAMEBACK_CALIBRATION).
+    ``sample_rows``: training rows kept beside the manifest for the drift check (FLAMEBACK_DRIFT_SAMPLE_ROWS).
     Raises ValueError when there is too little labelled history for the folds.
     """
     path, _ = train_with_report(frame, models_dir, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=progress,
                                 periods_per_year=periods_per_year, extra_trusted=extra_trusted,
-                                calibration=calibration)  # fmt: skip
+                                calibration=calibration, sample_rows=sample_rows)  # fmt: skip
     return path
 
 
 def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, embargo: int, cost_bp: float,
                       progress: Progress | None, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                      extra_trusted: Sequence[str] = (),
-                      calibration: str = DEFAULT_CALIBRATION) -> tuple[Path, dict]:  # fmt: skip
+                      extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION,
+                      sample_rows: int = DEFAULT_SAMPLE_ROWS) -> tuple[Path, dict]:  # fmt: skip
     """:func:`train_and_save`, also returning the report."""
     say = progress or (lambda _msg: None)
     started = time.monotonic()
@@ -344,10 +347,16 @@ def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, emba
     path = save_version(models, models_dir, features=ML_FEATURES, span=_span(data),
                         metrics={"walk_forward_pooled": summary, "elapsed_s": report["elapsed_s"],
                                  "calibration": calibration},
-                        periods_per_year=periods_per_year, extra_trusted=extra_trusted)  # fmt: skip
+                        periods_per_year=periods_per_year, extra_trusted=extra_trusted,
+                        training_sample=_training_sample(data, sample_rows))  # fmt: skip
     report["version"] = path.name
     (path / "report.json").write_text(json.dumps(report, indent=2, default=str))
     return path, report
+
+
+def _training_sample(data: pd.DataFrame, rows: int) -> TrainingSample | None:
+    """The drift check's reference (FLAMEBACK_DRIFT_SAMPLE_ROWS rows, with their symbols); None when set to 0."""
+    return draw_sample(data[list(ML_FEATURES)].to_numpy(), data["symbol"].to_numpy(), rows) if rows > 0 else None
 
 
 def format_table(report: dict) -> str:
@@ -455,7 +464,8 @@ def load_feature_frame(file: Path, progress: bool = True,
 
 def run_train_command(file: Path, out_dir: Path, *, report: Path | None, folds: int, embargo: int,
                       cost_bp: float, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                      extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION) -> None:  # fmt: skip
+                      extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION,
+                      sample_rows: int = DEFAULT_SAMPLE_ROWS) -> None:  # fmt: skip
     """``faust -A flameback_app train FILE``: progress and report on stderr, JSON report, artifacts in ``out_dir``."""
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -463,7 +473,7 @@ def run_train_command(file: Path, out_dir: Path, *, report: Path | None, folds: 
     frame = load_feature_frame(file, periods_per_year=periods_per_year)
     path, result = train_with_report(frame, out_dir, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=say,
                                      periods_per_year=periods_per_year, extra_trusted=extra_trusted,
-                                     calibration=calibration)  # fmt: skip
+                                     calibration=calibration, sample_rows=sample_rows)  # fmt: skip
     say(format_table(result))
     report_path = report or path / "report.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)

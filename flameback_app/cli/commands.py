@@ -104,7 +104,7 @@ async def train(self: AppCommand, file: Path, out: Path | None, report: Path | N
     run_train_command(file, out or settings.models_dir, report=report, folds=folds, embargo=embargo,
                       cost_bp=cost_bp, periods_per_year=periods_per_year,
                       extra_trusted=settings.extra_trusted_model_types,
-                      calibration=calibration or settings.calibration)
+                      calibration=calibration or settings.calibration, sample_rows=settings.drift_sample_rows)
 
 
 @tool_command(

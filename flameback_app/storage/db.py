@@ -2,7 +2,7 @@
 
 Reads: nothing but its arguments. Writes: ``predictions`` (one row per processed
 tick, idempotent on (symbol, timestamp, seq)), ``scoreboard`` (live hit rates),
-``pipeline_counters`` (health figures the dashboard shows) and ``model_registry``.
+``pipeline_counters`` (health figures the dashboard shows), ``model_registry`` and ``feature_drift``.
 
 SQLite is the default (WAL so the dashboard can read while the worker writes, a
 busy timeout so short lock waits are absorbed); PostgreSQL (``postgresql+psycopg://``)
@@ -26,6 +26,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Engine,
@@ -38,6 +39,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -125,6 +127,21 @@ model_registry = Table(
     Column("path", Text, nullable=False),
     Column("metrics_json", Text),
     Column("loaded_at", DateTime),
+)
+
+feature_drift = Table(
+    "feature_drift",
+    metadata,
+    Column("symbol", String(64), primary_key=True, doc="A symbol, or '*' for all symbols pooled."),
+    Column("feature", String(64), primary_key=True),
+    Column("psi", Float, nullable=False, doc="Population stability index of the live rows against the training sample."),
+    Column("flagged", Boolean, nullable=False, doc="psi above the threshold."),
+    Column("threshold", Float, nullable=False),
+    Column("live_rows", Integer, nullable=False),
+    Column("sample_rows", Integer, nullable=False),
+    Column("reference", String(8), nullable=False, doc="'symbol': against its own training rows; 'all': every row."),
+    Column("model_version", String(64), nullable=False),
+    Column("computed_at", DateTime, nullable=False),
 )
 
 
@@ -279,3 +296,20 @@ def register_model(engine: Engine, version: str, created: datetime, path: str, m
     row = {"version": version, "created": created, "path": path, "metrics_json": metrics_json,
            "loaded_at": utc_now()}  # fmt: skip
     _retrying(_upsert)(engine, model_registry, [row], ("version",))
+
+
+def replace_drift(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Make ``feature_drift`` the newest check: its rows upserted, rows of symbols it no longer has deleted.
+
+    An upsert rather than delete-then-insert: two workers sharing a database both run the
+    check, and on PostgreSQL the second's inserts would collide with the first's rows.
+    """
+    symbols = sorted({row["symbol"] for row in rows})
+
+    def run() -> None:
+        with engine.begin() as conn:
+            conn.execute(delete(feature_drift).where(feature_drift.c.symbol.not_in(symbols)))
+        if rows:
+            _upsert(engine, feature_drift, rows, ("symbol", "feature"))
+
+    _retrying(run)()

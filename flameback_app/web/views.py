@@ -1,4 +1,4 @@
-"""Web views on the worker (``http://127.0.0.1:6066``): table state, symbols, health, counters.
+"""Web views on the worker (``http://127.0.0.1:6066``): table state, symbols, drift, health, counters.
 
 Reads: the ``symbol-state`` and ``symbol-scoreboard`` tables (routed with
 ``table_route`` to the worker that owns the symbol's partition), this process's
@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from flameback_app.faust_app import app, runtime, settings
 from flameback_app.kafka.faust_fixes.introspection import active_partitions, started_producer
 from flameback_app.storage import db
+from flameback_app.worker.drift_check import drift_table_rows
 from flameback_app.worker.metrics import CONTENT_TYPE, consumer_lags
 from tables.definitions import scoreboards, symbol_states
 from tables.symbol_state import SymbolState
@@ -99,6 +100,14 @@ def _scoreboard_rows(symbol: str | None) -> list[dict[str, Any]]:
     with runtime.db.connect() as conn:
         return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row._mapping.items()}
                 for row in conn.execute(stmt)]  # fmt: skip
+
+
+@app.page("/drift/")
+async def drift(web: View, request: Request) -> Response:
+    """The newest drift check: PSI of every model feature per symbol and pooled ("*"), flagged first."""
+    rows = await runtime.offload(drift_table_rows, runtime.db, request.query.get("symbol"))
+    return web.json({"threshold": settings.drift_psi_threshold, "every_s": settings.drift_every_s,
+                     "retrain_on_drift": settings.retrain_on_drift, "drift": rows})  # fmt: skip
 
 
 @app.page("/health/")

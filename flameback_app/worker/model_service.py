@@ -47,6 +47,7 @@ class ModelService:
     rt: Runtime
     _training: asyncio.Future[Path | None] | None = None
     _last_trained: float = 0.0
+    _retrain_reason: str | None = None  # set by request_retrain: the next check trains whatever the schedule says
 
     async def signal_engine(self) -> SignalEngine:
         """The live signal engine, loading the newest valid artifacts on first use."""
@@ -79,9 +80,13 @@ class ModelService:
                             getattr(exc, "orig", exc))  # fmt: skip
         return bundle
 
+    def request_retrain(self, reason: str) -> None:
+        """Train at the next check (``train_when_needed``) even if the schedule is off or not yet due (e.g. drift)."""
+        self._retrain_reason = reason
+
     def _due(self) -> bool:
         every = self.rt.settings.retrain_every_s
-        return every > 0 and time.time() - self._last_trained >= every
+        return self._retrain_reason is not None or (every > 0 and time.time() - self._last_trained >= every)
 
     async def _history_suffices(self) -> bool:
         """Without models: count the labelled, warmed-up rows and publish how many there are and are needed."""
@@ -119,7 +124,9 @@ class ModelService:
 
     async def _train_in_child(self) -> Path | None:
         rt, settings = self.rt, self.rt.settings
-        log.info("training models from the database history in the background")
+        log.info("training models from the database history in the background%s",
+                 f" ({self._retrain_reason})" if self._retrain_reason else "")  # fmt: skip
+        self._retrain_reason = None
         rt.counters.training_started()
         # Forked on purpose: the child initializer undoes exactly what a fork inherits from the worker.
         fork = multiprocessing.get_context("fork")
@@ -166,12 +173,13 @@ def _training_child_init(rt: Runtime) -> None:
 
 
 def train_from_database(db_url: str, models_dir: Path, periods_per_year: float,
-                        extra_trusted: Sequence[str] = (), calibration: str = "sigmoid") -> Path | None:  # fmt: skip
+                        extra_trusted: Sequence[str] = (), calibration: str = "sigmoid",
+                        sample_rows: int = 10_000) -> Path | None:  # fmt: skip
     """(Child process) read the feature history from the database and train a new version.
 
     ``periods_per_year``: the worker's setting, which its stored volatility_20 was annualised with.
     ``extra_trusted``: FLAMEBACK_TRUSTED_MODEL_TYPES, checked when the version is saved.
-    ``calibration``: FLAMEBACK_CALIBRATION.
+    ``calibration``: FLAMEBACK_CALIBRATION. ``sample_rows``: FLAMEBACK_DRIFT_SAMPLE_ROWS.
     """
     import pandas as pd
 
@@ -188,4 +196,4 @@ def train_from_database(db_url: str, models_dir: Path, periods_per_year: float,
     if len(frame) < MIN_TRAINING_ROWS:
         return None
     return train_and_save(frame, models_dir, periods_per_year=periods_per_year, extra_trusted=extra_trusted,
-                          calibration=calibration)
+                          calibration=calibration, sample_rows=sample_rows)

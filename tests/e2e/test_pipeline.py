@@ -224,7 +224,7 @@ def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stac
     minute_bars = 252 * 390
     marker = stack.root / "unpickled"
     old = plant_joblib_era_version(stack.root / "models", marker)
-    stack.start_worker(FLAMEBACK_PERIODS_PER_YEAR=str(minute_bars))
+    stack.start_worker(FLAMEBACK_PERIODS_PER_YEAR=str(minute_bars), FLAMEBACK_DRIFT_EVERY_S="1")
     stack.wait_assigned()
     stack.run_command("replay", str(real_subset), "--max", "--no-progress")
     log = stack.root / "worker-w1.log"
@@ -249,6 +249,7 @@ def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stac
     assert len(rows) == 5 and all(r[0] in ("UP", "DOWN") and r[1] in ("UP", "DOWN") and r[2] for r in rows)
     assert training > 0  # the first rows, written before any model existed, say TRAINING
     assert not marker.exists()
+    assert_drift_measured_against(stack, rows[0][2])
     assert_tick_spacing_followed(stack, real_subset, rows[0][2], minute_bars)
     if database.kind == "sqlite":  # the database plays no part in the warning: check it once (SQLite), save ~8 s
         assert_restart_on_another_spacing_warns(stack, minute_bars)
@@ -283,6 +284,22 @@ def plant_joblib_era_version(models_dir: Path, marker: Path) -> Path:
         "version": version.name, "created": "2025-01-01T00:00:00+00:00", "features": list(ML_FEATURES),
         "training_span": {}, "metrics": {}, "models": files}))  # fmt: skip
     return version
+
+
+def assert_drift_measured_against(stack: Stack, version: str) -> None:
+    """The trained version kept a training sample, and the worker's drift check (every second here) compared the
+    live rows with it: /drift/ serves every model feature, pooled and per symbol, for that version."""
+    from models.features import ML_FEATURES
+
+    def measured() -> list[dict] | None:
+        rows = (stack.get_json("w1", "/drift/") or {}).get("drift")
+        return rows if rows and rows[0]["model_version"] == version else None
+
+    rows = wait_for(measured, 30, "the drift check of the trained version")
+    assert {r["feature"] for r in rows if r["symbol"] == "*"} == set(ML_FEATURES)
+    assert {r["symbol"] for r in rows} > {"*"} and all(r["psi"] >= 0 and r["live_rows"] >= 500 for r in rows)
+    sample = json.loads((stack.root / "models" / version / "manifest.json").read_text())["training_sample"]
+    assert all(r["sample_rows"] == sample["rows"] for r in rows)
 
 
 def assert_tick_spacing_followed(stack: Stack, real_subset: Path, version: str, spacing: int) -> None:

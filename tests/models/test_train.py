@@ -12,7 +12,7 @@ import pytest
 from models.columns import MODEL_COLUMNS, RULE_COLUMNS
 from models.features import ML_FEATURES
 from models.metrics import call_metrics, strategy_check, wilson_interval
-from models.registry import load_latest
+from models.registry import load_latest, load_training_sample
 from models.synthetic import indicator_frame, random_walk_prices
 from models.train import (
     INITIAL_TRAIN_FRACTION,
@@ -115,6 +115,9 @@ def test_train_and_save_writes_a_loadable_version_from_rows_in_any_order(tmp_pat
     assert bundle is not None and bundle.path == path.resolve()
     assert set(bundle.models) == set(MODEL_COLUMNS)
     assert pipeline_of(bundle.models["RandomForest"]).named_steps["model"].n_jobs == 1  # predicts on one thread
+    sample = load_training_sample(bundle)  # the drift check's reference: every training row here (< 10,000)
+    assert sample is not None and sample.features.shape == (bundle.manifest["training_span"]["n"], len(ML_FEATURES))
+    assert set(sample.symbols) == set(frame["symbol"])
     report = json.loads((path / "report.json").read_text())
     assert report["version"] == path.name == bundle.version
     ordered = indicator_frame(random_walk_prices(400, symbols=3, seed=8))
