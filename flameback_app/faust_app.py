@@ -14,6 +14,7 @@ from typing import Any
 
 import faust
 
+from flameback_app.alert_service import AlertService
 from flameback_app.broker import BrokerAccessError, BrokerUnavailable, wait_for_broker
 from flameback_app.db_startup import prepare_database
 from flameback_app.faust_fixes.broker_settings import embedded_broker_conf
@@ -140,3 +141,4 @@ settings: Settings = load_settings()
 app: faust.App = create_app(settings)
 runtime: Runtime = Runtime(settings)
 model_service: ModelService = ModelService(runtime)
+alert_service: AlertService = AlertService(settings)

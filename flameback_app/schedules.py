@@ -1,14 +1,22 @@
-"""The worker's schedules (Faust layer): model loading at start, training checks, health publishing.
+"""The worker's schedules (Faust layer): model loading at start, training checks, health publishing, alert rules.
 
 Each is a Faust task or timer that calls the Faust-free module owning the work:
-:mod:`flameback_app.model_service` and :mod:`flameback_app.health_publisher`.
+:mod:`flameback_app.model_service`, :mod:`flameback_app.health_publisher` and
+:mod:`flameback_app.alert_service`.
 """
 
 from __future__ import annotations
 
-from flameback_app.faust_app import app, model_service, runtime
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from flameback_app import db
+from flameback_app.faust_app import alert_service, app, model_service, runtime, settings
 from flameback_app.health_publisher import PUBLISH_EVERY_S, publish_counters
 from flameback_app.model_service import TRAINING_CHECK_S
+
+log = logging.getLogger(__name__)
 
 
 @app.task
@@ -25,3 +33,24 @@ async def train_when_needed() -> None:
 @app.timer(interval=PUBLISH_EVERY_S)
 async def publish_health() -> None:
     await publish_counters(runtime)
+
+
+@app.task
+async def load_alert_rules_at_start() -> None:
+    """The terminal's alert rules from the first tick on (the timer below first runs one interval later)."""
+    await read_terminal_alert_rules()
+
+
+@app.timer(interval=settings.alert_rules_refresh_s)
+async def refresh_alert_rules() -> None:
+    await read_terminal_alert_rules()
+
+
+async def read_terminal_alert_rules() -> None:
+    """Pick up the rules added in the terminal: one small query per interval (evaluation reads no database)."""
+    try:
+        rows = await runtime.offload(db.enabled_alert_rules, runtime.db)
+    except SQLAlchemyError as exc:  # the write path reports a failing database; the rules in force stay
+        log.warning("alert rules not refreshed: %s", " ".join(str(getattr(exc, "orig", exc)).split())[:200])
+        return
+    alert_service.use_terminal_rules(rows)
