@@ -133,7 +133,7 @@ class AlertEngine:
             rate = live_hit_rate(score, model, rule.window, rule.min_calls)
             holds = row.get(model) == "UP" and rate is not None and rate > rule.min_hit_rate
             held = (keyed.key, model) in memory.holding
-            if holds and not held:
+            if holds and not held and rate is not None:
                 memory.holding.add((keyed.key, model))
                 started[model] = round(rate, 4)
             elif held and not holds:
