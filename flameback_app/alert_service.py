@@ -4,8 +4,8 @@ Faust-free: the prediction stage (:mod:`agents.predict`) calls :meth:`AlertServi
 for each row it writes and :meth:`AlertService.fired` once the batch is stored; a timer
 (:mod:`flameback_app.schedules`) reads the terminal's rules and hands them to
 :meth:`AlertService.use_terminal_rules`: the only database read alerts make (one small query every ``FLAMEBACK_ALERT_RULES_REFRESH_S``,
-never one per tick). File rules are read once, at start: a broken rule is one error
-line in the log, and the others work.
+never one per tick). File rules are read once, when the worker starts (or on its first
+row): a broken rule is one error line in the log, and the others work.
 """
 
 from __future__ import annotations
@@ -27,16 +27,28 @@ class AlertService:
     """One worker's alerting: file rules + terminal rules → :class:`~flameback_app.alerts.AlertEngine`."""
 
     def __init__(self, settings: Settings) -> None:
-        self.file_rules: list[KeyedRule] = []
-        if settings.alert_rules is not None:
-            self.file_rules = _logged(load_rule_file(settings.alert_rules)).rules
-            log.info("alert rules: %d from %s", len(self.file_rules), settings.alert_rules)
-        self.engine = AlertEngine(self.file_rules, settings.alert_cooldown_s)
+        """Nothing is read here (any command builds the Faust app): the rule file is read on first use."""
+        self.settings = settings
+        self.file_rules: list[KeyedRule] | None = None
+        self.engine = AlertEngine([], settings.alert_cooldown_s)
         self._terminal_errors: set[str] = set()
         self.webhook = webhook_sender(settings)
 
+    def load_file_rules(self) -> list[KeyedRule]:
+        """The rule file's rules, read (and its errors logged, one line each) once."""
+        if self.file_rules is None:
+            self.file_rules = []
+            path = self.settings.alert_rules
+            if path is not None:
+                self.file_rules = _logged(load_rule_file(path)).rules
+                log.info("alert rules: %d from %s", len(self.file_rules), path)
+            self.engine.set_rules([*self.file_rules, *self.engine.rules])
+        return self.file_rules
+
     def evaluate(self, row: Mapping[str, Any], score: Mapping[str, Any] | None) -> list[Alert]:
         """The alerts this row fires (call once per row, in tick order, after scoring it)."""
+        if self.file_rules is None:
+            self.load_file_rules()
         return self.engine.evaluate(row, score) if self.engine.rules else []
 
     def use_terminal_rules(self, rows: Sequence[tuple[int, str]]) -> None:
@@ -48,10 +60,11 @@ class AlertService:
         for line in set(loaded.errors) - self._terminal_errors:
             log.error("alert rule skipped: %s", line)
         self._terminal_errors = set(loaded.errors)
-        rules = [*self.file_rules, *loaded.rules]
+        file_rules = self.load_file_rules()
+        rules = [*file_rules, *loaded.rules]
         if [(k.key, k.rule) for k in rules] != [(k.key, k.rule) for k in self.engine.rules]:
             self.engine.set_rules(rules)
-            log.info("alert rules: %d from the file, %d from the terminal", len(self.file_rules), len(loaded.rules))
+            log.info("alert rules: %d from the file, %d from the terminal", len(file_rules), len(loaded.rules))
 
     def rows(self, alerts: Sequence[Alert], fired_at: datetime) -> list[dict[str, Any]]:
         return [alert.row(fired_at) for alert in alerts]

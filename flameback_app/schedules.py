@@ -37,7 +37,8 @@ async def publish_health() -> None:
 
 @app.task
 async def load_alert_rules_at_start() -> None:
-    """The terminal's alert rules from the first tick on (the timer below first runs one interval later)."""
+    """The rule file's and the terminal's alert rules from the first tick on (the timer first runs an interval later)."""
+    alert_service.load_file_rules()
     await read_terminal_alert_rules()
 
 
