@@ -1,6 +1,6 @@
 """The terminal's alerts: a toast for each new alert the worker fired, the alert log, and a form to add a rule.
 
-The worker fires alerts (:mod:`flameback_app.alerts`) and stores them in ``alerts``;
+The worker fires alerts (:mod:`flameback_app.worker.alerts`) and stores them in ``alerts``;
 this module only reads them, on the page's refresh timer: the newest ones for the log,
 and those above the last id the page has seen for the toast (the page's first read
 only remembers that id, so opening the terminal does not toast old alerts). The one
@@ -20,9 +20,9 @@ from sqlalchemy import Engine, insert, select
 
 from dashboard import queries
 from dashboard.callbacks import ReadProblem, Source, read
-from flameback_app import db
-from flameback_app.alert_rules import KINDS, AlertRule, rule_spec_json
-from flameback_app.records import utc_now
+from flameback_app.core.records import utc_now
+from flameback_app.storage import db
+from flameback_app.worker.alert_rules import KINDS, AlertRule, rule_spec_json
 
 PANE = "alerts-pane"
 LOG = "alerts-log"

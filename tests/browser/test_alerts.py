@@ -8,10 +8,10 @@ import pytest
 from dash.testing.composite import DashComposite
 
 from dashboard import alerts as terminal
-from flameback_app import db
-from flameback_app.alert_rules import terminal_rules
-from tests.browser.seed import seed_database
-from tests.browser.test_terminal import assert_console_clean, start, text_of, wait_text
+from flameback_app.storage import db
+from flameback_app.worker.alert_rules import terminal_rules
+from tests.support.seed import seed_database
+from tests.support.terminal import assert_console_clean, start, text_of, wait_text
 
 pytestmark = pytest.mark.browser
 

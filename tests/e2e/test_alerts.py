@@ -9,6 +9,7 @@ to a loopback webhook whose URL holds a token the worker's log must not show.
 
 from __future__ import annotations
 
+import csv
 import json
 import threading
 from collections.abc import Iterator
@@ -22,11 +23,10 @@ from dashboard import alerts as terminal
 from dashboard.callbacks import Source
 from dashboard.queries import reader_engine
 from dashboard.symbols import load_symbol_sheet
-from flameback_app import db, schema
-from flameback_app.alert_rules import AlertRule, load_rule_file, terminal_rules
-from flameback_app.alerts import AlertEngine
-from tests.e2e.conftest import write_long_csv
-from tests.harness import Stack, wait_for
+from flameback_app.storage import db, schema
+from flameback_app.worker.alert_rules import AlertRule, load_rule_file, terminal_rules
+from flameback_app.worker.alerts import AlertEngine
+from tests.support.harness import Stack, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 SYMBOL = "ALRT Index"
@@ -87,8 +87,10 @@ def test_the_worker_fires_stores_and_posts_alerts_and_the_terminal_shows_them(st
     engine.dispose()
     start = datetime(2024, 1, 2)
     prices = price_path()
-    ticks = write_long_csv(stack.root / "ticks.csv", [(SYMBOL, p, (start + timedelta(days=i)).isoformat())
-                                                     for i, p in enumerate(prices)])  # fmt: skip
+    ticks = stack.root / "ticks.csv"
+    with ticks.open("w", newline="") as handle:
+        csv.writer(handle).writerows([("symbol", "price", "timestamp"),
+                                      *((SYMBOL, p, (start + timedelta(days=i)).isoformat()) for i, p in enumerate(prices))])  # fmt: skip
 
     stack.start_worker(FLAMEBACK_ALERT_RULES=str(rule_file), FLAMEBACK_ALERT_COOLDOWN_S="0",
                        FLAMEBACK_ALERT_WEBHOOK_URL=f"http://127.0.0.1:{hooks.server_address[1]}/hook/{TOKEN}")  # fmt: skip
