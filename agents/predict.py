@@ -2,7 +2,8 @@
 
 Reads: feature rows from the indicator stage (a whole ``take_events`` batch at once)
 and the newest valid model artifacts. Writes: ``predictions`` and ``scoreboard`` rows
-(one transaction per batch, idempotent) and the scoreboard states it is handed.
+(one transaction per batch, idempotent), the scoreboard states it is handed, and the
+``alerts`` the rows fire (:mod:`flameback_app.worker.alert_service`), stored after their rows.
 Models and the database run in an executor, never on the event loop. The signal
 engine (and its models, their loading and retraining) comes from
 :mod:`flameback_app.worker.model_service`; this module holds the stream's write path only.
