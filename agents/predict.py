@@ -2,7 +2,8 @@
 
 Reads: feature rows from the indicator stage (a whole ``take_events`` batch at once)
 and the newest valid model artifacts. Writes: ``predictions`` and ``scoreboard`` rows
-(one transaction per batch, idempotent) and the scoreboard states it is handed.
+(one transaction per batch, idempotent), the scoreboard states it is handed, and the
+``alerts`` the rows fire (:mod:`flameback_app.worker.alert_service`), stored after their rows.
 Models and the database run in an executor, never on the event loop. The signal
 engine (and its models, their loading and retraining) comes from
 :mod:`flameback_app.worker.model_service`; this module holds the stream's write path only.
@@ -21,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from flameback_app.core.records import utc_from_epoch, utc_now
-from flameback_app.faust_app import model_service, runtime
+from flameback_app.faust_app import alert_service, model_service, runtime
 from flameback_app.storage import db
 from flameback_app.worker.runtime import Runtime
 from models.scoreboard import new_score_state, score_tick, scoreboard_rows
@@ -43,13 +44,17 @@ async def predict_and_store(rt: Runtime, applied: Sequence[tuple[EventT, dict]],
     signals = await rt.offload(engine.predict, rows)
     now = utc_now()
     wall = time.time()
-    db_rows = []
+    db_rows, alerts = [], []
     for (event, row), signal in zip(applied, signals, strict=True):
         symbol = row["symbol"]
         scores[symbol] = score_tick(scores.get(symbol) or new_score_state(), row["current_price"], signal)
         db_rows.append(_db_row(row, signal, now, wall, event.message.timestamp))
+        alerts += alert_service.evaluate(db_rows[-1], scores[symbol])
     board = [r for symbol, state in scores.items() for r in scoreboard_rows(symbol, state, now)]
     written = await _write_until_stored(rt, db_rows, board)
+    if alerts:  # stored after their rows, so an alert never points at a row that is not there
+        await _until_stored(rt, db.insert_alerts, alert_service.rows(alerts, now))
+        alert_service.fired(alerts, now)
     rt.counters.rows_written += written
     stored = time.time()
     for event, _row in applied:

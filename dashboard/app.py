@@ -15,7 +15,8 @@ from typing import Any
 
 import dash
 
-from dashboard import drift
+from dashboard import drift, ids
+from dashboard.alerts import register_alert_callbacks
 from dashboard.callbacks import Source, register_callbacks
 from dashboard.layout import build_layout
 from dashboard.queries import reader_engine
@@ -44,6 +45,7 @@ def create_app(db_url: str, refresh_s: float = 3.0, symbol_sheet: Path | None = 
                     stale_after_s=stale_after_s)  # fmt: skip
     register_callbacks(app, source)
     drift.register_callbacks(app, source)
+    register_alert_callbacks(app, source, ids.TICK)
     return app
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from dash import dash_table, dcc, html
 
-from dashboard import drift, ids, overview
+from dashboard import alerts, drift, ids, overview
 from dashboard.callbacks import NO_CURSOR
 
 GRAPH_CONFIG = {"displaylogo": False, "showSendToCloud": False, "showEditInChartStudio": False,
@@ -82,6 +82,7 @@ def build_layout(refresh_s: float) -> html.Div:
         html.Div(id=ids.NOTICE, className="notice"),
         overview_pane(),
         html.Div([symbol_view()], id=ids.SYMBOL_PANE, style={"display": "none"}),
+        *alerts.components(),
         dcc.Store(id=ids.CURSOR, data=NO_CURSOR),
         dcc.Interval(id=ids.TICK, interval=int(refresh_s * 1000), n_intervals=0),
         dcc.Interval(id=ids.SYMBOLS_TICK, interval=int(symbols_refresh_s(refresh_s) * 1000), n_intervals=0),

@@ -24,6 +24,7 @@ from flameback_app.kafka.kafka_client import KafkaClientConfig, kafka_client_con
 from flameback_app.kafka.lean_faust import QuietMonitor
 from flameback_app.settings import Settings, load_settings
 from flameback_app.storage.db_startup import prepare_database
+from flameback_app.worker.alert_service import AlertService
 from flameback_app.worker.model_service import ModelService
 from flameback_app.worker.runtime import Runtime
 
@@ -140,3 +141,4 @@ settings: Settings = load_settings()
 app: faust.App = create_app(settings)
 runtime: Runtime = Runtime(settings)
 model_service: ModelService = ModelService(runtime)
+alert_service: AlertService = AlertService(settings)

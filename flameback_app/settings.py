@@ -99,6 +99,24 @@ class Settings(BaseSettings):
         description="Comma-separated type names (module.Class) a saved model may hold beyond Flameback's own list.",
     )
 
+    # Alerts (flameback_app.worker.alerts): rules from a file and from the terminal, fired by the worker.
+    alert_rules: Path | None = Field(
+        None, description="TOML file of alert rules ([[rule]] tables); rules added in the terminal add to these."
+    )
+    alert_cooldown_s: float = Field(
+        300.0, ge=0, description="After a rule fires for a symbol, it stays quiet this long (ticks' own time)."
+    )
+    alert_rules_refresh_s: float = Field(
+        5.0, gt=0, description="How often the worker re-reads the rules added in the terminal."
+    )
+    alert_webhook_url: SecretStr | None = Field(
+        None, description="POST every alert as JSON here (http/https; may hold a token: logged as host only)."
+    )
+    alert_webhook_attempts: int = Field(5, ge=1, description="Tries per alert, with exponential backoff between.")
+    alert_webhook_queue: int = Field(
+        1000, ge=1, description="Alerts waiting for the webhook; beyond it new ones are dropped (counted, logged)."
+    )
+
     # What a tick may be (flameback_app.core.validation.TickRules) and where ticks come and go.
     epoch_unit: Literal["auto", "s", "ms", "us", "ns"] = Field(
         "auto", description="Unit of epoch-number timestamps; auto: by magnitude (<1e11 s, <1e14 ms, <1e17 µs, else ns)."
@@ -156,6 +174,13 @@ class Settings(BaseSettings):
                 f"FLAMEBACK_PERIODS_PER_YEAR must be a positive finite number of ticks per year "
                 f"(252 for daily bars), got {value!r}"
             )
+        return value
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _webhook_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and urlsplit(value.get_secret_value()).scheme not in ("http", "https"):
+            raise ValueError("FLAMEBACK_ALERT_WEBHOOK_URL must be an http:// or https:// URL")
         return value
 
     @field_validator("broker_storage")

@@ -45,6 +45,7 @@ from sqlalchemy import (
     insert,
     make_url,
     select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -142,6 +143,33 @@ feature_drift = Table(
     Column("reference", String(8), nullable=False, doc="'symbol': against its own training rows; 'all': every row."),
     Column("model_version", String(64), nullable=False),
     Column("computed_at", DateTime, nullable=False),
+)
+
+
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("spec_json", Text, nullable=False, doc="One rule as JSON, the keys of a [[rule]] table in the rule file."),
+    Column("enabled", Boolean, nullable=False, server_default=true()),
+    Column("created_at", DateTime, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule_key", String(128), nullable=False, doc="file:<name> or terminal:<alert_rules.id>."),
+    Column("rule_name", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("symbol", String(64), nullable=False),
+    Column("timestamp", DateTime, nullable=False, doc="The tick that fired it (UTC)."),
+    Column("seq", BigInteger, nullable=False, server_default="0"),
+    Column("fired_at", DateTime, nullable=False, doc="When the worker fired it (UTC)."),
+    Column("message", Text, nullable=False),
+    Column("details_json", Text),
+    # A redelivered tick fires the same alert again after a restart: stored once.
+    UniqueConstraint("rule_key", "symbol", "timestamp", "seq", name="uq_alerts_rule_symbol_tick"),
 )
 
 
@@ -313,3 +341,23 @@ def replace_drift(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> None:
             _upsert(engine, feature_drift, rows, ("symbol", "feature"))
 
     _retrying(run)()
+
+
+def insert_alerts(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Store fired alerts (one transaction); an alert already stored for the same rule and tick is skipped."""
+    if not rows:
+        return 0
+
+    def run() -> int:
+        stmt = _insert_ignoring_duplicates(engine, alerts, ("rule_key", "symbol", "timestamp", "seq"))
+        with engine.begin() as conn:
+            return max(conn.execute(stmt, list(rows)).rowcount or 0, 0)
+
+    return _retrying(run)()
+
+
+def enabled_alert_rules(engine: Engine) -> list[tuple[int, str]]:
+    """(id, spec_json) of the rules added in the terminal and still enabled, oldest first."""
+    stmt = select(alert_rules.c.id, alert_rules.c.spec_json).where(alert_rules.c.enabled.is_(True))
+    with engine.connect() as conn:
+        return [(int(i), spec) for i, spec in conn.execute(stmt.order_by(alert_rules.c.id))]
