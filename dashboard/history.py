@@ -75,23 +75,30 @@ def _bucket_key(dialect: str, width: float | None) -> str:
 
 def _signal_sums(name: str) -> str:
     """Per bucket: the signal's UP calls, DOWN calls, calls scored (a next tick exists) and calls right."""
-    right = " OR ".join(f"(\"{name}\" = '{call}' AND next_price {op} price)" for call, op in RIGHT_WHEN.items())
-    return (f"SUM(CASE WHEN \"{name}\" = 'UP' THEN 1 ELSE 0 END) AS \"{name}__up\", "
-            f"SUM(CASE WHEN \"{name}\" = 'DOWN' THEN 1 ELSE 0 END) AS \"{name}__down\", "
-            f"SUM(CASE WHEN next_price IS NOT NULL AND \"{name}\" IN ('UP', 'DOWN') THEN 1 ELSE 0 END) AS \"{name}__scored\", "
-            f"SUM(CASE WHEN next_price IS NOT NULL AND ({right}) THEN 1 ELSE 0 END) AS \"{name}__right\"")  # fmt: skip
+    right = " ".join(f"WHEN '{call}' THEN right_{call.lower()}" for call in RIGHT_WHEN)
+    return (f"COUNT(CASE WHEN \"{name}\" = 'UP' THEN 1 END) AS \"{name}__up\", "
+            f"COUNT(CASE WHEN \"{name}\" = 'DOWN' THEN 1 END) AS \"{name}__down\", "
+            f"COUNT(CASE WHEN \"{name}\" IN ('UP', 'DOWN') THEN next_price END) AS \"{name}__scored\", "
+            f"SUM(CASE \"{name}\" {right} ELSE 0 END) AS \"{name}__right\"")  # fmt: skip
 
 
-def bars_sql(dialect: str, width: float | None, since: bool) -> Any:
-    """The bucketing query (column names are this module's constants; every value is a bound parameter)."""
-    signals = ", ".join(f'"{name}"' for name in SIGNAL_COLUMNS)
+def bars_sql(dialect: str, width: float | None, since: bool, signals: tuple[str, ...]) -> Any:
+    """The bucketing query (column names are this module's constants; every value is a bound parameter).
+
+    Each tick's outcome is computed once per call (``right_up``, ``right_down``: 1 when the
+    next tick moved that way, 0 otherwise and for the newest tick), then summed per signal.
+    """
+    outcome = ", ".join(f"CASE WHEN next_price {op} price THEN 1 ELSE 0 END AS right_{call.lower()}"
+                        for call, op in RIGHT_WHEN.items())  # fmt: skip
     picked = ", ".join(f'p."{name}"' for name in BAR_COLUMNS)
     sql = (
-        "WITH r AS (SELECT id, current_price AS price, volume, " + _bucket_key(dialect, width) + " AS k, "  # noqa: S608
-        "LEAD(current_price) OVER (ORDER BY timestamp, seq) AS next_price, " + signals + " FROM predictions"
+        "WITH t AS (SELECT id, current_price AS price, volume, " + _bucket_key(dialect, width) + " AS k, "  # noqa: S608
+        "LEAD(current_price) OVER (ORDER BY timestamp, seq) AS next_price, "
+        + ", ".join(f'"{name}"' for name in signals) + " FROM predictions"
         " WHERE symbol = :symbol" + (" AND timestamp >= :start" if since else "") + "), "
+        "r AS (SELECT t.*, " + outcome + " FROM t), "
         "b AS (SELECT k, MIN(id) AS first_id, MAX(id) AS last_id, MIN(price) AS low, MAX(price) AS high, "
-        "SUM(volume) AS volume, COUNT(*) AS ticks, " + ", ".join(_signal_sums(n) for n in SIGNAL_COLUMNS) +
+        "SUM(volume) AS volume, COUNT(*) AS ticks, " + ", ".join(_signal_sums(n) for n in signals) +
         " FROM r GROUP BY k) "
         "SELECT b.*, o.current_price AS open, p.current_price AS close, " + picked +
         " FROM b JOIN predictions p ON p.id = b.last_id JOIN predictions o ON o.id = b.first_id ORDER BY b.k"
@@ -102,12 +109,16 @@ def bars_sql(dialect: str, width: float | None, since: bool) -> Any:
     return text(sql).bindparams(*typed)
 
 
-def bars(engine: Engine, win: Window, max_bars: int = MAX_BARS) -> tuple[list[dict[str, Any]], float | None]:
-    """(bars oldest first, bucket width in seconds or None when every tick is its own bar)."""
+def bars(engine: Engine, win: Window, max_bars: int = MAX_BARS,
+         signals: tuple[str, ...] = SIGNAL_COLUMNS) -> tuple[list[dict[str, Any]], float | None]:  # fmt: skip
+    """(bars oldest first, bucket width in seconds or None when every tick is its own bar).
+
+    Only ``signals`` are scored: each costs four sums over every row of the range.
+    """
     if not win.rows:
         return [], None
     width = bucket_seconds(win, max_bars)
-    stmt = bars_sql(engine.dialect.name, width, win.start is not None)
+    stmt = bars_sql(engine.dialect.name, width, win.start is not None, signals)
     params: dict[str, Any] = {"symbol": win.symbol}
     if win.start is not None:
         params["start"] = win.start

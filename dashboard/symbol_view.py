@@ -19,6 +19,7 @@ from dash import Input, Output, State, dcc, html
 from dashboard import history, ids, links, queries
 from dashboard.callbacks import ReadProblem, Source, read
 from dashboard.linked_chart import SIGNALS, linked_figure
+from flameback_app.db import MODEL_COLUMNS
 
 UNKNOWN_RANGE = "UNKNOWN RANGE {range!r} in the link — showing {default} (the ranges are {names})."
 CHART_CONFIG = {"displaylogo": False, "showSendToCloud": False, "showEditInChartStudio": False,
@@ -73,7 +74,8 @@ def chart_update(source: Source, symbol: str | None, range_name: str | None, sig
         if key == drawn:
             return dash.no_update, dash.no_update
         win = read(source, history.window, symbol, range_name)
-        bars, width = read(source, history.bars, win, max_bars)
+        scored = tuple(dict.fromkeys((*MODEL_COLUMNS, signal)))  # the P(up) pane's models and the marked signal
+        bars, width = read(source, history.bars, win, max_bars, scored)
     except ReadProblem:
         return dash.no_update, dash.no_update  # the status line says why (the view callback reads it)
     return linked_figure(bars, width, symbol, signal, range_name), key
