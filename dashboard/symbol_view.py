@@ -61,9 +61,22 @@ def range_route(trigger: str | None, search: str | None, picked: str | None) -> 
     return dash.no_update, history.DEFAULT_RANGE, notice
 
 
+def zoomed_range(relayout: dict[str, Any] | None) -> list[Any] | None:
+    """The time range the user zoomed to (Plotly's ``relayoutData``), or None (never zoomed, or zoomed back out)."""
+    relayout = relayout or {}
+    if "xaxis.range[0]" in relayout and "xaxis.range[1]" in relayout:
+        return [relayout["xaxis.range[0]"], relayout["xaxis.range[1]"]]
+    return relayout.get("xaxis.range")
+
+
 def chart_update(source: Source, symbol: str | None, range_name: str | None, signal: str | None,
-                 drawn: dict[str, Any] | None, max_bars: int = history.MAX_BARS) -> tuple[Any, Any]:  # fmt: skip
-    """(figure, key of what it shows); ``no_update`` both when the figure on the page is still current."""
+                 drawn: dict[str, Any] | None, max_bars: int = history.MAX_BARS,
+                 relayout: dict[str, Any] | None = None) -> tuple[Any, Any]:  # fmt: skip
+    """(figure, key of what it shows); ``no_update`` both when the figure on the page is still current.
+
+    A redraw for new rows of the same symbol, range and signal keeps the user's zoom
+    (``relayout``: the chart's last ``relayoutData``); any other change starts unzoomed.
+    """
     if symbol is None:
         return dash.no_update, dash.no_update
     range_name = range_name if range_name in history.RANGES else history.DEFAULT_RANGE
@@ -78,7 +91,11 @@ def chart_update(source: Source, symbol: str | None, range_name: str | None, sig
         bars, width = read(source, history.bars, win, max_bars, scored)
     except ReadProblem:
         return dash.no_update, dash.no_update  # the status line says why (the view callback reads it)
-    return linked_figure(bars, width, symbol, signal, range_name), key
+    figure = linked_figure(bars, width, symbol, signal, range_name)
+    same_view = drawn is not None and {**drawn, "last_id": key["last_id"]} == key
+    if same_view and (zoom := zoomed_range(relayout)):
+        figure["layout"]["xaxis"].update(range=zoom, autorange=False)
+    return figure, key
 
 
 def register_callbacks(app: dash.Dash, source: Source) -> None:
@@ -92,7 +109,7 @@ def register_callbacks(app: dash.Dash, source: Source) -> None:
 
     @app.callback(Output(ids.CHART, "figure"), Output(ids.CHART_KEY, "data"),
                   Input(ids.TICK, "n_intervals"), Input(ids.SYMBOL, "value"), Input(ids.RANGE, "value"),
-                  Input(ids.MARKED, "value"), State(ids.CHART_KEY, "data"))  # fmt: skip
+                  Input(ids.MARKED, "value"), State(ids.CHART_KEY, "data"), State(ids.CHART, "relayoutData"))  # fmt: skip
     def refresh_chart(_n: int, symbol: str | None, range_name: str | None, signal: str | None,
-                      drawn: dict[str, Any] | None) -> tuple[Any, Any]:  # fmt: skip
-        return chart_update(source, symbol, range_name, signal, drawn)
+                      drawn: dict[str, Any] | None, relayout: dict[str, Any] | None) -> tuple[Any, Any]:  # fmt: skip
+        return chart_update(source, symbol, range_name, signal, drawn, relayout=relayout)

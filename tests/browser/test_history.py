@@ -91,10 +91,14 @@ def test_the_chart_redraws_only_when_something_changed(seeded):
     assert symbol_view.chart_update(src, "ES1 Index", "1Y", "XGBoost", key)[0] is not dash.no_update
     rows, _state, _price = prediction_rows("ES1 Index", 2, skip=SYMBOLS["ES1 Index"])
     insert_predictions(make_engine(seeded), rows)
-    redrawn, new_key = symbol_view.chart_update(src, "ES1 Index", "All", "XGBoost", key)
+    zoom = {"xaxis.range[0]": "2018-02-01", "xaxis.range[1]": "2018-03-01"}  # the user's drag, as Plotly reports it
+    redrawn, new_key = symbol_view.chart_update(src, "ES1 Index", "All", "XGBoost", key, relayout=zoom)
     assert new_key["last_id"] > key["last_id"]
     price = next(t for t in redrawn["data"] if t["name"] == "Price")
     assert len(price["x"]) == SYMBOLS["ES1 Index"] + 2
+    assert redrawn["layout"]["xaxis"]["range"] == ["2018-02-01", "2018-03-01"]  # new rows keep the zoom
+    other, _key = symbol_view.chart_update(src, "ES1 Index", "1Y", "XGBoost", new_key, relayout=zoom)
+    assert "range" not in other["layout"]["xaxis"]  # another range starts unzoomed
 
 
 def test_the_range_in_the_link_and_the_buttons():

@@ -41,6 +41,7 @@ AXES = (f"const gd = {CHART}; return {{xaxes: Object.keys(gd.layout).filter(k =>
         " hover: gd.layout.hovermode, spikes: gd.layout.xaxis.spikemode}")  # fmt: skip
 MARKERS = f"return {CHART}.data.filter(t => t.legendgroup === 'calls').reduce((n, t) => n + t.x.length, 0)"
 PRICE_X = TRACE.format("Price", "x")
+TITLE = f"const gd = {CHART}; return gd && gd.layout && gd.layout.title ? gd.layout.title.text : ''"
 
 
 def calls_in_range(url: str, symbol: str, signal: str, since: object) -> int:
@@ -91,7 +92,7 @@ def test_ranges_links_one_axis_and_markers(dash_duo, free_port, db_url, tmp_path
 
     dash_duo.driver.get(dash_duo.server_url + "/?symbol=ES1%20Index&range=5Y")  # unknown range: say so, show default
     wait_text(dash_duo, ids.RANGE_NOTICE, lambda t: "UNKNOWN RANGE '5Y'" in t)
-    wait_js(dash_duo, f"return {CHART}.layout.title.text", lambda t: t.startswith(f"ES1 Index · {history.DEFAULT_RANGE}"))
+    wait_js(dash_duo, TITLE, lambda t: t.startswith(f"ES1 Index · {history.DEFAULT_RANGE}"))
     assert text_of(dash_duo, ids.STATUS) == ""
     assert 85 < span_days(dash_duo.driver.execute_script(PRICE_X)) <= 91
     assert_console_clean(dash_duo)
