@@ -92,7 +92,7 @@ def bars_sql(dialect: str, width: float | None, since: bool, signals: tuple[str,
                         for call, op in RIGHT_WHEN.items())  # fmt: skip
     picked = ", ".join(f'p."{name}"' for name in BAR_COLUMNS)
     sql = (
-        "WITH t AS (SELECT id, current_price AS price, volume, " + _bucket_key(dialect, width) + " AS k, "  # noqa: S608
+        "WITH t AS (SELECT id, current_price AS price, volume, " + _bucket_key(dialect, width) + " AS k, "  # noqa: S608 - our column names; values bound
         "LEAD(current_price) OVER (ORDER BY timestamp, seq) AS next_price, "
         + ", ".join(f'"{name}"' for name in signals) + " FROM predictions"
         " WHERE symbol = :symbol" + (" AND timestamp >= :start" if since else "") + "), "

@@ -96,7 +96,7 @@ def marker_traces(bars: Sequence[Bar], x: list[str], signal: str, bucketed: bool
         shape = ("triangle-up" if call == "UP" else "triangle-down") + ("" if right else "-open")
         traces.append({"type": "scatter", "mode": "markers", "x": xs, "y": ys, "yaxis": "y",
                        "name": f"{signal} {call} {'right' if right else 'wrong / open'}",
-                       "legendgroup": "calls", "meta": {"call": call, "right": right},
+                       "legendgroup": "calls", "showlegend": False, "meta": {"call": call, "right": right},
                        "marker": {"symbol": shape, "size": 9, "color": GREEN if call == "UP" else RED,
                                   "line": {"width": 1.5}}})  # fmt: skip
     return traces
@@ -153,10 +153,11 @@ def linked_layout(title: str, revision: str) -> dict[str, Any]:
     axis = {"gridcolor": "#1a1a1a", "zerolinecolor": "#333", "linecolor": "#333", "tickfont": {"size": 10}}
     layout: dict[str, Any] = {
         "paper_bgcolor": "#000", "plot_bgcolor": "#050505", "height": HEIGHT, "uirevision": revision,
-        "margin": {"l": 64, "r": 12, "t": 30, "b": 26}, "hovermode": "x unified", "dragmode": "zoom",
-        "title": {"text": title, "font": {"color": AMBER, "size": 12, "family": FONT}, "x": 0.01, "y": 0.985},
+        "margin": {"l": 64, "r": 12, "t": 58, "b": 26}, "hovermode": "x unified", "dragmode": "zoom",
+        "title": {"text": title, "font": {"color": AMBER, "size": 12, "family": FONT}, "x": 0.01, "y": 0.99,
+                  "yanchor": "top"},
         "font": {"family": FONT, "color": "#c8c8c8", "size": 11},
-        "legend": {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0.3, "xanchor": "left",
+        "legend": {"orientation": "h", "y": 1.005, "yanchor": "bottom", "x": 0.0, "xanchor": "left",
                    "font": {"size": 10}, "bgcolor": "rgba(0,0,0,0)"},
         "xaxis": {**axis, "type": "date", "anchor": "y5", "rangeslider": {"visible": False}, "showspikes": True,
                   "spikemode": "across", "spikesnap": "cursor", "spikethickness": 1, "spikecolor": GREY,
@@ -169,6 +170,10 @@ def linked_layout(title: str, revision: str) -> dict[str, Any]:
         key = "yaxis" if name == "y" else f"yaxis{name[1:]}"
         layout[key] = {**axis, "domain": [bottom, top], "title": {"text": label, "font": {"size": 10}},
                        "fixedrange": name != "y"}
+    key = " ".join(f"<span style='color:{colour}'>{model}</span>" for model, colour in MODEL_COLOURS.items())
+    layout["annotations"] = [{"xref": "paper", "yref": "paper", "x": 0.0, "y": PANES[-1][2], "yanchor": "bottom",
+                              "xanchor": "left", "showarrow": False, "font": {"size": 10},
+                              "text": f"{key} · solid P(up) · dotted hit rate of the last {HIT_WINDOW} calls"}]
     layout["yaxis3"].update(range=[0, 100], tickvals=[30, 50, 70])
     layout["yaxis5"].update(range=[0.3, 0.7], tickformat=".0%", nticks=4)
     layout["yaxis2"].update(rangemode="tozero", nticks=2)
