@@ -10,6 +10,8 @@ Each figure stands beside a baseline measured in the same run on the same machin
   rows, vs whole-table window-function queries;
 - ``bench/symbol_view.py``: the symbol chart's redraw per range (range = All bucketed in
   SQL) on 1,000,000 rows, time and bytes, vs reading all rows of the symbol;
+- ``bench/symbol_browser.py``: first view and symbol change timed in headless Chromium
+  (44,070 rows), beside the server callbacks' time for the same changes;
 - ``bench/pipeline.py``: end to end through the embedded broker and a worker, vs a
   re-creation of the original architecture; latency at a fixed rate; worker peak RSS.
 
@@ -27,12 +29,13 @@ from typing import Any
 
 import psutil
 
-SUITES = ("indicators", "inference", "dashboard", "overview", "symbol_view", "pipeline")
+SUITES = ("indicators", "inference", "dashboard", "overview", "symbol_view", "symbol_browser", "pipeline")
 QUICK_ARGS: dict[str, dict[str, Any]] = {
     "indicators": {"ticks": 50_000},
     "dashboard": {"rows": 200_000, "reps": 50},
     "overview": {"rows": 100_000, "reps": 10},
     "symbol_view": {"rows": 200_000, "reps": 5},
+    "symbol_browser": {"changes": 3},
     "pipeline": {"ticks": 40_000, "latency_seconds": 10.0, "baseline_seconds": 15.0},
 }
 
