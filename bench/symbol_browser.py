@@ -35,7 +35,6 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from dashboard import ids, links, queries, symbol_view
 from dashboard.app import create_app
 from dashboard.callbacks import NO_CURSOR, Source, view_update
-from tests.browser.conftest import CHROMEDRIVER, pytest_setup_options
 from tests.browser.seed import seed_database
 
 SYMBOLS = [f"S{k:02d} Comdty" for k in range(39)]
@@ -109,6 +108,8 @@ def run(changes: int = 15) -> list[dict[str, Any]]:
                          request_handler=QuietHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
+    # The browser tests' Chromium and flags; imported here: that module reads the settings when imported.
+    from tests.browser.conftest import CHROMEDRIVER, pytest_setup_options
     driver = webdriver.Chrome(options=pytest_setup_options(), service=Service(str(CHROMEDRIVER)))
     try:
         first = [first_view_ms(driver, base, SYMBOLS[k]) for k in range(5)]
