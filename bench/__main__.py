@@ -51,6 +51,8 @@ def _cell(value: Any, unit: str = "") -> str:
 
 
 def _ratio(row: dict[str, Any]) -> str:
+    if row.get("no_ratio"):  # the baseline is a part of the figure (e.g. the server's share), not a rival
+        return ""
     if row.get("ratio") is not None:
         return f"{row['ratio']:.1f}x"
     figure, baseline = row.get("figure"), row.get("baseline")
@@ -82,10 +84,10 @@ def main() -> None:
         rows = module.table_rows(rows) if hasattr(module, "table_rows") else rows  # suites with their own layout
         print(f"[{suite}] done in {time.monotonic() - started:.0f}s", flush=True)
         table.extend((suite, row) for row in rows)
-    print(f"\n{'suite':<11}{'benchmark':<58}{'figure':>16}{'baseline':>16}{'ratio':>8}")
+    print(f"\n{'suite':<15}{'benchmark':<58}{'figure':>16}{'baseline':>16}{'ratio':>8}")
     for suite, row in table:
         unit = row.get("unit", "")
-        print(f"{suite:<11}{row['name'][:57]:<58}{_cell(row.get('figure'), unit):>16}"
+        print(f"{suite:<15}{row['name'][:57]:<58}{_cell(row.get('figure'), unit):>16}"
               f"{_cell(row.get('baseline'), unit):>16}{_ratio(row):>8}")  # fmt: skip
 
 
