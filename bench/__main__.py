@@ -8,6 +8,10 @@ Each figure stands beside a baseline measured in the same run on the same machin
 - ``bench/dashboard.py``: terminal refresh callbacks on a 1,000,000-row database;
 - ``bench/overview.py``: one market-overview refresh, 39 and 1,000 symbols on 1,000,000
   rows, vs whole-table window-function queries;
+- ``bench/symbol_view.py``: the symbol chart's redraw per range (range = All bucketed in
+  SQL) on 1,000,000 rows, time and bytes, vs reading all rows of the symbol;
+- ``bench/browser.py``: first view, symbol change and overview refresh timed in headless
+  Chromium (44,070 rows, waitress), beside the callbacks' time in flight in the same run;
 - ``bench/pipeline.py``: end to end through the embedded broker and a worker, vs a
   re-creation of the original architecture; latency at a fixed rate; worker peak RSS.
 
@@ -25,12 +29,13 @@ from typing import Any
 
 import psutil
 
-SUITES = ("indicators", "inference", "dashboard", "overview", "browser", "pipeline")
+SUITES = ("indicators", "inference", "dashboard", "overview", "symbol_view", "browser", "pipeline")
 QUICK_ARGS: dict[str, dict[str, Any]] = {
     "indicators": {"ticks": 50_000},
     "dashboard": {"rows": 200_000, "reps": 50},
     "overview": {"rows": 100_000, "reps": 10},
     "browser": {"reps": 2},
+    "symbol_view": {"rows": 200_000, "reps": 5},
     "pipeline": {"ticks": 40_000, "latency_seconds": 10.0, "baseline_seconds": 15.0},
 }
 
@@ -46,6 +51,8 @@ def _cell(value: Any, unit: str = "") -> str:
 
 
 def _ratio(row: dict[str, Any]) -> str:
+    if row.get("no_ratio"):  # the baseline is a part of the figure (e.g. the server's share), not a rival
+        return ""
     if row.get("ratio") is not None:
         return f"{row['ratio']:.1f}x"
     figure, baseline = row.get("figure"), row.get("baseline")
@@ -77,10 +84,10 @@ def main() -> None:
         rows = module.table_rows(rows) if hasattr(module, "table_rows") else rows  # suites with their own layout
         print(f"[{suite}] done in {time.monotonic() - started:.0f}s", flush=True)
         table.extend((suite, row) for row in rows)
-    print(f"\n{'suite':<11}{'benchmark':<58}{'figure':>16}{'baseline':>16}{'ratio':>8}")
+    print(f"\n{'suite':<15}{'benchmark':<58}{'figure':>16}{'baseline':>16}{'ratio':>8}")
     for suite, row in table:
         unit = row.get("unit", "")
-        print(f"{suite:<11}{row['name'][:57]:<58}{_cell(row.get('figure'), unit):>16}"
+        print(f"{suite:<15}{row['name'][:57]:<58}{_cell(row.get('figure'), unit):>16}"
               f"{_cell(row.get('baseline'), unit):>16}{_ratio(row):>8}")  # fmt: skip
 
 

@@ -145,11 +145,11 @@ def run(rows: int = 1_000_000, symbols: int = 39, reps: int = 200, max_points: i
     cases = [
         ("symbol list (skip-scan)", lambda i: symbol_choices(source, pick(i), None), reps,
          "SELECT DISTINCT symbol", (lambda i: original_symbols(source.engine), base_reps)),
-        ("view: symbol change, draw 500 pts", lambda i: _as_outputs(view_update(source, pick(i), NO_CURSOR)), reps,
+        ("view: symbol change (KPIs, signals)", lambda i: _as_outputs(view_update(source, pick(i), NO_CURSOR)), reps,
          "original reload + 3 go.Figure", original),
         ("view: steady, no new rows", lambda i: _as_outputs(view_update(source, pick(i), cursors[pick(i)])), reps,
          "original reload + 3 go.Figure", original),
-        ("view: 1 new row (extendData)", lambda i: _as_outputs(view_update(
+        ("view: 1 new row", lambda i: _as_outputs(view_update(
             source, pick(i), {**cursors[pick(i)], "last_id": last_ids[pick(i)][0]})), reps,
          "original reload + 3 go.Figure", original),
         ("pipeline health", lambda i: health_update(source), reps, None, None),

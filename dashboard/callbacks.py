@@ -2,10 +2,9 @@
 
 Reads the database through :mod:`dashboard.queries` only. The browser keeps a small
 cursor in a ``dcc.Store`` ({symbol, last_id, rows, warming}); a refresh fetches only
-rows with a larger id and appends them to the charts with ``extendData`` (at most
-``max_points`` per trace), so its cost and its payload follow the number of new
-rows, not the history. A symbol change (or a gap larger than ``max_points``)
-redraws. Every failure (no database file, no tables, a database locked by a
+rows with a larger id (at most ``max_points``) for the KPIs, signals and technicals,
+so its cost follows the number of new rows, not the history. The chart is drawn by
+:mod:`dashboard.symbol_view`, by time range. Every failure (no database file, no tables, a database locked by a
 writer) becomes a message in the page, never a callback exception, so the
 browser console stays clean. The callback bodies are plain functions
 (:func:`route`, :func:`overview_update`, :func:`symbol_choices`, :func:`view_update`,
@@ -101,9 +100,6 @@ def symbol_choices(source: Source, current: str | None, shown: list[dict[str, st
 
 VIEW_OUTPUTS: tuple[tuple[str, str], ...] = (
     (ids.CURSOR, "data"), (ids.STATUS, "children"), (ids.STATUS, "className"),
-    (ids.PRICE_CHART, "figure"), (ids.PRICE_CHART, "extendData"),
-    (ids.RSI_CHART, "figure"), (ids.RSI_CHART, "extendData"),
-    (ids.MACD_CHART, "figure"), (ids.MACD_CHART, "extendData"),
     *((kpi, "children") for kpi in KPI_OUTPUTS),
     (ids.SIGNALS, "children"), (ids.TECHNICALS, "children"), (ids.SYMBOL_INFO, "children"),
 )  # fmt: skip
@@ -163,15 +159,8 @@ def _with_rows(source: Source, symbol: str, cursor: dict[str, Any], rows: list[d
               **dict(zip(((k, "children") for k in KPI_OUTPUTS), kpis(last), strict=True)),
               (ids.SIGNALS, "children"): signals_table(last, rates),
               (ids.TECHNICALS, "children"): technicals_table(last)}  # fmt: skip
-    if redraw:
-        update[(ids.PRICE_CHART, "figure")] = figures.price_figure(rows, symbol)
-        update[(ids.RSI_CHART, "figure")] = figures.rsi_figure(rows, symbol)
-        update[(ids.MACD_CHART, "figure")] = figures.macd_figure(rows, symbol)
+    if redraw:  # the chart is drawn by dashboard.symbol_view (it reads by time range)
         update[(ids.SYMBOL_INFO, "children")] = exchange_line(symbol, source.sheet)
-    else:
-        update[(ids.PRICE_CHART, "extendData")] = figures.price_extension(rows, source.max_points)
-        update[(ids.RSI_CHART, "extendData")] = figures.rsi_extension(rows, source.max_points)
-        update[(ids.MACD_CHART, "extendData")] = figures.macd_extension(rows, source.max_points)
     return update
 
 
@@ -387,12 +376,12 @@ def _route(source: Source, trigger: str | None, search: str | None, picked: str 
     if trigger == ids.OVERVIEW:
         if not cell or not cell.get("row_id"):
             return {}
-        return {**_show(cell["row_id"]), (ids.URL, "search"): links.search_for(cell["row_id"]),
+        return {**_show(cell["row_id"]), (ids.URL, "search"): links.search_for(cell["row_id"], links.range_in(search)),
                 (ids.OVERVIEW, "active_cell"): None}  # fmt: skip
     if trigger == ids.SYMBOL:
         if not picked or picked == links.symbol_in(search):
             return {}
-        return {**_show(picked), (ids.URL, "search"): links.search_for(picked)}
+        return {**_show(picked), (ids.URL, "search"): links.search_for(picked, links.range_in(search))}
     wanted = links.symbol_in(search)
     if wanted is None:
         return _show(None)

@@ -6,15 +6,11 @@ Builds components only (no data): every value arrives from the refresh callbacks
 
 from __future__ import annotations
 
-from typing import Any
-
 from dash import dash_table, dcc, html
 
 from dashboard import alerts, drift, ids, overview
 from dashboard.callbacks import NO_CURSOR
-
-GRAPH_CONFIG = {"displaylogo": False, "showSendToCloud": False, "showEditInChartStudio": False,
-                "modeBarButtonsToRemove": ["lasso2d", "select2d"]}  # fmt: skip
+from dashboard.symbol_view import pane as chart_pane
 
 
 def _kpi(label: str, component_id: str) -> html.Div:
@@ -24,12 +20,6 @@ def _kpi(label: str, component_id: str) -> html.Div:
 
 def _panel(title: str, component_id: str) -> html.Div:
     return html.Div([html.Div(title, className="panel-title"), html.Div(id=component_id)], className="panel")
-
-
-def _graph(component_id: str, height: int) -> dcc.Graph:
-    empty: dict[str, Any] = {"data": [], "layout": {"paper_bgcolor": "#000", "plot_bgcolor": "#000", "height": height,
-                                                   "xaxis": {"visible": False}, "yaxis": {"visible": False}}}
-    return dcc.Graph(id=component_id, figure=empty, config=GRAPH_CONFIG, className="chart")
 
 
 def symbols_refresh_s(refresh_s: float) -> float:
@@ -95,8 +85,7 @@ def symbol_view() -> html.Div:
         html.Div([_kpi("LAST PRICE", ids.KPI_PRICE), _kpi("RSI (14)", ids.KPI_RSI), _kpi("MACD (12,26)", ids.KPI_MACD),
                   _kpi("VOLATILITY (20, ANN.)", ids.KPI_VOL), _kpi("LAST TICK", ids.KPI_LAST)], className="kpis"),
         html.Div([
-            html.Div([_graph(ids.PRICE_CHART, 340), _graph(ids.RSI_CHART, 200), _graph(ids.MACD_CHART, 200)],
-                     className="charts"),
+            chart_pane(),
             html.Div([
                 _panel("SIGNALS · NEXT TICK", ids.SIGNALS),
                 html.Div(id=ids.MODELS_NOTE, className="models-note"),

@@ -1,9 +1,9 @@
-"""Deep links: ``/?symbol=ES1%20Index`` opens a symbol; ``/`` is the market overview.
+"""Deep links: ``/?symbol=ES1%20Index&range=1Y`` opens a symbol over a time range; ``/`` is the market overview.
 
 The page's URL is the single record of which view is showing, so the browser's back
-and forward move between views. Unknown query parameters (e.g. a ``range`` this
-terminal does not read) are ignored rather than refused: a link shared from a newer
-terminal still opens.
+and forward move between views. Unknown query parameters are ignored rather than
+refused: a link shared from a newer terminal still opens. An unknown ``range`` shows a
+message and the default range (:mod:`dashboard.symbol_view`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,15 @@ def symbol_in(search: str | None) -> str | None:
     return values[0].strip() or None if values else None
 
 
-def search_for(symbol: str | None) -> str:
-    """The query string that opens ``symbol`` (spaces as %20, as users paste them), or "" for the overview."""
-    return "?" + urlencode({"symbol": symbol}, quote_via=quote) if symbol else ""
+def range_in(search: str | None) -> str | None:
+    """The ``range`` of a URL's query string (``?symbol=...&range=1Y``), or None."""
+    values = parse_qs((search or "").lstrip("?")).get("range")
+    return values[0].strip() or None if values else None
+
+
+def search_for(symbol: str | None, range_name: str | None = None) -> str:
+    """The query string that opens ``symbol`` (spaces as %20, as users paste them) over ``range_name``,
+    or "" for the overview."""
+    if not symbol:
+        return ""
+    return "?" + urlencode({"symbol": symbol, **({"range": range_name} if range_name else {})}, quote_via=quote)

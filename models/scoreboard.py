@@ -25,6 +25,16 @@ from models.columns import ALL_SYMBOLS
 
 WINDOWS = (20, 60, 250)
 CALLS = ("UP", "DOWN")
+# When a call was right, as (call, comparison of the next price with the call's price). One
+# definition for the live scoreboard and for the chart's markers (dashboard/history.py turns it
+# into SQL), so a marker drawn filled is a call the scoreboard counted as a hit.
+RIGHT_WHEN = {"UP": ">", "DOWN": "<="}
+
+
+def call_was_right(call: str, price: float, next_price: float) -> bool:
+    """Whether an UP/DOWN call made at ``price`` was right once the next tick came at ``next_price``."""
+    went_up = next_price > price
+    return went_up if RIGHT_WHEN[call] == ">" else not went_up
 
 
 def new_score_state() -> dict[str, Any]:
@@ -40,7 +50,7 @@ def score_tick(state: dict[str, Any], price: float, signals: Mapping[str, Any]) 
         for name, call in state["prev_signals"].items():
             if call in CALLS:
                 _record(state["signals"].setdefault(name, {"n": 0, "hits": 0, "up_hits": 0, "recent": ""}),
-                        hit=(call == "UP") == went_up, went_up=went_up)  # fmt: skip
+                        hit=call_was_right(call, prev_price, price), went_up=went_up)  # fmt: skip
     state["prev_price"] = price
     state["prev_signals"] = {k: v for k, v in signals.items() if v in CALLS}
     return state

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 from dash.testing.composite import DashComposite
+from selenium.webdriver.common.action_chains import ActionChains
 
 from dashboard import ids
 from dashboard.callbacks import EMPTY_DB, LOCKED_DB
@@ -47,8 +48,9 @@ REPO = Path(__file__).resolve().parents[2]
 README_SCREENSHOT = REPO / "docs" / "screenshot.png"
 SYMBOLS = {"CL1 Comdty": 620, "ES1 Index": 420, "GC1 Comdty": 380, "NG1 Comdty": 300}
 
-TRACE_LENGTHS = ("const gd = document.querySelector('#{} .js-plotly-plot');"
-                 "return gd && gd.data ? gd.data.map(t => (t.x || []).length) : null")
+CHART = f"document.querySelector('#{ids.CHART} .js-plotly-plot')"
+TRACE = ("const gd = " + CHART + "; const t = gd && gd.data ? gd.data.find(t => t.name === '{}') : null;"
+         " return t ? t.{} : null")  # a trace's property, found by name, in the linked chart
 
 
 
@@ -64,6 +66,15 @@ TRACE_LENGTHS = ("const gd = document.querySelector('#{} .js-plotly-plot');"
 
 
 
+
+def drag_zoom(dash_duo: DashComposite) -> list[str]:
+    """Zoom the chart's time axis with the mouse (a drag across the price pane); the new x range."""
+    chart = dash_duo.find_element(f"#{ids.CHART} .js-plotly-plot")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", chart)
+    up = -chart.size["height"] // 4  # offsets from the chart's centre: the price pane is its upper half
+    ActionChains(dash_duo.driver).move_to_element(chart).move_by_offset(-200, up).click_and_hold() \
+        .move_by_offset(250, 3).release().perform()  # fmt: skip
+    return wait_js(dash_duo, f"const r = {CHART}.layout.xaxis; return r.autorange ? null : r.range", bool)
 
 
 
@@ -76,11 +87,11 @@ def test_seeded_database_renders_everything_from_local_assets(dash_duo, free_por
     wait_text(dash_duo, ids.KPI_PRICE, lambda t: t == fmt_price(last["current_price"]))
     assert text_of(dash_duo, ids.KPI_RSI) == f"{last['rsi_14']:,.1f}"
     assert text_of(dash_duo, ids.KPI_LAST).startswith(str(last["timestamp"])[:10])
-    assert wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [500] * 6)
-    assert dash_duo.driver.execute_script(TRACE_LENGTHS.format(ids.MACD_CHART)) == [500] * 4
-    volumes = dash_duo.driver.execute_script(
-        f"return document.querySelector('#{ids.PRICE_CHART} .js-plotly-plot').data[5].y.slice(-3)")
-    assert volumes == [r["volume"] for r in last_rows(db_url, "CL1 Comdty", 3)]  # the volume strip: stored sizes
+    newest = str(last["timestamp"])[:10]
+    assert wait_js(dash_duo, TRACE.format("Price", "x.slice(-1)[0]"), lambda x: x == newest)
+    assert dash_duo.driver.execute_script(TRACE.format("MACD", "y.length")) > 50
+    volumes = dash_duo.driver.execute_script(TRACE.format("Volume", "y.slice(-3)"))
+    assert volumes == [r["volume"] for r in last_rows(db_url, "CL1 Comdty", 3)]  # the volume pane: stored sizes
     signals = text_of(dash_duo, ids.SIGNALS)
     assert all(name in signals for name in ("XGBoost", "LogisticReg", "BB rule")) and re.search("[▲▼]", signals)
     assert "%" in signals and "412.5" in wait_text(dash_duo, ids.HEALTH, lambda t: "Ticks/s" in t)
@@ -113,10 +124,8 @@ def test_switching_symbol_changes_charts_and_kpis(dash_duo, free_port, db_url, s
     choose_symbol(dash_duo, "ES1 Index")
     wait_text(dash_duo, ids.KPI_PRICE, lambda t: t == fmt_price(spx["current_price"]))
     assert text_of(dash_duo, ids.KPI_MACD) == f"{spx['macd_line']:,.4f}"
-    assert wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [420] * 6)
-    title = dash_duo.driver.execute_script(
-        f"return document.querySelector('#{ids.PRICE_CHART} .js-plotly-plot').layout.title.text")
-    assert title.startswith("ES1 Index")
+    assert wait_js(dash_duo, TRACE.format("Price", "x.slice(-1)[0]"), lambda x: x == str(spx["timestamp"])[:10])
+    assert dash_duo.driver.execute_script(f"return {CHART}.layout.title.text").startswith("ES1 Index")
     assert_console_clean(dash_duo)
 
 
@@ -127,18 +136,15 @@ def test_rows_written_during_the_session_appear_and_zoom_is_kept(dash_duo, free_
     upgrade(engine)
     insert_predictions(engine, rows[:300])
     start(dash_duo, free_port(), database.url, symbol="CL1 Comdty")
-    wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [300] * 6)
-    zoom = [str(rows[200]["timestamp"]), str(rows[250]["timestamp"])]
-    dash_duo.driver.execute_script(
-        f"Plotly.relayout(document.querySelector('#{ids.PRICE_CHART} .js-plotly-plot'), "
-        f"{{'xaxis.range': ['{zoom[0]}', '{zoom[1]}']}})")  # fmt: skip
+    last_x = TRACE.format("Price", "x.slice(-1)[0]")
+    wait_js(dash_duo, last_x, lambda x: x == str(rows[299]["timestamp"])[:10])
+    zoom = drag_zoom(dash_duo)
     insert_predictions(engine, rows[300:])
     wait_text(dash_duo, ids.KPI_LAST, lambda t: t.startswith(str(rows[-1]["timestamp"])[:10]))
-    assert wait_js(dash_duo, TRACE_LENGTHS.format(ids.PRICE_CHART), lambda n: n == [306] * 6)
+    assert wait_js(dash_duo, last_x, lambda x: x == str(rows[-1]["timestamp"])[:10])  # the chart redrew
     assert text_of(dash_duo, ids.KPI_PRICE) == fmt_price(rows[-1]["current_price"])
-    kept = dash_duo.driver.execute_script(
-        f"return document.querySelector('#{ids.PRICE_CHART} .js-plotly-plot').layout.xaxis.range")
-    assert [k[:10] for k in kept] == [z[:10] for z in zoom]
+    kept = dash_duo.driver.execute_script(f"return {CHART}.layout.xaxis.range")
+    assert kept == zoom
     assert_console_clean(dash_duo)
 
 

@@ -30,6 +30,7 @@ from dashboard.callbacks import (
     symbol_choices,
     view_update,
 )
+from dashboard.figures import fmt_price
 from dashboard.symbols import describe, load_symbol_sheet
 from flameback_app.storage import schema
 from flameback_app.storage.db import insert_predictions, make_engine, write_counters
@@ -157,19 +158,19 @@ def test_empty_database_says_no_data(database):
     assert view_update(source(database.url), None, None)[(ids.STATUS, "children")] == EMPTY_DB  # tables, no rows
 
 
-def test_first_refresh_draws_then_later_refreshes_append(seeded):
+def test_first_refresh_reads_the_newest_rows_then_only_newer_ones(seeded):
+    """The KPIs, signals and technicals follow a cursor; the chart is drawn by time range (test_history.py)."""
     src = source(seeded, max_points=50)
     first = view_update(src, "CL1 Comdty", NO_CURSOR)
     cursor = first[(ids.CURSOR, "data")]
-    assert len(first[(ids.PRICE_CHART, "figure")]["data"][0]["x"]) == 50 and (ids.PRICE_CHART, "extendData") not in first
+    assert cursor["rows"] == 50 and (ids.SYMBOL_INFO, "children") in first
     assert view_update(src, "CL1 Comdty", cursor) == {(ids.STATUS, "children"): "", (ids.STATUS, "className"): "status"}
     rows, _state, _price = prediction_rows("CL1 Comdty", 3, skip=500)
     insert_predictions(make_engine(seeded), rows)
     later = view_update(src, "CL1 Comdty", cursor)
-    extension, traces, max_points = later[(ids.PRICE_CHART, "extendData")]
-    assert len(extension["x"][0]) == 3 and traces == [0, 1, 2, 3, 4, 5] and max_points == 50  # 5 lines + volume
-    assert extension["y"][5] == [r["volume"] for r in rows]
-    assert (ids.PRICE_CHART, "figure") not in later and later[(ids.CURSOR, "data")]["last_id"] > cursor["last_id"]
+    assert later[(ids.CURSOR, "data")]["last_id"] > cursor["last_id"] and later[(ids.CURSOR, "data")]["rows"] == 50
+    assert later[(ids.KPI_PRICE, "children")] == fmt_price(rows[-1]["current_price"])
+    assert (ids.SYMBOL_INFO, "children") not in later  # no redraw: the symbol did not change
 
 
 def test_warm_up_rows_render_without_errors(database):
