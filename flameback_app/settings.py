@@ -163,8 +163,7 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"FLAMEBACK_USER_MODELS is not valid JSON ({exc})") from None
         if not isinstance(parsed, dict):
-            # ValueError, not TypeError: pydantic turns only ValueError into the one-line settings error
-            raise ValueError('FLAMEBACK_USER_MODELS must be a JSON object: {"name": {"class": "pkg.Class", '  # noqa: TRY004
+            raise ValueError('FLAMEBACK_USER_MODELS must be a JSON object: {"name": {"class": "pkg.Class", '  # noqa: TRY004 - pydantic turns only ValueError into the one-line settings error
                              '"params": {}}}')
         return value
 

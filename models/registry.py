@@ -373,7 +373,8 @@ def _load_skops(file: Path, data: bytes, trusted: list[str]) -> Any:
         untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
         if untrusted:
             raise ArtifactError(f"{file}: holds types that are not trusted: {untrusted}; nothing was loaded "
-                                f"(add them to {TRUSTED_SETTING} only if you trust where this file came from)")  # fmt: skip
+                                f"(add them to {TRUSTED_SETTING}, or to a user model's \"trusted\" list, only if you trust "
+                                "where this file came from)")  # fmt: skip
         return sio.loads(data, trusted=trusted)
     except ArtifactError:
         raise

@@ -16,7 +16,9 @@ from pydantic import ValidationError
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sqlalchemy import select
 
+from dashboard import ids, queries
 from dashboard import user_models as terminal_user_models
+from dashboard.callbacks import NO_CURSOR, Source, view_update
 from flameback_app import db, schema
 from flameback_app.settings import Settings
 from models.columns import MODEL_COLUMNS, RULE_COLUMNS
@@ -204,6 +206,12 @@ def test_user_model_calls_are_stored_once_and_the_terminal_reads_them(bundle: Mo
     want = next(s for r, s in zip(reversed(rows), reversed(signals), strict=True) if r["symbol"] == "SYM1")
     assert read_back == {"tiny": want["tiny"], "tiny_p_up": pytest.approx(want["tiny_p_up"]), "user_models": ("tiny",)}
     assert terminal_user_models.model_names({**newest, **read_back}, [{}]) == (*MODEL_COLUMNS, "tiny")
+    url = f"sqlite:///{tmp_path / 'fb.db'}"
+    view = view_update(Source(url, queries.reader_engine(url), {}, 50), "SYM1", NO_CURSOR)
+    table = view[(ids.SIGNALS, "children")].children[0]  # the Signals · next tick table: header, models, rules
+    names = [row.children[0].children for row in table.children[1:]]
+    assert names == [*MODEL_COLUMNS, "tiny", *(r.replace("_Rule", " rule") for r in RULE_COLUMNS)]
+    assert f"{want['tiny_p_up']:.2f}" in str(table.children[1 + len(MODEL_COLUMNS)])
 
 
 def test_the_setting_is_json_and_its_classes_join_the_trusted_types() -> None:
