@@ -4,9 +4,11 @@ or fails to fit gives one line naming it and why, and the others carry on."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -31,7 +33,7 @@ from models.synthetic import indicator_frame, random_walk_prices
 from models.train import train_with_report
 from models.user_models import UserModelError, parse_entry, trusted_types_of
 
-HERE = __name__  # tests.unit.test_user_models: the import path the settings entries name
+HERE = __name__  # this module's import name: the settings entries name its classes by it
 
 
 class TinyCentroidClassifier(ClassifierMixin, BaseEstimator):
@@ -212,6 +214,32 @@ def test_user_model_calls_are_stored_once_and_the_terminal_reads_them(bundle: Mo
     names = [row.children[0].children for row in table.children[1:]]
     assert names == [*MODEL_COLUMNS, "tiny", *(r.replace("_Rule", " rule") for r in RULE_COLUMNS)]
     assert f"{want['tiny_p_up']:.2f}" in str(table.children[1 + len(MODEL_COLUMNS)])
+
+
+def test_the_worker_write_path_stores_and_scores_the_user_model(bundle: ModelBundle, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """``agents.predict.predict_and_store`` (what the worker runs per batch) with the user model's bundle loaded."""
+    from agents.predict import predict_and_store
+    from flameback_app.counters import PipelineCounters
+    from flameback_app.faust_app import runtime
+
+    monkeypatch.setattr(runtime, "_db", db.make_engine(f"sqlite:///{tmp_path / 'worker.db'}"))
+    schema.prepare(runtime.db)
+    monkeypatch.setattr(runtime, "counters", PipelineCounters())
+    monkeypatch.setattr(runtime, "signals", SignalEngine(bundle))
+    rows = [{**row, "seq": 0} for row in _rows(45, seed=12)]
+    no_kafka_timestamp = SimpleNamespace(message=SimpleNamespace(timestamp=None))
+    scores: dict[str, Any] = {}
+    asyncio.run(predict_and_store(runtime, [(no_kafka_timestamp, row) for row in rows], scores))
+    with runtime.db.connect() as conn:
+        stored = conn.execute(select(db.model_signals.c.model, db.model_signals.c.call)).all()
+        board = {(r.symbol, r.signal): r.n for r in conn.execute(select(db.scoreboard))}
+    runtime.db.dispose()
+    ready = complete_rows(rows_to_matrix(rows))
+    assert len(stored) == ready.sum() > 0 and {m for m, _ in stored} == {"tiny"}
+    assert all(call in ("UP", "DOWN") for _, call in stored)
+    for symbol in ("SYM0", "SYM1"):
+        assert board[(symbol, "tiny")] == board[(symbol, "XGBoost")] == scores[symbol]["signals"]["tiny"]["n"] > 0
 
 
 def test_the_setting_is_json_and_its_classes_join_the_trusted_types() -> None:
