@@ -348,7 +348,8 @@ def overview_update(source: Source, window: str | None, now: datetime | None = N
     except ReadProblem:
         return dash.no_update, dash.no_update  # the status line says why (the view callback reads it)
     rows = overview.overview_rows(latest, prices, rates, source.sheet, now or overview.utc_now_naive())
-    return rows, overview.table_columns(window)
+    mine = user_models.scored_names(rates)
+    return user_models.with_hit_rates(rows, rates, mine), user_models.overview_columns(overview.table_columns(window), mine)
 
 
 def cue_update(source: Source, now: datetime | None = None) -> tuple[str, str]:

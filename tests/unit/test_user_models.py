@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from dashboard import ids, queries
 from dashboard import user_models as terminal_user_models
-from dashboard.callbacks import NO_CURSOR, Source, view_update
+from dashboard.callbacks import NO_CURSOR, Source, overview_update, view_update
 from flameback_app import db, schema
 from flameback_app.settings import Settings
 from models.columns import MODEL_COLUMNS, RULE_COLUMNS
@@ -240,6 +240,13 @@ def test_the_worker_write_path_stores_and_scores_the_user_model(bundle: ModelBun
     assert all(call in ("UP", "DOWN") for _, call in stored)
     for symbol in ("SYM0", "SYM1"):
         assert board[(symbol, "tiny")] == board[(symbol, "XGBoost")] == scores[symbol]["signals"]["tiny"]["n"] > 0
+    url = f"sqlite:///{tmp_path / 'worker.db'}"  # the market overview: a HIT60 column for it after the four's
+    table_rows, columns = overview_update(Source(url, queries.reader_engine(url), {}, 50), "1M")
+    names = [c["name"] for c in columns]
+    assert names.index("HIT60 tiny") == names.index("HIT60 LOGIT") + 1
+    for row in table_rows:
+        tiny = scores[row["symbol"]]["signals"]["tiny"]
+        assert row["hit60_tiny"] == pytest.approx(tiny["hits"] / tiny["n"])  # fewer than 60 calls: all of them
 
 
 def test_the_setting_is_json_and_its_classes_join_the_trusted_types() -> None:
