@@ -17,7 +17,7 @@ from dash.dash_table import FormatTemplate
 from sqlalchemy import Engine, select
 
 from dashboard.overview import hit_column
-from flameback_app.db import MODEL_COLUMNS, SIGNAL_COLUMNS, model_signals
+from flameback_app.storage.db import MODEL_COLUMNS, SIGNAL_COLUMNS, model_signals
 
 
 def latest_calls(engine: Engine, row: Mapping[str, Any]) -> dict[str, Any]:

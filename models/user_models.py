@@ -25,7 +25,7 @@ from typing import Any
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from flameback_app.ta import FEATURE_FIELDS
+from flameback_app.core.ta import FEATURE_FIELDS
 from models.columns import MODEL_COLUMNS, PROBABILITY_COLUMNS, RULE_COLUMNS
 
 log = logging.getLogger(__name__)
