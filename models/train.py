@@ -366,8 +366,9 @@ def train_and_save(frame: pd.DataFrame, models_dir: Path, *, folds: int = 5, emb
 def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, embargo: int, cost_bp: float,
                       progress: Progress | None, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
                       extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION,
-                      user_models: Mapping[str, Any] | None = None) -> tuple[Path, dict]:  # fmt: skip
-    """:func:`train_and_save`, also returning the report.
+                      user_models: Mapping[str, Any] | None = None,
+                      model_factory: ModelFactory = make_models) -> tuple[Path, dict]:  # fmt: skip
+    """:func:`train_and_save`, also returning the report (``model_factory``: the built-ins; tests pass cheaper ones).
 
     A user model left out (import, parameters, no predict_proba, fit, save) is said on
     one line through ``progress`` (else logged) and listed in the report's
@@ -382,9 +383,10 @@ def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, emba
                          f"{data['timestamp'].nunique()} distinct timestamps")  # fmt: skip
     say(f"{len(data)} labelled rows, {data['symbol'].nunique()} symbols, {len(ML_FEATURES)} features")
     report = walk_forward(data, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=say,
-                          periods_per_year=periods_per_year, calibration=calibration, user=user)  # fmt: skip
+                          periods_per_year=periods_per_year, calibration=calibration, user=user,
+                          model_factory=model_factory)  # fmt: skip
     say(f"fitting the final models on all rows (calibration: {calibration})")
-    models = fit_final(data, calibration=calibration, embargo=embargo, user=user)
+    models = fit_final(data, model_factory, calibration=calibration, embargo=embargo, user=user)
     report["elapsed_s"] = round(time.monotonic() - started, 1)
     report["settings"] = {"folds": folds, "embargo": embargo, "cost_bp": cost_bp, "features": list(ML_FEATURES),
                           "initial_train_fraction": INITIAL_TRAIN_FRACTION, "periods_per_year": periods_per_year,

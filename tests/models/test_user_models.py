@@ -16,6 +16,9 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 from sqlalchemy import select
 
 from dashboard import ids, queries
@@ -81,12 +84,19 @@ USER_MODELS = {
 }
 
 
+def cheap_built_ins() -> dict[str, Pipeline]:
+    """The four built-in names, each a small LogisticRegression: the real four are tested in test_train.py, and
+    their tree ensembles made this module's training take 3-23 s on a shared machine instead of under 1 s."""
+    return {name: Pipeline([("scale", StandardScaler()), ("model", LogisticRegression())]) for name in MODEL_COLUMNS}
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, list[str]]:
     models_dir = tmp_path_factory.mktemp("models")
     lines: list[str] = []
     _, report = train_with_report(indicator_frame(random_walk_prices(300, symbols=3, seed=5)), models_dir, folds=3,
-                                  embargo=2, cost_bp=2.0, progress=lines.append, user_models=USER_MODELS)  # fmt: skip
+                                  embargo=2, cost_bp=2.0, progress=lines.append, user_models=USER_MODELS,
+                                  model_factory=cheap_built_ins)  # fmt: skip
     return models_dir, report, lines
 
 
