@@ -46,7 +46,7 @@ class ModelService:
     """One worker's models: the signal engine it predicts with, and the background training that replaces them."""
 
     rt: Runtime
-    _training: asyncio.Future | None = None
+    _training: asyncio.Future[Path | None] | None = None
     _last_trained: float = 0.0
 
     async def signal_engine(self) -> SignalEngine:
