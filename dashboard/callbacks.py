@@ -24,10 +24,10 @@ from dash import Input, Output, State, html
 from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
 
-from dashboard import figures, ids, links, overview, queries
+from dashboard import figures, ids, links, overview, queries, user_models
 from dashboard.figures import GREEN, GREY, RED, fmt_number, fmt_percent, fmt_price
 from dashboard.symbols import SymbolSheet, describe, exchange_line
-from flameback_app.storage.db import ALL_SYMBOLS, MODEL_COLUMNS, RULE_COLUMNS
+from flameback_app.storage.db import ALL_SYMBOLS, RULE_COLUMNS
 from flameback_app.storage.schema import SchemaError
 
 NO_CURSOR: dict[str, Any] = {"symbol": None, "last_id": 0, "rows": 0, "warming": False}
@@ -116,6 +116,8 @@ def view_update(source: Source, symbol: str | None, cursor: dict[str, Any] | Non
         if not rows and not redraw and read(source, queries.latest_id, symbol) < cursor["last_id"]:
             redraw, rows = True, read(source, queries.latest_rows, symbol, source.max_points)
         rates = read(source, queries.hit_rates, symbol) if rows else {}
+        if rows:
+            rows[-1].update(read(source, user_models.latest_calls, rows[-1]))
     except ReadProblem as problem:
         return _status(str(problem), error=True)
     if not rows:
@@ -196,7 +198,7 @@ def signals_table(last: dict[str, Any], rates: dict[str, dict[str, dict[str, Any
                      html.Td(_rate(pooled.get(name), "hit_rate")),
                      html.Td(_rate(mine.get(name), "baseline_up_rate"), className="muted")],
                     className="rule-row" if name in RULE_COLUMNS else "model-row")
-            for name in (*MODEL_COLUMNS, *RULE_COLUMNS)]  # fmt: skip
+            for name in (*user_models.model_names(last, rates.values()), *RULE_COLUMNS)]  # fmt: skip
     version = last.get("model_version") or "none loaded yet (TRAINING)"
     scored = max((row.get("n") or 0 for row in mine.values()), default=0)
     note = f"models {version} · hit = next tick moved the called way · {scored:,} calls scored on this symbol"
@@ -335,7 +337,8 @@ def overview_update(source: Source, window: str | None, now: datetime | None = N
     except ReadProblem:
         return dash.no_update, dash.no_update  # the status line says why (the view callback reads it)
     rows = overview.overview_rows(latest, prices, rates, source.sheet, now or overview.utc_now_naive())
-    return rows, overview.table_columns(window)
+    mine = user_models.scored_names(rates)
+    return user_models.with_hit_rates(rows, rates, mine), user_models.overview_columns(overview.table_columns(window), mine)
 
 
 def cue_update(source: Source, now: datetime | None = None) -> tuple[str, str]:

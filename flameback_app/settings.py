@@ -7,11 +7,12 @@ arguments, so tests can pass their own without touching the environment.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import socket
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -98,6 +99,10 @@ class Settings(BaseSettings):
         "",
         description="Comma-separated type names (module.Class) a saved model may hold beyond Flameback's own list.",
     )
+    user_models: str = Field(
+        "",
+        description='Your own classifiers beside the four, as JSON: {"name": {"class": "pkg.Class", "params": {...}}}.',
+    )
 
     # Alerts (flameback_app.worker.alerts): rules from a file and from the terminal, fired by the worker.
     alert_rules: Path | None = Field(
@@ -183,6 +188,22 @@ class Settings(BaseSettings):
             raise ValueError("FLAMEBACK_ALERT_WEBHOOK_URL must be an http:// or https:// URL")
         return value
 
+    @field_validator("user_models")
+    @classmethod
+    def _user_models_json(cls, value: str) -> str:
+        """Only the JSON's shape is checked here; each entry is checked where it is used, so one bad entry
+        leaves out that model (one line) instead of stopping the worker."""
+        if not value.strip():
+            return value
+        try:
+            parsed = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"FLAMEBACK_USER_MODELS is not valid JSON ({exc})") from None
+        if not isinstance(parsed, dict):
+            raise ValueError('FLAMEBACK_USER_MODELS must be a JSON object: {"name": {"class": "pkg.Class", '  # noqa: TRY004 - pydantic turns only ValueError into the one-line settings error
+                             '"params": {}}}')
+        return value
+
     @field_validator("broker_storage")
     @classmethod
     def _storage_scheme(cls, value: str) -> str:
@@ -222,6 +243,19 @@ class Settings(BaseSettings):
     def extra_trusted_model_types(self) -> tuple[str, ...]:
         """FLAMEBACK_TRUSTED_MODEL_TYPES as names: what model files may hold beyond models.registry's list."""
         return tuple(name.strip() for name in self.trusted_model_types.split(",") if name.strip())
+
+    @property
+    def user_model_entries(self) -> dict[str, Any]:
+        """FLAMEBACK_USER_MODELS parsed: name → entry (see models.user_models)."""
+        return json.loads(self.user_models) if self.user_models.strip() else {}
+
+    @property
+    def model_trusted_types(self) -> tuple[str, ...]:
+        """What a loaded model may hold beyond models.registry's list: FLAMEBACK_TRUSTED_MODEL_TYPES, and each
+        user model's class and ``trusted`` names (the user named them, so their saved files must load)."""
+        from models.user_models import trusted_types_of
+
+        return (*self.extra_trusted_model_types, *trusted_types_of(self.user_model_entries))
 
     @property
     def tick_rules(self) -> TickRules:

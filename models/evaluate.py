@@ -1,7 +1,8 @@
 """Saved models on new data (the ``evaluate`` command).
 
-Reads a tick CSV (through the live indicator engine) and a model version (verified by
-:mod:`models.registry` before anything is loaded). Writes PREDS.csv — one row per
+Reads a tick CSV (through the live indicator engine) and a model version: the four
+and any user models in it (verified by :mod:`models.registry` before anything is
+loaded; a user model that does not load or predict is left out with one line). Writes PREDS.csv — one row per
 tick that has a label and every ML feature: symbol, timestamp, label, each model's
 probability of UP and its UP/DOWN call, each rule's UP/DOWN/NEUTRAL (empty while a
 rule has no signal) — and REPORT.json with the same metrics and strategy check as
@@ -22,7 +23,7 @@ import pandas as pd
 
 from models.columns import MODEL_COLUMNS, RULE_COLUMNS
 from models.features import DEFAULT_PERIODS_PER_YEAR, ML_FEATURES
-from models.live import call_from_probability
+from models.live import call_from_probability, user_model_names
 from models.registry import MANIFEST, ArtifactError, ModelBundle, load_latest, load_version, tick_spacing_check
 from models.train import format_table, load_feature_frame, pooled_report, prepare
 
@@ -44,12 +45,24 @@ def predictions_frame(data: pd.DataFrame, probabilities: dict[str, np.ndarray]) 
     """The PREDS.csv rows for prepared rows and each model's P(up)."""
     preds = pd.DataFrame({"symbol": data["symbol"], "timestamp": data["timestamp"].map(lambda t: t.isoformat()),
                           "label": data["label"].astype(int)})  # fmt: skip
-    for m in MODEL_COLUMNS:
-        preds[f"{m}_p_up"] = probabilities[m]
-        preds[m] = [call_from_probability(p) for p in probabilities[m]]
+    for m, p_up in probabilities.items():
+        preds[f"{m}_p_up"] = p_up
+        preds[m] = [call_from_probability(p) for p in p_up]
     for rule in RULE_COLUMNS:
         preds[rule] = data[rule]
     return preds
+
+
+def model_probabilities(bundle: ModelBundle, x: np.ndarray) -> dict[str, np.ndarray]:
+    """P(up) per model of the bundle: the four, then its user models; a user model that raises is left out, said once."""
+    probabilities = {m: bundle.models[m].predict_proba(x)[:, 1] for m in MODEL_COLUMNS}
+    for name in user_model_names(bundle):
+        try:
+            probabilities[name] = bundle.models[name].predict_proba(x)[:, 1]
+        except Exception as exc:  # noqa: BLE001 - the user's code must not stop the evaluation of the others
+            print(f"user model {name!r} left out: predict_proba failed ({type(exc).__name__}: "
+                  f"{' '.join(str(exc).split())}); the other models carry on", file=sys.stderr, flush=True)  # fmt: skip
+    return probabilities
 
 
 def run_evaluate_command(file: Path, models_dir: Path, *, out: Path, report: Path, cost_bp: float,
@@ -57,6 +70,8 @@ def run_evaluate_command(file: Path, models_dir: Path, *, out: Path, report: Pat
                          extra_trusted: Sequence[str] = ()) -> None:  # fmt: skip
     """``faust -A flameback_app evaluate FILE``: PREDS.csv and REPORT.json for saved models on new data."""
     bundle = load_models(models_dir, extra_trusted)
+    for name, why in bundle.left_out.items():
+        print(f"user model {name!r} left out: {why}; the other models carry on", file=sys.stderr, flush=True)
     spacing = tick_spacing_check(bundle.manifest, periods_per_year, "FLAMEBACK_PERIODS_PER_YEAR/--periods-per-year")
     if spacing.warning or spacing.note:
         print(f"WARNING: {spacing.warning}" if spacing.warning else spacing.note, file=sys.stderr, flush=True)
@@ -64,7 +79,7 @@ def run_evaluate_command(file: Path, models_dir: Path, *, out: Path, report: Pat
     if data.empty:
         raise ValueError(f"{file}: no tick has both a label and every feature")
     x = data[list(ML_FEATURES)].to_numpy()
-    probabilities = {m: bundle.models[m].predict_proba(x)[:, 1] for m in MODEL_COLUMNS}
+    probabilities = model_probabilities(bundle, x)
     preds = predictions_frame(data, probabilities)
     out.parent.mkdir(parents=True, exist_ok=True)
     preds.to_csv(out, index=False)

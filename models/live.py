@@ -1,4 +1,4 @@
-"""Live signals for a batch of indicator rows: four models (batched) and five rules.
+"""Live signals for a batch of indicator rows: four models (batched), the user's models and five rules.
 
 Reads indicator row dicts (``current_price`` + the 19 indicators) and a verified
 :class:`~models.registry.ModelBundle`; writes nothing. The worker's predict agent
@@ -10,10 +10,18 @@ one, a row still in warm-up gets no model call (None) and no probability. With a
 abstention threshold t > 0 (FLAMEBACK_ABSTAIN_BELOW) a model whose |P(up) − 0.5| ≤ t
 says NEUTRAL, which the scoreboard does not score: the walk-forward report's
 coverage–accuracy table shows whether the remaining, more confident calls are better.
+
+The user's models (FLAMEBACK_USER_MODELS, :mod:`models.user_models`) are every other
+model of the bundle: their calls and P(up) go into the same flat keys as the four
+(``name``, ``name_p_up``; the scoreboard scores them like any signal), and their names
+under ``user_models`` (storage writes them to its long ``model_signals`` table). One
+that raises in ``predict_proba`` gives one ERROR line (once per model version) and no
+call for that batch; the others carry on.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -25,6 +33,7 @@ from models.features import complete_rows, rows_to_matrix
 from models.registry import ModelBundle
 from models.rules import apply_rules
 
+log = logging.getLogger(__name__)
 MODEL_NAMES: tuple[str, ...] = MODEL_COLUMNS
 TRAINING = "TRAINING"
 NEUTRAL = "NEUTRAL"
@@ -48,6 +57,7 @@ class SignalEngine:
         self._bundle = bundle
         self._abstain_below = abstain_below
         self._lock = threading.Lock()
+        self._reported: set[tuple[str, str]] = set()  # (version, user model) whose failure was logged
 
     @property
     def bundle(self) -> ModelBundle | None:
@@ -65,26 +75,48 @@ class SignalEngine:
             self._bundle = bundle
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Per row: the 4 model and 5 rule columns, the 4 ``<model>_p_up`` columns and ``model_version``."""
+        """Per row: the model and 5 rule columns, the ``<model>_p_up`` columns, ``model_version``, ``user_models``."""
         with self._lock:
             bundle = self._bundle
         out = [apply_rules(row) for row in rows]
         if bundle is None:
             for signals in out:
                 signals.update({m: TRAINING for m in MODEL_NAMES})
-                signals.update({f"{m}_p_up": None for m in MODEL_NAMES}, model_version=None)
+                signals.update({f"{m}_p_up": None for m in MODEL_NAMES}, model_version=None, user_models=())
             return out
         matrix = rows_to_matrix(rows)
         ready = complete_rows(matrix)
         positions = np.cumsum(ready) - 1  # row i → its index among the ready rows
         probabilities = {m: _p_up(bundle.models[m], matrix[ready]) for m in MODEL_NAMES}
+        user = user_model_names(bundle)
+        probabilities.update({m: self._user_p_up(bundle, m, matrix[ready]) for m in user})
         for i, signals in enumerate(out):
             signals["model_version"] = bundle.version
-            for m in MODEL_NAMES:
-                p_up = float(probabilities[m][positions[i]]) if ready[i] else None
+            signals["user_models"] = user
+            for m, p in probabilities.items():
+                p_up = float(p[positions[i]]) if ready[i] and p is not None else None
                 signals[f"{m}_p_up"] = p_up
                 signals[m] = None if p_up is None else call_from_probability(p_up, self._abstain_below)
         return out
+
+    def _user_p_up(self, bundle: ModelBundle, name: str, matrix: np.ndarray) -> np.ndarray | None:
+        """A user model's P(up), or None (no call this batch) when it raises: logged once per version and model."""
+        try:
+            p_up = _p_up(bundle.models[name], matrix)
+            if p_up.shape != (len(matrix),):
+                raise ValueError(f"predict_proba gave shape {p_up.shape} for {len(matrix)} rows")
+            return p_up
+        except Exception as exc:  # noqa: BLE001 - the user's code must not stop the four built-ins
+            if (bundle.version, name) not in self._reported:
+                self._reported.add((bundle.version, name))
+                log.error("user model %r (version %s) gives no calls: predict_proba failed (%s: %s); the other "
+                          "models carry on", name, bundle.version, type(exc).__name__, " ".join(str(exc).split()))  # fmt: skip
+            return None
+
+
+def user_model_names(bundle: ModelBundle) -> tuple[str, ...]:
+    """The bundle's models beyond the built-in four, in manifest order."""
+    return tuple(m for m in bundle.models if m not in MODEL_NAMES)
 
 
 def _p_up(model: Any, matrix: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import glob
 import hashlib
 import json
 import logging
@@ -38,8 +39,8 @@ import math
 import re
 import shutil
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,6 +96,7 @@ class ModelBundle:
     path: Path
     models: dict[str, Any]  # model column name → fitted scikit-learn Pipeline
     manifest: dict[str, Any]
+    left_out: dict[str, str] = field(default_factory=dict)  # optional (user) model → why it did not load
 
 
 def sha256_of(path: Path) -> str:
@@ -108,7 +110,9 @@ def trusted_types(extra: Iterable[str] = ()) -> list[str]:
 
 def save_version(models: Mapping[str, Any], models_dir: Path, *, features: Iterable[str], span: Mapping[str, Any],
                  metrics: Mapping[str, Any], periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                 extra_trusted: Sequence[str] = (), training_sample: TrainingSample | None = None) -> Path:  # fmt: skip
+                 extra_trusted: Sequence[str] = (), training_sample: TrainingSample | None = None,
+                 optional: Collection[str] = (), on_left_out: Callable[[str, str], None] | None = None,
+                 extra_manifest: Callable[[list[str]], Mapping[str, Any]] | None = None) -> Path:  # fmt: skip
     """Write a new version directory and return its path.
 
     ``periods_per_year``: the tick spacing the training features were computed with.
@@ -117,14 +121,16 @@ def save_version(models: Mapping[str, Any], models_dir: Path, *, features: Itera
     check compares live inputs with it (:mod:`models.drift`).
     ``extra_trusted``: type names trusted beyond :data:`TRUSTED_MODEL_TYPES`; a model
     holding any other type raises :class:`ArtifactError` here, not when it is loaded.
+    ``optional`` (user models): one that cannot be saved is left out of the version
+    and ``on_left_out(name, why)`` is told, instead of the whole save failing.
+    ``extra_manifest(saved names)``: more manifest fields (they may depend on what was saved).
     """
     models_dir.mkdir(parents=True, exist_ok=True)
     created = datetime.now(UTC)
     staging = models_dir / f".staging-{created:%Y%m%dT%H%M%S%f}"
     staging.mkdir()
     try:
-        files = {name: _write_model(staging, name, model, trusted_types(extra_trusted))
-                 for name, model in models.items()}  # fmt: skip
+        files = _write_models(staging, models, trusted_types(extra_trusted), optional, on_left_out)
     except BaseException:  # a model that cannot be saved (e.g. an untrusted type) leaves no half-written staging
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -137,10 +143,28 @@ def save_version(models: Mapping[str, Any], models_dir: Path, *, features: Itera
         data = sample_bytes(training_sample)
         manifest["training_sample"] = {"file": SAMPLE_FILE, "sha256": _write(staging / SAMPLE_FILE, data),
                                        "rows": len(training_sample)}  # fmt: skip
+    manifest.update(extra_manifest(list(files)) if extra_manifest else {})
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
     final = models_dir / version
     staging.rename(final)
     return final
+
+
+def _write_models(directory: Path, models: Mapping[str, Any], trusted: list[str], optional: Collection[str],
+                  on_left_out: Callable[[str, str], None] | None) -> dict[str, Any]:  # fmt: skip
+    """Every model's manifest entry; an optional model that fails to save is left out (its files removed)."""
+    files = {}
+    for name, model in models.items():
+        try:
+            files[name] = _write_model(directory, name, model, trusted)
+        except Exception as exc:
+            if name not in optional:
+                raise
+            for leftover in directory.glob(f"{glob.escape(name)}.*"):
+                leftover.unlink()
+            if on_left_out:
+                on_left_out(name, f"cannot be saved ({_one_line(exc)})")
+    return files
 
 
 def _write_model(directory: Path, name: str, model: Any, trusted: list[str]) -> dict[str, Any]:
@@ -151,7 +175,7 @@ def _write_model(directory: Path, name: str, model: Any, trusted: list[str]) -> 
     untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
     if untrusted:
         raise ArtifactError(f"model {name!r} holds types no loader would trust: {untrusted}; "
-                            f"if they are safe, list them in {TRUSTED_SETTING}")  # fmt: skip
+                            f"if they are safe, list them in {TRUSTED_SETTING} (or a user model's \"trusted\" list)")  # fmt: skip
     entry: dict[str, Any] = {"file": f"{name}.skops", "sha256": _write(directory / f"{name}.skops", data)}
     if boosters:
         entry["boosters"] = {}
@@ -244,7 +268,10 @@ def load_version(path: Path, *, features: Iterable[str] = ML_FEATURES, required:
     ``features`` must equal the manifest's feature list (models trained on other
     inputs would silently mispredict) and every ``required`` model must be present.
     ``extra_trusted``: type names trusted beyond :data:`TRUSTED_MODEL_TYPES`
-    (FLAMEBACK_TRUSTED_MODEL_TYPES).
+    (FLAMEBACK_TRUSTED_MODEL_TYPES and the user models' classes). A model beyond
+    ``required`` (a user model) whose file holds types not trusted here, or does not
+    load, is left out (named in ``left_out``) and nothing of it is built; a hash
+    mismatch refuses the whole version, whichever model it is.
     """
     features, root = list(features), path.resolve()
     manifest = read_manifest(root)
@@ -252,14 +279,21 @@ def load_version(path: Path, *, features: Iterable[str] = ML_FEATURES, required:
         raise ArtifactError(f"{root}: manifest names version {manifest['version']!r}, not the directory's name")
     if manifest["features"] != features:
         raise ArtifactError(f"{root}: trained on features {manifest['features']}, this code computes {features}")
-    missing = set(required) - set(manifest["models"])
+    required = set(required)
+    missing = required - set(manifest["models"])
     if missing:
         raise ArtifactError(f"{root}: manifest lacks models {sorted(missing)}")
     payloads = {name: _verified_payloads(root, name, entry) for name, entry in manifest["models"].items()}
     trusted = trusted_types(extra_trusted)
-    models = {name: _load_model(root, entry, payloads[name], trusted)  # every hash matched
-              for name, entry in manifest["models"].items()}  # fmt: skip
-    return ModelBundle(manifest["version"], root, models, manifest)
+    models, left_out = {}, {}
+    for name, entry in manifest["models"].items():  # every hash matched
+        try:
+            models[name] = _load_model(root, entry, payloads[name], trusted)
+        except ArtifactError as exc:
+            if name in required:
+                raise
+            left_out[name] = str(exc)  # a user model whose types are no longer trusted: the others still load
+    return ModelBundle(manifest["version"], root, models, manifest, left_out)
 
 
 def read_manifest(root: Path) -> dict[str, Any]:
@@ -347,7 +381,8 @@ def _load_skops(file: Path, data: bytes, trusted: list[str]) -> Any:
         untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
         if untrusted:
             raise ArtifactError(f"{file}: holds types that are not trusted: {untrusted}; nothing was loaded "
-                                f"(add them to {TRUSTED_SETTING} only if you trust where this file came from)")  # fmt: skip
+                                f"(add them to {TRUSTED_SETTING}, or to a user model's \"trusted\" list, only if you trust "
+                                "where this file came from)")  # fmt: skip
         return sio.loads(data, trusted=trusted)
     except ArtifactError:
         raise

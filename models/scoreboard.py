@@ -3,7 +3,7 @@
 Reads one symbol's ticks in order (price + that tick's signals); writes nothing but
 the state it returns and rows for the database ``scoreboard`` table. The per-symbol
 state is a small JSON-able dict, bounded (≤ 250 recent outcomes per signal, 9
-signals), so it can live in a Faust table. When the symbol's next tick arrives, every
+signals plus one per user model), so it can live in a Faust table. When the symbol's next tick arrives, every
 UP/DOWN call made on the previous tick is scored — UP is right if the new price is
 higher, DOWN if it is not (a flat tick counts as not higher, like the label) — and so
 is the always-up baseline on the same ticks (``baseline_up_rate``: the share of those

@@ -35,7 +35,7 @@ import itertools
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ from sklearn.preprocessing import StandardScaler
 from xgboost import XGBClassifier
 
 from flameback_app.core.offline import iter_feature_rows
-from models.columns import MODEL_COLUMNS, RULE_COLUMNS
+from models.columns import RULE_COLUMNS
 from models.drift import DEFAULT_SAMPLE_ROWS, TrainingSample, draw_sample
 from models.features import DEFAULT_PERIODS_PER_YEAR, ML_FEATURES, add_labels, feature_frame
 from models.metrics import (
@@ -65,6 +65,7 @@ from models.metrics import (
 )
 from models.registry import save_version
 from models.rules import rule_frame
+from models.user_models import UserModels
 
 INITIAL_TRAIN_FRACTION = 0.4
 CALIBRATION_METHODS = ("sigmoid", "isotonic", "none")
@@ -200,17 +201,33 @@ class Probabilities:
     uncalibrated: dict[str, np.ndarray]
 
 
+def fresh_models(model_factory: ModelFactory, user: UserModels | None) -> dict[str, Any]:
+    """The built-ins and the user's models still in the run, unfitted."""
+    return {**model_factory(), **(user.build_all() if user else {})}
+
+
+def _user_model_failed(user: UserModels | None, name: str, stage: str, exc: Exception) -> bool:
+    """True when ``name`` is a user model (now left out, said in one line); a built-in's failure propagates."""
+    return user is not None and user.failed(name, stage, exc)
+
+
 def evaluate_fold(data: pd.DataFrame, fold: Fold, features: Sequence[str], model_factory: ModelFactory,
-                  calibration: str = DEFAULT_CALIBRATION, embargo: int = 5) -> tuple[dict, Probabilities]:  # fmt: skip
+                  calibration: str = DEFAULT_CALIBRATION, embargo: int = 5,
+                  user: UserModels | None = None) -> tuple[dict, Probabilities]:  # fmt: skip
     """Fit fresh models on the fold's training rows (calibrated there too), score models and rules on its test rows."""
     train, test = data.iloc[fold.train], data.iloc[fold.test]
     x_test, y_test = test[list(features)].to_numpy(), test["label"].to_numpy()
     signals, probabilities = {}, Probabilities({}, {})
-    for name, model in model_factory().items():
-        calibrated, uncalibrated = fit_calibrated(model, train, features, calibration, embargo)
-        p_up = calibrated.predict_proba(x_test)[:, 1]
+    for name, model in fresh_models(model_factory, user).items():
+        try:
+            calibrated, uncalibrated = fit_calibrated(model, train, features, calibration, embargo)
+            p_up, raw = calibrated.predict_proba(x_test)[:, 1], uncalibrated.predict_proba(x_test)[:, 1]
+        except Exception as exc:
+            if not _user_model_failed(user, name, "fit or predict_proba", exc):
+                raise
+            continue
         probabilities.calibrated[name] = p_up
-        probabilities.uncalibrated[name] = uncalibrated.predict_proba(x_test)[:, 1]
+        probabilities.uncalibrated[name] = raw
         signals[name] = call_metrics((p_up > 0.5).astype(float), y_test, p_up)
     for rule in RULE_COLUMNS:
         signals[rule] = call_metrics(_calls(test[rule]), y_test)
@@ -222,13 +239,18 @@ def evaluate_fold(data: pd.DataFrame, fold: Fold, features: Sequence[str], model
 def walk_forward(data: pd.DataFrame, *, folds: int, embargo: int, cost_bp: float, progress: Progress,
                  features: Sequence[str] = ML_FEATURES, model_factory: ModelFactory = make_models,
                  periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                 calibration: str = DEFAULT_CALIBRATION) -> dict:  # fmt: skip
-    """The walk-forward report: per fold, and pooled over every test row (with the strategy check)."""
+                 calibration: str = DEFAULT_CALIBRATION, user: UserModels | None = None) -> dict:  # fmt: skip
+    """The walk-forward report: per fold, and pooled over every test row (with the strategy check).
+
+    ``user``: the user's models, scored exactly like the built-ins; one that fails in
+    any fold is left out of the whole report (its earlier folds too), so every model
+    in the report is scored on the same rows.
+    """
     splits = walk_forward_splits(_utc_ns(data["timestamp"]), _utc_ns(data["next_ts"]), folds, embargo)
     fold_reports, probabilities = [], []
     for k, fold in enumerate(splits, start=1):
         started = time.monotonic()
-        report, p_up = evaluate_fold(data, fold, features, model_factory, calibration, embargo)
+        report, p_up = evaluate_fold(data, fold, features, model_factory, calibration, embargo, user)
         fold_reports.append({"fold": k, **report})
         probabilities.append(p_up)
         accs = " ".join(f"{m}={report['signals'][m]['accuracy']:.3f}" for m in p_up.calibrated)
@@ -236,12 +258,25 @@ def walk_forward(data: pd.DataFrame, *, folds: int, embargo: int, cost_bp: float
                  f"test {report['test']['n']} rows {report['test']['start'][:10]}..{report['test']['end'][:10]}; "
                  f"{accs} ({time.monotonic() - started:.1f}s)")  # fmt: skip
     rows = data.iloc[np.concatenate([f.test for f in splits])].reset_index(drop=True)
-    pooled = {kind: {m: np.concatenate([getattr(p, kind)[m] for p in probabilities]) for m in probabilities[0].calibrated}
+    names = [m for m in probabilities[-1].calibrated if all(m in p.calibrated for p in probabilities)]
+    pooled = {kind: {m: np.concatenate([getattr(p, kind)[m] for p in probabilities]) for m in names}
               for kind in ("calibrated", "uncalibrated")}  # fmt: skip
     report = pooled_report(rows, pooled["calibrated"], cost_bp, periods_per_year)
     report["calibration"] = calibration_comparison(rows["label"].to_numpy(), pooled["calibrated"],
                                                    pooled["uncalibrated"], calibration)  # fmt: skip
-    return {"folds": fold_reports, "pooled": report}
+    return without_models({"folds": fold_reports, "pooled": report}, user.left_out if user else ())
+
+
+def without_models(report: dict, names: Iterable[str]) -> dict:
+    """``report`` with every figure of the models ``names`` removed (left-out user models), in place."""
+    pooled = report["pooled"]
+    sections = [f["signals"] for f in report.get("folds", [])]
+    sections += [pooled.get(k, {}) for k in ("signals", "strategy", "reliability", "coverage")]
+    sections.append(pooled.get("calibration", {}).get("models", {}))
+    for name in names:
+        for section in sections:
+            section.pop(name, None)
+    return report
 
 
 def calibration_comparison(labels: np.ndarray, calibrated: dict[str, np.ndarray],
@@ -279,7 +314,8 @@ def pooled_report(rows: pd.DataFrame, probabilities: dict[str, np.ndarray], cost
 
 
 def fit_final(data: pd.DataFrame, model_factory: ModelFactory = make_models, calibration: str = DEFAULT_CALIBRATION,
-              embargo: int = 5, features: Sequence[str] = ML_FEATURES) -> dict[str, Any]:  # fmt: skip
+              embargo: int = 5, features: Sequence[str] = ML_FEATURES,
+              user: UserModels | None = None) -> dict[str, Any]:  # fmt: skip
     """Every model fitted (and calibrated) on the prepared rows as in a fold, set to predict on one thread (saved).
 
     Live batches are small (hundreds of rows) and run in the worker's executor on a
@@ -287,10 +323,16 @@ def fit_final(data: pd.DataFrame, model_factory: ModelFactory = make_models, cal
     saved (RandomForest: 25 ms vs 7 ms per 500-row batch, measured with bench/inference.py).
     """
     models = {}
-    for name, model in model_factory().items():
-        models[name], pipeline = fit_calibrated(model, data, features, calibration, embargo)
-        if "n_jobs" in pipeline.named_steps["model"].get_params():
-            pipeline.named_steps["model"].set_params(n_jobs=1)
+    for name, model in fresh_models(model_factory, user).items():
+        try:
+            models[name], pipeline = fit_calibrated(model, data, features, calibration, embargo)
+        except Exception as exc:
+            if not _user_model_failed(user, name, "final fit", exc):
+                raise
+            continue
+        estimator = pipeline.named_steps["model"] if isinstance(pipeline, Pipeline) else pipeline
+        if "n_jobs" in estimator.get_params():
+            estimator.set_params(n_jobs=1)
     return models
 
 
@@ -305,7 +347,7 @@ def train_and_save(frame: pd.DataFrame, models_dir: Path, *, folds: int = 5, emb
                    cost_bp: float = 2.0, progress: Progress | None = None,
                    periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
                    extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION,
-                   sample_rows: int = DEFAULT_SAMPLE_ROWS) -> Path:  # fmt: skip
+                   sample_rows: int = DEFAULT_SAMPLE_ROWS, user_models: Mapping[str, Any] | None = None) -> Path:  # fmt: skip
     """Walk-forward report, then fit on everything and save a version; returns its directory.
 
     ``frame``: columns symbol, timestamp, current_price and the 19 indicators, rows in
@@ -314,20 +356,28 @@ def train_and_save(frame: pd.DataFrame, models_dir: Path, *, folds: int = 5, emb
     ``extra_trusted``: FLAMEBACK_TRUSTED_MODEL_TYPES (:func:`models.registry.save_version`).
     ``calibration``: sigmoid, isotonic or none (FLAMEBACK_CALIBRATION).
     ``sample_rows``: training rows kept beside the manifest for the drift check (FLAMEBACK_DRIFT_SAMPLE_ROWS).
+    ``user_models``: FLAMEBACK_USER_MODELS entries (:mod:`models.user_models`), trained beside the four.
     Raises ValueError when there is too little labelled history for the folds.
     """
     path, _ = train_with_report(frame, models_dir, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=progress,
                                 periods_per_year=periods_per_year, extra_trusted=extra_trusted,
-                                calibration=calibration, sample_rows=sample_rows)  # fmt: skip
+                                calibration=calibration, sample_rows=sample_rows, user_models=user_models)  # fmt: skip
     return path
 
 
 def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, embargo: int, cost_bp: float,
                       progress: Progress | None, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
                       extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION,
-                      sample_rows: int = DEFAULT_SAMPLE_ROWS) -> tuple[Path, dict]:  # fmt: skip
-    """:func:`train_and_save`, also returning the report."""
+                      sample_rows: int = DEFAULT_SAMPLE_ROWS, user_models: Mapping[str, Any] | None = None,
+                      model_factory: ModelFactory = make_models) -> tuple[Path, dict]:  # fmt: skip
+    """:func:`train_and_save`, also returning the report (``model_factory``: the built-ins; tests pass cheaper ones).
+
+    A user model left out (import, parameters, no predict_proba, fit, save) is said on
+    one line through ``progress`` (else logged) and listed in the report's
+    ``user_models_left_out``; the version is saved with the models that worked.
+    """
     say = progress or (lambda _msg: None)
+    user = UserModels(user_models, warn=progress)
     started = time.monotonic()
     data = prepare(frame)
     if data.empty or data["timestamp"].nunique() < max(folds * 4, embargo * 3):
@@ -335,20 +385,29 @@ def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, emba
                          f"{data['timestamp'].nunique()} distinct timestamps")  # fmt: skip
     say(f"{len(data)} labelled rows, {data['symbol'].nunique()} symbols, {len(ML_FEATURES)} features")
     report = walk_forward(data, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=say,
-                          periods_per_year=periods_per_year, calibration=calibration)  # fmt: skip
+                          periods_per_year=periods_per_year, calibration=calibration, user=user,
+                          model_factory=model_factory)  # fmt: skip
     say(f"fitting the final models on all rows (calibration: {calibration})")
-    models = fit_final(data, calibration=calibration, embargo=embargo)
+    models = fit_final(data, model_factory, calibration=calibration, embargo=embargo, user=user)
     report["elapsed_s"] = round(time.monotonic() - started, 1)
     report["settings"] = {"folds": folds, "embargo": embargo, "cost_bp": cost_bp, "features": list(ML_FEATURES),
                           "initial_train_fraction": INITIAL_TRAIN_FRACTION, "periods_per_year": periods_per_year,
                           "calibration": calibration, "calibration_fraction": CALIBRATION_FRACTION}  # fmt: skip
-    summary = {m: {k: report["pooled"]["signals"][m].get(k) for k in ("accuracy", "auc", "brier", "n")}
-               for m in MODEL_COLUMNS}  # fmt: skip
-    path = save_version(models, models_dir, features=ML_FEATURES, span=_span(data),
-                        metrics={"walk_forward_pooled": summary, "elapsed_s": report["elapsed_s"],
-                                 "calibration": calibration},
-                        periods_per_year=periods_per_year, extra_trusted=extra_trusted,
+
+    def manifest_fields(saved: list[str]) -> dict[str, Any]:
+        """Metrics and user-model entries of the models actually saved (a user model may fail to save)."""
+        summary = {m: {k: report["pooled"]["signals"][m].get(k) for k in ("accuracy", "auc", "brier", "n")}
+                   for m in saved if m in report["pooled"]["signals"]}  # fmt: skip
+        return {"metrics": {"walk_forward_pooled": summary, "elapsed_s": report["elapsed_s"],
+                            "calibration": calibration},
+                "user_models": user.manifest_entries(saved)}  # fmt: skip
+
+    path = save_version(models, models_dir, features=ML_FEATURES, span=_span(data), metrics={},
+                        periods_per_year=periods_per_year, extra_trusted=[*extra_trusted, *user.trusted_types],
+                        optional=user.names, on_left_out=user.leave_out, extra_manifest=manifest_fields,
                         training_sample=_training_sample(data, sample_rows))  # fmt: skip
+    without_models(report, user.left_out)
+    report["user_models_left_out"] = dict(user.left_out)
     report["version"] = path.name
     (path / "report.json").write_text(json.dumps(report, indent=2, default=str))
     return path, report
@@ -465,7 +524,7 @@ def load_feature_frame(file: Path, progress: bool = True,
 def run_train_command(file: Path, out_dir: Path, *, report: Path | None, folds: int, embargo: int,
                       cost_bp: float, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
                       extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION,
-                      sample_rows: int = DEFAULT_SAMPLE_ROWS) -> None:  # fmt: skip
+                      sample_rows: int = DEFAULT_SAMPLE_ROWS, user_models: Mapping[str, Any] | None = None) -> None:  # fmt: skip
     """``faust -A flameback_app train FILE``: progress and report on stderr, JSON report, artifacts in ``out_dir``."""
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -473,7 +532,7 @@ def run_train_command(file: Path, out_dir: Path, *, report: Path | None, folds: 
     frame = load_feature_frame(file, periods_per_year=periods_per_year)
     path, result = train_with_report(frame, out_dir, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=say,
                                      periods_per_year=periods_per_year, extra_trusted=extra_trusted,
-                                     calibration=calibration, sample_rows=sample_rows)  # fmt: skip
+                                     calibration=calibration, sample_rows=sample_rows, user_models=user_models)  # fmt: skip
     say(format_table(result))
     report_path = report or path / "report.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)

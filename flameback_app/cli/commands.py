@@ -98,13 +98,14 @@ async def features(self: AppCommand, file: Path, out: Path, progress: bool, peri
 )
 async def train(self: AppCommand, file: Path, out: Path | None, report: Path | None,
                 folds: int, embargo: int, cost_bp: float, calibration: str | None, periods_per_year: float) -> None:
-    """Walk-forward evaluate, then fit and save the four models (a new artifact version)."""
+    """Walk-forward evaluate, then fit and save the four models and FLAMEBACK_USER_MODELS (a new artifact version)."""
     from models.train import run_train_command
 
     run_train_command(file, out or settings.models_dir, report=report, folds=folds, embargo=embargo,
                       cost_bp=cost_bp, periods_per_year=periods_per_year,
                       extra_trusted=settings.extra_trusted_model_types,
-                      calibration=calibration or settings.calibration, sample_rows=settings.drift_sample_rows)
+                      calibration=calibration or settings.calibration, sample_rows=settings.drift_sample_rows,
+                      user_models=settings.user_model_entries)
 
 
 @tool_command(
@@ -122,7 +123,7 @@ async def evaluate(self: AppCommand, file: Path, models_dir: Path | None, out: P
     from models.evaluate import run_evaluate_command
 
     run_evaluate_command(file, models_dir or settings.models_dir, out=out, report=report, cost_bp=cost_bp,
-                         periods_per_year=periods_per_year, extra_trusted=settings.extra_trusted_model_types)
+                         periods_per_year=periods_per_year, extra_trusted=settings.model_trusted_types)
 
 
 @tool_command(

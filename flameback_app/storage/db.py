@@ -1,7 +1,8 @@
 """The database schema and the writes the worker makes (SQLAlchemy 2 Core).
 
 Reads: nothing but its arguments. Writes: ``predictions`` (one row per processed
-tick, idempotent on (symbol, timestamp, seq)), ``scoreboard`` (live hit rates),
+tick, idempotent on (symbol, timestamp, seq)), ``model_signals`` (the user's models'
+calls, one row per tick and model), ``scoreboard`` (live hit rates),
 ``pipeline_counters`` (health figures the dashboard shows), ``model_registry`` and ``feature_drift``.
 
 SQLite is the default (WAL so the dashboard can read while the worker writes, a
@@ -95,6 +96,20 @@ predictions = Table(
 )
 Index("ix_predictions_symbol_timestamp", predictions.c.symbol, predictions.c.timestamp)
 Index("ix_predictions_id_symbol", predictions.c.symbol, predictions.c.id)
+
+# The user's own models (FLAMEBACK_USER_MODELS): one row per tick and model, keyed like the tick's predictions row.
+# A long table, not columns: the models are named in a setting, so their set changes without a migration.
+model_signals = Table(
+    "model_signals",
+    metadata,
+    Column("symbol", String(64), primary_key=True),
+    Column("timestamp", DateTime, primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("model", String(32), primary_key=True),
+    Column("call", String(16)),
+    Column("p_up", Float),
+    Column("model_version", String(64)),
+)
 
 scoreboard = Table(
     "scoreboard",
@@ -243,7 +258,8 @@ def _upsert(engine: Engine, table: Table, rows: Sequence[Mapping[str, Any]], key
 
 
 def insert_predictions(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Insert prediction rows in one transaction; rows already present are skipped.
+    """Insert prediction rows (and their user models' ``model_signals`` rows) in one transaction; rows already
+    present are skipped.
 
     Returns how many rows were new. Idempotence is what makes Kafka's
     at-least-once delivery effectively-once in the database.
@@ -251,12 +267,31 @@ def insert_predictions(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> int
     if not rows:
         return 0
     insert_rows = _prediction_insert(engine)
+    long_rows = user_model_rows(rows)
 
     def run() -> int:
         with engine.begin() as conn:
-            return insert_rows(conn, rows)
+            written = insert_rows(conn, rows)
+            if long_rows:
+                conn.execute(_insert_ignoring_duplicates(engine, model_signals, MODEL_SIGNALS_KEY), long_rows)
+            return written
 
     return _retrying(run)()
+
+
+MODEL_SIGNALS_KEY = ("symbol", "timestamp", "seq", "model")
+
+
+def user_model_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``model_signals`` rows for the user models a prediction row names (``user_models``) that made a call."""
+    out = []
+    for row in rows:
+        for name in row.get("user_models") or ():
+            if row.get(f"{name}_p_up") is not None:
+                out.append({"symbol": row["symbol"], "timestamp": row["timestamp"], "seq": row.get("seq") or 0,
+                            "model": name, "call": row.get(name), "p_up": row[f"{name}_p_up"],
+                            "model_version": row.get("model_version")})  # fmt: skip
+    return out
 
 
 _INSERT_DEFAULTS = {"seq": 0}  # a driver-level insert skips server defaults for the columns it names

@@ -18,7 +18,7 @@ import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +26,7 @@ from functools import partial
 from pathlib import Path
 from signal import SIG_DFL, SIGINT, SIGKILL, SIGTERM
 from signal import signal as set_signal_handler
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -67,8 +68,11 @@ class ModelService:
         """The newest verified model version, recorded in the database's ``model_registry``."""
         rt, settings = self.rt, self.rt.settings
         bundle = await rt.offload(partial(load_latest, settings.models_dir,
-                                          extra_trusted=settings.extra_trusted_model_types))  # fmt: skip
+                                          extra_trusted=settings.model_trusted_types))  # fmt: skip
         if bundle is not None:
+            for name, why in bundle.left_out.items():
+                log.error("user model %r of version %s left out: %s; the other models carry on", name, bundle.version,
+                          why)  # fmt: skip
             manifest = bundle.manifest
             mismatch = log_tick_spacing(manifest, settings.periods_per_year).warning is not None
             rt.counters.tick_spacing_mismatch(mismatch)
@@ -133,7 +137,8 @@ class ModelService:
         with ProcessPoolExecutor(max_workers=1, mp_context=fork, initializer=_training_child_init, initargs=(rt,)) as pool:
             self._training = asyncio.get_running_loop().run_in_executor(
                 pool, partial(train_from_database, settings.db_url, settings.models_dir, settings.periods_per_year,
-                              extra_trusted=settings.extra_trusted_model_types, calibration=settings.calibration),
+                              extra_trusted=settings.extra_trusted_model_types, calibration=settings.calibration,
+                              user_models=settings.user_model_entries),
             )
             try:
                 version_dir = await self._training
@@ -174,12 +179,13 @@ def _training_child_init(rt: Runtime) -> None:
 
 def train_from_database(db_url: str, models_dir: Path, periods_per_year: float,
                         extra_trusted: Sequence[str] = (), calibration: str = "sigmoid",
-                        sample_rows: int = 10_000) -> Path | None:  # fmt: skip
+                        sample_rows: int = 10_000, user_models: Mapping[str, Any] | None = None) -> Path | None:  # fmt: skip
     """(Child process) read the feature history from the database and train a new version.
 
     ``periods_per_year``: the worker's setting, which its stored volatility_20 was annualised with.
     ``extra_trusted``: FLAMEBACK_TRUSTED_MODEL_TYPES, checked when the version is saved.
     ``calibration``: FLAMEBACK_CALIBRATION. ``sample_rows``: FLAMEBACK_DRIFT_SAMPLE_ROWS.
+    ``user_models``: FLAMEBACK_USER_MODELS entries, trained beside the four (one failing is left out, logged).
     """
     import pandas as pd
 
@@ -196,4 +202,4 @@ def train_from_database(db_url: str, models_dir: Path, periods_per_year: float,
     if len(frame) < MIN_TRAINING_ROWS:
         return None
     return train_and_save(frame, models_dir, periods_per_year=periods_per_year, extra_trusted=extra_trusted,
-                          calibration=calibration, sample_rows=sample_rows)
+                          calibration=calibration, sample_rows=sample_rows, user_models=user_models)

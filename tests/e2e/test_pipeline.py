@@ -23,7 +23,7 @@ from sqlalchemy.pool import NullPool
 
 from flameback_app.core.partitioning import partition_for
 from flameback_app.core.topics import DEAD_LETTERS, FEATURES
-from flameback_app.storage.db import FEATURE_COLUMNS, model_registry, predictions
+from flameback_app.storage.db import FEATURE_COLUMNS, model_registry, model_signals, predictions
 from tests.support.harness import Stack, wait_for
 from tests.support.pipeline_checks import (
     _same,
@@ -220,11 +220,14 @@ def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stac
     """Also on a non-default tick spacing (1-minute bars, 252·390): the worker's indicators, its training and
     the manifest all carry FLAMEBACK_PERIODS_PER_YEAR; restarted on another spacing it warns in one line.
     The only version there at start is a joblib-era one (pickles that would create a file): one ERROR line, it
-    runs nothing, and the worker trains as if it had no models."""
+    runs nothing, and the worker trains as if it had no models. A user model (FLAMEBACK_USER_MODELS) is
+    trained with the four and its live calls land in ``model_signals``."""
     minute_bars = 252 * 390
     marker = stack.root / "unpickled"
     old = plant_joblib_era_version(stack.root / "models", marker)
-    stack.start_worker(FLAMEBACK_PERIODS_PER_YEAR=str(minute_bars), FLAMEBACK_DRIFT_EVERY_S="1")
+    user_model = {"logit_c01": {"class": "sklearn.linear_model.LogisticRegression", "params": {"C": 0.1}}}
+    stack.start_worker(FLAMEBACK_PERIODS_PER_YEAR=str(minute_bars), FLAMEBACK_DRIFT_EVERY_S="1",
+                       FLAMEBACK_USER_MODELS=json.dumps(user_model))
     stack.wait_assigned()
     stack.run_command("replay", str(real_subset), "--max", "--no-progress")
     log = stack.root / "worker-w1.log"
@@ -244,7 +247,12 @@ def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stac
                             .where(p.symbol == "ES1 Index", p.timestamp >= datetime(2020, 1, 1))).all()  # fmt: skip
         training = conn.execute(select(func.count()).where(p.XGBoost == "TRAINING")).scalar_one()
         registered = conn.execute(select(model_registry.c.version)).scalars().all()
+        user_calls = conn.execute(select(model_signals.c.model, model_signals.c.call, model_signals.c.model_version)
+                                  .where(model_signals.c.symbol == "ES1 Index",
+                                         model_signals.c.timestamp >= datetime(2020, 1, 1))).all()  # fmt: skip
     engine.dispose()
+    assert len(user_calls) == 5 and all(m == "logit_c01" and c in ("UP", "DOWN") and v == rows[0][2]
+                                        for m, c, v in user_calls)  # fmt: skip
     assert registered == [rows[0][2]]  # the loaded version is recorded in the database
     assert len(rows) == 5 and all(r[0] in ("UP", "DOWN") and r[1] in ("UP", "DOWN") and r[2] for r in rows)
     assert training > 0  # the first rows, written before any model existed, say TRAINING
