@@ -75,8 +75,11 @@ Progress = Callable[[str], None]
 ModelFactory = Callable[[], dict[str, Pipeline]]
 
 
-def make_models(seed: int = 7) -> dict[str, Pipeline]:
+def make_models(seed: int = 7, n_jobs: int = 2) -> dict[str, Pipeline]:
     """The four classifiers, each behind its own scaler (fitted inside each fold).
+
+    ``n_jobs``: threads XGBoost and RandomForest may use (a worker's background
+    retraining passes FLAMEBACK_TRAINING_THREADS, so it leaves cores to the live path).
 
     Sized so that five folds plus the final fit on ~190,000 rows stay well under 5
     minutes on 2 cores even while the machine is shared (RandomForest and AdaBoost,
@@ -88,10 +91,10 @@ def make_models(seed: int = 7) -> dict[str, Pipeline]:
 
     return {
         "XGBoost": pipe(XGBClassifier(n_estimators=150, max_depth=3, learning_rate=0.05, subsample=0.8,
-                                      colsample_bytree=0.8, tree_method="hist", n_jobs=2, random_state=seed,
+                                      colsample_bytree=0.8, tree_method="hist", n_jobs=n_jobs, random_state=seed,
                                       eval_metric="logloss")),
         "RandomForest": pipe(RandomForestClassifier(n_estimators=50, max_depth=8, min_samples_leaf=100,
-                                                    max_samples=0.3, n_jobs=2, random_state=seed)),
+                                                    max_samples=0.3, n_jobs=n_jobs, random_state=seed)),
         "AdaBoost": pipe(AdaBoostClassifier(n_estimators=25, learning_rate=1.0, random_state=seed)),
         "LogisticReg": pipe(LogisticRegression(C=1.0, max_iter=1000)),
     }  # fmt: skip
@@ -321,8 +324,8 @@ def train_and_save(frame: pd.DataFrame, models_dir: Path, *, folds: int = 5, emb
 
 def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, embargo: int, cost_bp: float,
                       progress: Progress | None, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                      extra_trusted: Sequence[str] = (),
-                      calibration: str = DEFAULT_CALIBRATION) -> tuple[Path, dict]:  # fmt: skip
+                      extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION,
+                      model_factory: ModelFactory = make_models) -> tuple[Path, dict]:  # fmt: skip
     """:func:`train_and_save`, also returning the report."""
     say = progress or (lambda _msg: None)
     started = time.monotonic()
@@ -332,9 +335,10 @@ def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, emba
                          f"{data['timestamp'].nunique()} distinct timestamps")  # fmt: skip
     say(f"{len(data)} labelled rows, {data['symbol'].nunique()} symbols, {len(ML_FEATURES)} features")
     report = walk_forward(data, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=say,
-                          periods_per_year=periods_per_year, calibration=calibration)  # fmt: skip
+                          periods_per_year=periods_per_year, calibration=calibration,
+                          model_factory=model_factory)  # fmt: skip
     say(f"fitting the final models on all rows (calibration: {calibration})")
-    models = fit_final(data, calibration=calibration, embargo=embargo)
+    models = fit_final(data, model_factory, calibration=calibration, embargo=embargo)
     report["elapsed_s"] = round(time.monotonic() - started, 1)
     report["settings"] = {"folds": folds, "embargo": embargo, "cost_bp": cost_bp, "features": list(ML_FEATURES),
                           "initial_train_fraction": INITIAL_TRAIN_FRACTION, "periods_per_year": periods_per_year,
