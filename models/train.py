@@ -457,14 +457,31 @@ def load_feature_frame(file: Path, progress: bool = True,
     return frame
 
 
+def history_until(frame: pd.DataFrame, until: str | None) -> pd.DataFrame:
+    """Indicator rows stamped before ``until`` (an ISO date/time, UTC when naive); all rows when None.
+
+    Indicators are causal, so cutting the computed rows equals computing them on a cut
+    file: what ``train --until`` uses to replay history as if it ended then.
+    """
+    if until is None:
+        return frame
+    cut = pd.Timestamp(until)
+    cut = cut.tz_convert("UTC") if cut.tzinfo else cut.tz_localize("UTC")
+    kept = frame[pd.to_datetime(frame["timestamp"], utc=True) < cut]
+    if kept.empty:
+        raise ValueError(f"no ticks before --until {until}")
+    return kept
+
+
 def run_train_command(file: Path, out_dir: Path, *, report: Path | None, folds: int, embargo: int,
                       cost_bp: float, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                      extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION) -> None:  # fmt: skip
+                      extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION,
+                      until: str | None = None) -> Path:  # fmt: skip
     """``faust -A flameback_app train FILE``: progress and report on stderr, JSON report, artifacts in ``out_dir``."""
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    frame = load_feature_frame(file, periods_per_year=periods_per_year)
+    frame = history_until(load_feature_frame(file, periods_per_year=periods_per_year), until)
     path, result = train_with_report(frame, out_dir, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=say,
                                      periods_per_year=periods_per_year, extra_trusted=extra_trusted,
                                      calibration=calibration)  # fmt: skip
@@ -473,3 +490,4 @@ def run_train_command(file: Path, out_dir: Path, *, report: Path | None, folds: 
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(result, indent=2, default=str))
     say(f"saved models version {path.name} in {path} ({result['elapsed_s']}s); report: {report_path}")
+    return path
