@@ -10,7 +10,7 @@ from typing import Any
 
 from dash import dash_table, dcc, html
 
-from dashboard import ids, overview
+from dashboard import ids, model_decisions, overview
 from dashboard.callbacks import NO_CURSOR
 
 GRAPH_CONFIG = {"displaylogo": False, "showSendToCloud": False, "showEditInChartStudio": False,
@@ -101,6 +101,7 @@ def symbol_view() -> html.Div:
                 html.Div(id=ids.MODELS_NOTE, className="models-note"),
                 _panel("TECHNICALS", ids.TECHNICALS),
                 _panel("PIPELINE HEALTH", ids.HEALTH),
+                model_decisions.panel(),
             ], className="side"),
         ], className="main"),
     ])  # fmt: skip

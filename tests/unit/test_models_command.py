@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from dashboard.model_decisions import decisions_table, recent
 from flameback_app import db
 from flameback_app.models_command import run_models_command
 from flameback_app.settings import Settings
@@ -47,6 +48,17 @@ def test_promote_and_rollback_are_recorded_and_listed(tmp_path: Path, capsys: py
     listed = capsys.readouterr().out.splitlines()
     assert any(line.startswith(f"* {first}") for line in listed) and f"live (champion): {first}" in listed
     assert any(line.startswith(f"  {second}") and "manual" in line for line in listed)
+    shown = _text(decisions_table(recent(db.make_engine(settings.db_url))))  # the terminal's panel
+    assert "ROLLBACK" in shown and "MANUAL" in shown and f"live: {first[4:8]} {first[9:13]} {first[17:21]}" in shown
+
+
+def _text(component: object) -> str:
+    """Every string inside a Dash component tree."""
+    if isinstance(component, str):
+        return component
+    children = getattr(component, "children", None)
+    children = children if isinstance(children, list) else [children] if children is not None else []
+    return " ".join(_text(c) for c in children)
 
 
 def test_refusals_change_nothing(tmp_path: Path) -> None:
