@@ -27,6 +27,12 @@ run and prints where its time goes per 1,000 ticks (with ``--baseline-ref``, REF
     .venv/bin/python -m bench.pipeline [--ticks N] [--rate 1000] [--latency-seconds 20] [--databases [--repeat 3]]
     .venv/bin/python -m bench.pipeline --baseline-ref b5be3ab [--ticks 60000] [--latency-seconds 15]
     .venv/bin/python -m bench.pipeline --profile /tmp/worker.raw [--baseline-ref b5be3ab] [--ticks 20000]
+    .venv/bin/python -m bench.pipeline --retrain [--ticks 100000]
+
+With ``--retrain``, instead: the packed full-speed run without a retrain, then while a
+retrain runs the whole time (``bench/retrain_load.py``: the worker's training child's
+work in a loop, at its lower priority and bounded threads), then while one runs at the
+worker's own priority with 2 threads — ticks/s of each against the first, in one run.
 """
 
 from __future__ import annotations
@@ -381,6 +387,56 @@ def compare_with_ref(ref: str, ticks: int | None = 60_000, latency_seconds: floa
     return rows
 
 
+def compare_retraining(ticks: int | None = 100_000, nice: int = 10, threads: int = 1,
+                       unbounded: bool = True) -> list[dict]:  # fmt: skip
+    """Packed full-speed throughput without a retrain, then during one (``bench.retrain_load``), in one run.
+
+    The retrain runs at ``nice``/``threads`` (the worker's defaults, FLAMEBACK_TRAINING_NICE
+    and FLAMEBACK_TRAINING_THREADS) and, with ``unbounded``, once more at the worker's
+    own priority with 2 threads: what the limits buy.
+    """
+    trained_models()
+    file, load = tick_file(ticks), tick_file(40_000)
+    n = sum(1 for _ in file.open()) - 1
+    with tempfile.TemporaryDirectory(prefix="flameback-bench-") as tmp:
+        root = Path(tmp)
+        quiet = _logged("packed, no retrain", flameback_run(root / "quiet", file, n, None))
+        bounded = _logged(f"packed, retrain at nice {nice}, {threads} thread(s)",
+                          _during_retrain(root / "bounded", file, n, load, nice, threads))  # fmt: skip
+        rows = [
+            {"name": f"end-to-end ticks/s ({n:,} ticks, packed), no retrain", "figure": quiet["ticks_per_s"],
+             "baseline": None, "unit": "ticks/s", "better": "higher"},
+            {"name": f"… during a retrain (nice {nice}, {threads} thread(s)) vs none", "figure": bounded["ticks_per_s"],
+             "baseline": quiet["ticks_per_s"], "unit": "ticks/s", "better": "higher"},
+        ]  # fmt: skip
+        if unbounded:
+            free = _logged("packed, retrain at nice 0, 2 threads", _during_retrain(root / "free", file, n, load, 0, 2))
+            rows.append({"name": "… during a retrain (nice 0, 2 threads) vs none", "figure": free["ticks_per_s"],
+                         "baseline": quiet["ticks_per_s"], "unit": "ticks/s", "better": "higher"})  # fmt: skip
+    return rows
+
+
+def _during_retrain(root: Path, file: Path, n: int, load: Path, nice: int, threads: int) -> dict:
+    """:func:`flameback_run` while ``bench.retrain_load`` trains over and over on ``load``'s ticks."""
+    root.mkdir(parents=True, exist_ok=True)
+    ready, log = root / "retrain.ready", root / "retrain.log"
+    with log.open("w") as err:
+        trainer = subprocess.Popen([sys.executable, "-m", "bench.retrain_load", str(load), "--ready", str(ready),
+                                    "--nice", str(nice), "--threads", str(threads)], cwd=REPO, stderr=err)  # fmt: skip
+        try:
+            wait_for(lambda: ready.exists() or trainer.poll() is not None, 300, "the retrain to start training")
+            if trainer.poll() is not None:
+                raise RuntimeError(f"the retrain process exited ({trainer.returncode}): {log.read_text()[-2000:]}")
+            cpu_before = _cpu_s(trainer.pid)
+            result = flameback_run(root, file, n, None)
+            result["retrain_cpu_s"] = _cpu_s(trainer.pid) - cpu_before
+        finally:
+            trainer.terminate()
+            trainer.wait(30)
+    result["retrains_finished"] = log.read_text().count("done in")
+    return result
+
+
 def _row(name: str, pair: tuple[dict, dict], key: str, unit: str, better: str) -> dict:
     return {"name": name, "figure": pair[0].get(key), "baseline": pair[1].get(key), "unit": unit, "better": better}
 
@@ -444,9 +500,13 @@ def main() -> None:
                         help="compare with REF's code (git archive), case by case in this run")  # fmt: skip
     parser.add_argument("--profile", metavar="FILE", type=Path,
                         help="py-spy the worker through a one-tick-per-message run (--ticks, default 20,000)")  # fmt: skip
+    parser.add_argument("--retrain", action="store_true",
+                        help="packed full-speed ticks/s without and during a retrain, in one run (--ticks, default 100,000)")  # fmt: skip
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")
-    if args.profile:
+    if args.retrain:
+        print_table(compare_retraining(args.ticks or 100_000))
+    elif args.profile:
         profile_one_per_message(args.profile, args.ticks or 20_000, args.baseline_ref)
     elif args.baseline_ref:
         print_table(compare_with_ref(args.baseline_ref, args.ticks or 60_000, args.latency_seconds, args.rate))
