@@ -12,9 +12,9 @@ import logging
 
 from faust.types import EventT
 
+from flameback_app.core.validation import InvalidTick
 from flameback_app.faust_app import app, runtime, settings
-from flameback_app.faust_handles import raw_topic
-from flameback_app.validation import InvalidTick
+from flameback_app.kafka.faust_handles import raw_topic
 
 log = logging.getLogger(__name__)
 

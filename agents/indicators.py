@@ -28,14 +28,14 @@ from faust.types import EventT
 
 from agents.dead_letters import dead_letter
 from agents.predict import predict_and_store
+from flameback_app.core.partitioning import partition_for
+from flameback_app.core.records import Tick
+from flameback_app.core.validation import InvalidTick, TickRules, parse_tick
 from flameback_app.faust_app import app, runtime, settings
-from flameback_app.faust_fixes.acks import mark_processed
-from flameback_app.faust_fixes.events import event_context
-from flameback_app.faust_handles import raw_topic
-from flameback_app.lean_faust import publish_records
-from flameback_app.partitioning import partition_for
-from flameback_app.records import Tick
-from flameback_app.validation import InvalidTick, TickRules, parse_tick
+from flameback_app.kafka.faust_fixes.acks import mark_processed
+from flameback_app.kafka.faust_fixes.events import event_context
+from flameback_app.kafka.faust_handles import raw_topic
+from flameback_app.kafka.lean_faust import publish_records
 from tables.definitions import scoreboards, symbol_states
 from tables.symbol_census import SymbolCensus
 from tables.symbol_state import SymbolState, Verdict

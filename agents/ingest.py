@@ -16,12 +16,12 @@ from faust.types import EventT
 
 from agents.dead_letters import dead_letter
 from agents.indicators import process_ticks, rekeyed_topic
+from flameback_app.core.partitioning import partition_for
+from flameback_app.core.records import Tick
+from flameback_app.core.validation import parse_message
 from flameback_app.faust_app import app, runtime, settings
-from flameback_app.faust_fixes.acks import mark_processed
-from flameback_app.faust_handles import raw_topic
-from flameback_app.partitioning import partition_for
-from flameback_app.records import Tick
-from flameback_app.validation import parse_message
+from flameback_app.kafka.faust_fixes.acks import mark_processed
+from flameback_app.kafka.faust_handles import raw_topic
 
 ticks_topic = raw_topic(app, settings.ticks_topic, settings.partitions)
 TICK_RULES = settings.tick_rules

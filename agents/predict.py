@@ -5,7 +5,7 @@ and the newest valid model artifacts. Writes: ``predictions`` and ``scoreboard``
 (one transaction per batch, idempotent) and the scoreboard states it is handed.
 Models and the database run in an executor, never on the event loop. The signal
 engine (and its models, their loading and retraining) comes from
-:mod:`flameback_app.model_service`; this module holds the stream's write path only.
+:mod:`flameback_app.worker.model_service`; this module holds the stream's write path only.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
-from flameback_app import db
+from flameback_app.core.records import utc_from_epoch, utc_now
 from flameback_app.faust_app import model_service, runtime
-from flameback_app.records import utc_from_epoch, utc_now
-from flameback_app.runtime import Runtime
+from flameback_app.storage import db
+from flameback_app.worker.runtime import Runtime
 from models.scoreboard import new_score_state, score_tick, scoreboard_rows
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def _db_row(row: dict, signal: dict, now: Any, wall: float, ingest_ts: float | N
 async def _write_until_stored(rt: Runtime, rows: list[dict], board: list[dict]) -> int:
     """Commit the batch's rows, then its scoreboard, each retried with backoff for as long as the database refuses.
 
-    Short lock waits are absorbed inside :mod:`flameback_app.db`; what reaches here is a
+    Short lock waits are absorbed inside :mod:`flameback_app.storage.db`; what reaches here is a
     database that stays unwritable (read-only file, full disk, server down). The batch
     is not acknowledged until it is stored, so Kafka keeps it; the worker logs why, backs
     off up to a minute between attempts, and keeps heartbeating instead of spinning.

@@ -25,11 +25,12 @@ from typing import Any
 
 import psutil
 
-SUITES = ("indicators", "inference", "dashboard", "overview", "pipeline")
+SUITES = ("indicators", "inference", "dashboard", "overview", "browser", "pipeline")
 QUICK_ARGS: dict[str, dict[str, Any]] = {
     "indicators": {"ticks": 50_000},
     "dashboard": {"rows": 200_000, "reps": 50},
     "overview": {"rows": 100_000, "reps": 10},
+    "browser": {"reps": 2},
     "pipeline": {"ticks": 40_000, "latency_seconds": 10.0, "baseline_seconds": 15.0},
 }
 

@@ -31,11 +31,11 @@ from sqlalchemy import Engine, func, select
 
 from dashboard import ids, queries
 from dashboard.callbacks import NO_CURSOR, VIEW_OUTPUTS, Source, health_update, symbol_choices, view_update
-from flameback_app.db import insert_predictions, make_engine, predictions, upsert_scoreboard
-from flameback_app.db import write_counters as write_counter_rows
-from flameback_app.records import utc_now
-from flameback_app.schema import upgrade
-from tests.browser.seed import counters, prediction_rows, scoreboard_rows
+from flameback_app.core.records import utc_now
+from flameback_app.storage.db import insert_predictions, make_engine, predictions, upsert_scoreboard
+from flameback_app.storage.db import write_counters as write_counter_rows
+from flameback_app.storage.schema import upgrade
+from tests.support.seed import counters, prediction_rows, scoreboard_rows
 
 TARGET_MS = 200.0
 DAYS_PER_CHUNK = 500

@@ -20,12 +20,12 @@ from collections.abc import Callable, Iterable
 from itertools import pairwise
 
 import numpy as np
-import talib
 from talipp.indicators import BB, EMA, MACD, ROC, RSI, SMA, StdDev
 
+from flameback_app.core.ta import FEATURE_FIELDS, IndicatorState, step
+from flameback_app.core.ticks_csv import read_ticks
 from flameback_app.settings import Settings
-from flameback_app.ta import FEATURE_FIELDS, IndicatorState, step
-from flameback_app.ticks_csv import read_ticks
+from tests.support.reference import engine_features, talib_features
 
 SYMBOLS = 39
 ANNUALISER = math.sqrt(252)
@@ -198,34 +198,15 @@ def worst_error_vs_talib(streams: Iterable[Stream]) -> tuple[int, float]:
         for symbol, price in stream:
             by_symbol.setdefault(symbol, []).append(price)
         for prices in by_symbol.values():
-            got, want = _engine_table(prices), _talib_table(prices)
-            if not np.array_equal(np.isnan(got), np.isnan(want)):
-                raise AssertionError("engine None positions differ from TA-Lib NaN positions")
-            valid = ~np.isnan(want)
-            error = np.abs(got[valid] - want[valid]) / np.maximum(np.abs(want[valid]), 1.0)
-            compared += int(valid.sum())
-            worst = max(worst, float(error.max(initial=0.0)))
+            got, want = engine_features(prices), talib_features(prices)
+            for name in FEATURE_FIELDS:
+                if not np.array_equal(np.isnan(got[name]), np.isnan(want[name])):
+                    raise AssertionError(f"engine None positions differ from TA-Lib NaN positions in {name}")
+                valid = ~np.isnan(want[name])
+                g, w = got[name][valid], want[name][valid]
+                compared += int(valid.sum())
+                worst = max(worst, float((np.abs(g - w) / np.maximum(np.abs(w), 1.0)).max(initial=0.0)))
     return compared, worst
-
-
-def _engine_table(prices: list[float]) -> np.ndarray:
-    table = np.empty((len(prices), len(FEATURE_FIELDS)))
-    state = IndicatorState()
-    for i, price in enumerate(prices):
-        state, features = step(state, price)
-        table[i] = [math.nan if v is None else v for v in features.values()]
-    return table
-
-
-def _talib_table(prices: list[float]) -> np.ndarray:
-    p = np.asarray(prices)
-    macd = talib.MACD(p, 12, 26, 9)
-    bands = talib.BBANDS(p, 20, 2.0, 2.0, 0)
-    lags = [np.concatenate([np.full(k, np.nan), p[:-k]]) for k in (1, 2, 5)]
-    columns = [talib.SMA(p, 5), talib.SMA(p, 10), talib.SMA(p, 20), talib.EMA(p, 12), talib.EMA(p, 26),
-               talib.RSI(p, 14), *macd, *bands, talib.STDDEV(talib.ROCP(p, 1), 20, 1.0) * ANNUALISER,
-               talib.ROCP(p, 10), talib.MOM(p, 1), talib.ROC(p, 1), *lags]  # fmt: skip
-    return np.column_stack(columns)
 
 
 def run(ticks: int = 200_000) -> list[dict]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.naive import naive_features
-from flameback_app.kafka_client import kafka_client_config
+from flameback_app.kafka.kafka_client import kafka_client_config
 from flameback_app.settings import load_settings
 
 

@@ -35,13 +35,13 @@ from sqlalchemy import text
 from bench.dashboard import fresh_database
 from dashboard import overview, queries
 from dashboard.callbacks import Source, overview_update
-from flameback_app.db import (
+from flameback_app.storage.db import (
     MODEL_COLUMNS,
     PROBABILITY_COLUMNS,
     RULE_COLUMNS,
     upsert_scoreboard,
 )
-from tests.browser.seed import scoreboard_rows
+from tests.support.seed import scoreboard_rows
 
 TARGETS_MS = {39: 200.0, 1000: 500.0}
 NAIVE_REPS = 2  # seconds each on a million rows; more would make the run take minutes

@@ -14,7 +14,7 @@ Prints, for this machine and this run:
 
 With ``--databases``, instead: the packed full-speed run and the paced run on a SQLite
 file and on PostgreSQL, in one run — a throwaway PostgreSQL server on this machine
-(``tests/postgres.py``: Debian's server, default durability, fsync on), each figure
+(``tests/support/postgres.py``: Debian's server, default durability, fsync on), each figure
 beside SQLite's.
 
 With ``--baseline-ref REF`` (e.g. ``b5be3ab``), instead: REF's code, extracted with
@@ -55,11 +55,11 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.pool import NullPool
 
 from bench.worker_profile import PySpyRecorder, summarise
-from flameback_app.broker import ensure_topics
-from flameback_app.db import predictions
-from flameback_app.kafka_client import kafka_client_config
+from flameback_app.broker.embedded import ensure_topics
+from flameback_app.kafka.kafka_client import kafka_client_config
+from flameback_app.storage.db import predictions
 from models.registry import FORMAT as ARTIFACT_FORMAT
-from tests.harness import FAUST, REAL_FILE, REPO, Broker, Stack, settings_from_env, wait_for
+from tests.support.harness import FAUST, REAL_FILE, REPO, Broker, Stack, settings_from_env, wait_for
 
 CACHE = Path(tempfile.gettempdir()) / "flameback-bench"
 
@@ -72,7 +72,7 @@ def tick_file(limit: int | None) -> Path:
         from tests.e2e.conftest import generated_rows, write_long_csv
 
         if REAL_FILE.exists():
-            from flameback_app.ticks_csv import read_ticks
+            from flameback_app.core.ticks_csv import read_ticks
 
             rows = [(t.tick.symbol, t.tick.price, t.tick.timestamp.isoformat()) for t in read_ticks(REAL_FILE)]
             rows.sort(key=lambda r: r[2])
@@ -292,7 +292,7 @@ def compare_databases(ticks: int | None = None, rate: float = 1000.0, latency_se
     """
     from statistics import median
 
-    from tests.postgres import PostgresServer
+    from tests.support.postgres import PostgresServer
 
     trained_models()
     full = tick_file(ticks)

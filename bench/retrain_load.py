@@ -1,7 +1,7 @@
 """A retrain that never ends, for ``bench.pipeline --retrain``: the worker's training child's work, in a loop.
 
 Does what a worker's training child does once it has read its history — lowers its
-own priority and caps its threads (:func:`flameback_app.model_service.lower_priority`,
+own priority and caps its threads (:func:`flameback_app.worker.model_service.lower_priority`,
 FLAMEBACK_TRAINING_NICE / FLAMEBACK_TRAINING_THREADS), then trains a challenger with
 :func:`models.champion.challenge` — again and again until it is stopped, so that a
 throughput run measures the pipeline *while* a retrain runs from start to end.
@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
 
-    from flameback_app.model_service import lower_priority
+    from flameback_app.worker.model_service import lower_priority
 
     lower_priority(args.nice, args.threads)  # before the libraries start their thread pools, as in the child
     from models.champion import challenge

@@ -28,8 +28,8 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from dashboard import figures, ids, links, overview, queries
 from dashboard.figures import GREEN, GREY, RED, fmt_number, fmt_percent, fmt_price
 from dashboard.symbols import SymbolSheet, describe, exchange_line
-from flameback_app.db import ALL_SYMBOLS, MODEL_COLUMNS, RULE_COLUMNS
-from flameback_app.schema import SchemaError
+from flameback_app.storage.db import ALL_SYMBOLS, MODEL_COLUMNS, RULE_COLUMNS
+from flameback_app.storage.schema import SchemaError
 
 NO_CURSOR: dict[str, Any] = {"symbol": None, "last_id": 0, "rows": 0, "warming": False}
 MISSING_DB = "NO DATABASE at {path} — start the worker; it creates the database (the terminal only reads)."

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 
 from dashboard import ids
 from dashboard.callbacks import ReadProblem, Source, read
-from flameback_app.db import model_decisions
+from flameback_app.storage.db import model_decisions
 
 PANEL = "model-decisions-panel"
 SHOWN = 6

@@ -20,7 +20,7 @@ from dash.dash_table.Format import Format, Scheme
 
 from dashboard.figures import GREEN, GREY, RED, YELLOW
 from dashboard.symbols import SymbolSheet
-from flameback_app.db import MODEL_COLUMNS, RULE_COLUMNS
+from flameback_app.storage.db import MODEL_COLUMNS, RULE_COLUMNS
 
 WINDOWS: dict[str, timedelta] = {"1D": timedelta(days=1), "1W": timedelta(weeks=1), "1M": timedelta(days=30),
                                  "3M": timedelta(days=91), "1Y": timedelta(days=365)}  # fmt: skip

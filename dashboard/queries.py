@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import Engine, Select, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
-from flameback_app.db import ALL_SYMBOLS, pipeline_counters, predictions, scoreboard
-from flameback_app.schema import SchemaState, read_state
+from flameback_app.storage.db import ALL_SYMBOLS, pipeline_counters, predictions, scoreboard
+from flameback_app.storage.schema import SchemaState, read_state
 
 READ_BUSY_TIMEOUT_MS = 200  # well under a refresh: a locked file answers 'busy' before the next tick
 READ_STATEMENT_TIMEOUT_MS = 2000  # PostgreSQL: a read queued behind a migration's table lock gives up in time

@@ -14,24 +14,24 @@ from typing import Any
 
 import faust
 
-from flameback_app.broker import BrokerAccessError, BrokerUnavailable, wait_for_broker
-from flameback_app.db_startup import prepare_database
-from flameback_app.faust_fixes.broker_settings import embedded_broker_conf
-from flameback_app.faust_fixes.recovery import TableManager
-from flameback_app.faust_fixes.transport import FixedTransportApp, FixesConfig
-from flameback_app.faust_fixes.versions import require_tested_versions
-from flameback_app.faust_handles import faust_credentials
-from flameback_app.kafka_client import KafkaClientConfig, kafka_client_config
-from flameback_app.lean_faust import QuietMonitor
-from flameback_app.model_service import ModelService
-from flameback_app.runtime import Runtime
+from flameback_app.broker.embedded import BrokerAccessError, BrokerUnavailable, wait_for_broker
+from flameback_app.kafka.faust_fixes.broker_settings import embedded_broker_conf
+from flameback_app.kafka.faust_fixes.recovery import TableManager
+from flameback_app.kafka.faust_fixes.transport import FixedTransportApp, FixesConfig
+from flameback_app.kafka.faust_fixes.versions import require_tested_versions
+from flameback_app.kafka.faust_handles import faust_credentials
+from flameback_app.kafka.kafka_client import KafkaClientConfig, kafka_client_config
+from flameback_app.kafka.lean_faust import QuietMonitor
 from flameback_app.settings import Settings, load_settings
+from flameback_app.storage.db_startup import prepare_database
+from flameback_app.worker.model_service import ModelService
+from flameback_app.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
 class FlamebackApp(FixedTransportApp):
-    """The Faust app with our Faust fixes (:mod:`flameback_app.faust_fixes`), plus what Faust lacks: wait for
+    """The Faust app with our Faust fixes (:mod:`flameback_app.kafka.faust_fixes`), plus what Faust lacks: wait for
     the broker (a bounded time), and stop if it refuses us."""
 
     flameback_settings: Settings
@@ -54,7 +54,7 @@ class FlamebackWorker(faust.Worker):
 
     Faust builds this class for the ``worker`` command only. Before anything else
     (Faust's banner, logging) it brings the database schema up to date, or refuses in
-    one line and exits 1 (:func:`flameback_app.db_startup.prepare_database`).
+    one line and exits 1 (:func:`flameback_app.storage.db_startup.prepare_database`).
 
     Faust's shutdown commits offsets and flushes the producer, and with the broker
     gone those wait for request timeouts (a worker whose broker had gone ignored
@@ -121,14 +121,14 @@ def create_app(settings: Settings) -> faust.App:
         consumer_max_fetch_size=8
         * 1024
         * 1024,  # batch the per-row feature and changelog sends (was one request per send)
-        autodiscover=["flameback_app.commands", "flameback_app.views", "flameback_app.upkeep", "flameback_app.schedules",
+        autodiscover=["flameback_app.cli.commands", "flameback_app.web.views", "flameback_app.tasks.upkeep", "flameback_app.tasks.schedules",
                       "tables", "agents"],
         origin="flameback_app",
         Worker=FlamebackWorker,
         # Our Faust fixes: the transport's consumer/producer classes, and the table manager's recovery.
         faust_fixes=FixesConfig(source_topics=settings.topics.sources, fetch_max_wait_ms=settings.fetch_max_wait_ms),
         TableManager=TableManager,
-        Monitor=QuietMonitor,  # nothing reads Faust's per-message statistics (flameback_app.lean_faust)
+        Monitor=QuietMonitor,  # nothing reads Faust's per-message statistics (flameback_app.kafka.lean_faust)
         **extra,
     )
     app.flameback_settings = settings

@@ -1,6 +1,6 @@
 """Feeds that write JSON ticks to ``futures-ticks``: CSV replay and a synthetic live market.
 
-Reads: a tick CSV (wide or long, via :mod:`flameback_app.ticks_csv`) or nothing
+Reads: a tick CSV (wide or long, via :mod:`flameback_app.core.ticks_csv`) or nothing
 (simulation). Writes: ``futures-ticks``, keyed by symbol so ticks land on their
 symbol's partition and need no repartition hop, a symbol's consecutive ticks packed
 into one message where the rate allows (:class:`TickPacker`). Topics are created
@@ -22,12 +22,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from flameback_app.broker import ensure_topics, wait_for_broker
-from flameback_app.faust_fixes.clients import Producer as FixedProducer  # aiokafka producer with our client fixes
-from flameback_app.kafka_client import kafka_client_config
-from flameback_app.records import Tick, ticks_to_json_bytes, utc_now
+from flameback_app.broker.embedded import ensure_topics, wait_for_broker
+from flameback_app.core.records import Tick, ticks_to_json_bytes, utc_now
+from flameback_app.core.ticks_csv import read_ticks
+from flameback_app.kafka.faust_fixes.clients import Producer as FixedProducer  # aiokafka producer with our client fixes
+from flameback_app.kafka.kafka_client import kafka_client_config
 from flameback_app.settings import Settings
-from flameback_app.ticks_csv import read_ticks
 
 SIMULATED_SYMBOLS = (
     "CL1 Comdty", "CO1 Comdty", "NG1 Comdty", "HO1 Comdty", "GC1 Comdty", "SI1 Comdty", "HG1 Comdty",

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from flameback_app.topics import TopicNames
-from flameback_app.validation import TickRules
+from flameback_app.core.topics import TopicNames
+from flameback_app.core.validation import TickRules
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_BROKER_DEFAULT = "kafka://127.0.0.1:9092"
@@ -98,7 +98,7 @@ class Settings(BaseSettings):
         description="Comma-separated type names (module.Class) a saved model may hold beyond Flameback's own list.",
     )
 
-    # What a tick may be (flameback_app.validation.TickRules) and where ticks come and go.
+    # What a tick may be (flameback_app.core.validation.TickRules) and where ticks come and go.
     epoch_unit: Literal["auto", "s", "ms", "us", "ns"] = Field(
         "auto", description="Unit of epoch-number timestamps; auto: by magnitude (<1e11 s, <1e14 ms, <1e17 µs, else ns)."
     )
@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     )
     symbol_sheet: Path = Field(REPO_ROOT.parent / "shared" / "data" / "tick_data_symbol_list_futures.csv")
 
-    # The embedded broker's storage (the `broker` command; flameback_app.broker.BrokerStorage).
+    # The embedded broker's storage (the `broker` command; flameback_app.broker.embedded.BrokerStorage).
     broker_storage: str = Field("memory://tansu/", description="memory://tansu/ (lost on stop) or s3://BUCKET/")
     broker_cluster_id: str | None = Field(None, description="Default: a new id per start (memory), 'flameback' (s3).")
     s3_endpoint: str | None = Field(None, description="S3-compatible endpoint URL; default: AWS S3.")
@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
 
-    # How every Kafka client authenticates (flameback_app.kafka_client.KafkaClientConfig).
+    # How every Kafka client authenticates (flameback_app.kafka.kafka_client.KafkaClientConfig).
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     kafka_username: str | None = None
     kafka_password: SecretStr | None = None

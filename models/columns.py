@@ -1,8 +1,8 @@
 """Names of the signals the models package produces: the four classifiers, their P(up), the five rules.
 
-The models own these names; storage (:mod:`flameback_app.db`) builds the predictions
+The models own these names; storage (:mod:`flameback_app.storage.db`) builds the predictions
 table's columns from them, so a name changed here reaches the schema through a
-migration, never silently. ``tests/unit/test_models_rules.py`` checks a migrated
+migration, never silently. ``tests/models/test_rules.py`` checks a migrated
 database against them.
 """
 

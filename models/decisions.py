@@ -1,6 +1,6 @@
 """Champion/challenger settings and decisions: plain values, importable without scikit-learn.
 
-The worker (:mod:`flameback_app.model_service`) and the ``models`` command pass and
+The worker (:mod:`flameback_app.worker.model_service`) and the ``models`` command pass and
 record these; the training and the comparison that produce them live in
 :mod:`models.champion`, loaded only in the training process.
 """

@@ -1,7 +1,7 @@
 """Scale-free ML features and the label, from indicator rows (pure, no Faust).
 
 Reads indicator rows (the engine's output: ``current_price`` + the 19 indicators of
-:mod:`flameback_app.ta`), as a batch of row dicts (live) or as a frame (training,
+:mod:`flameback_app.core.ta`), as a batch of row dicts (live) or as a frame (training,
 ``evaluate``); writes nothing. Never uses raw price levels, so one pooled model
 serves symbols priced at 7 and at 20,000. A row with any feature undefined (warm-up,
 non-positive prices) gets no ML prediction. Every feature of tick t is a function of
@@ -30,7 +30,7 @@ DEFAULT_PERIODS_PER_YEAR = 252.0
 ``f_volatility`` is the engine's volatility_20, annualised with √periods_per_year, so
 models learn it on the spacing they were trained with; the registry records that
 spacing in each manifest and the worker and ``evaluate`` warn when it differs. Kept
-here, not imported from :mod:`flameback_app.ta` (which would import the Faust app).
+here, not imported from :mod:`flameback_app.core.ta` (which would import the Faust app).
 """
 
 _INPUTS = ("current_price", "rsi_14", "macd_line", "macd_histogram", "bb_upper", "bb_middle", "bb_lower",

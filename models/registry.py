@@ -76,7 +76,7 @@ RETRAIN_HINT = ("retrain with `faust -A flameback_app train FILE` (a running wor
 # Types the built-in pipelines hold that skops does not trust by default (its defaults
 # cover scikit-learn's public estimators, NumPy/SciPy arrays and builtins):
 # the fitted trees of RandomForest and AdaBoost, and the XGBoost wrapper whose
-# booster is stored apart as JSON. tests/unit/test_models_registry.py checks that
+# booster is stored apart as JSON. tests/models/test_registry.py checks that
 # this is exactly what the four models need.
 TRUSTED_MODEL_TYPES: tuple[str, ...] = ("sklearn.tree._tree.Tree", "xgboost.sklearn.XGBClassifier",
                                          "sklearn.calibration._CalibratedClassifier",

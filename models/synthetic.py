@@ -1,7 +1,7 @@
 """Generated tick data run through the live indicator engine (tests and ``bench/inference.py``).
 
 Reads nothing; writes nothing. Random-walk prices for a few symbols on shared daily
-timestamps, turned into indicator rows by :func:`flameback_app.ta.step` — the same
+timestamps, turned into indicator rows by :func:`flameback_app.core.ta.step` — the same
 engine as live and training — so tests exercise the real code path without the
 market data file.
 """
@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from flameback_app.ta import IndicatorState, step
+from flameback_app.core.ta import IndicatorState, step
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
 

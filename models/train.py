@@ -1,7 +1,7 @@
 """Walk-forward training and evaluation of the four models and five rules (the ``train`` command).
 
 Reads a tick CSV through the live indicator engine
-(:func:`flameback_app.offline.iter_feature_rows`, the one code path live, offline and
+(:func:`flameback_app.core.offline.iter_feature_rows`, the one code path live, offline and
 in training), or a frame of indicator rows (the worker's database history). Writes a
 report (JSON, and a readable table on stderr) and a new artifact version
 (:mod:`models.registry`).
@@ -50,7 +50,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from xgboost import XGBClassifier
 
-from flameback_app.offline import iter_feature_rows
+from flameback_app.core.offline import iter_feature_rows
 from models.columns import MODEL_COLUMNS, RULE_COLUMNS
 from models.features import DEFAULT_PERIODS_PER_YEAR, ML_FEATURES, add_labels, feature_frame
 from models.metrics import (

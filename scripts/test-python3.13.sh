@@ -24,5 +24,5 @@ if ! py=$(find_python313); then
 fi
 echo "test: Python 3.13 leg with $py" >&2
 PYTHON=$py VENV=.venv-py3.13 bash scripts/setup.sh --test
-exec .venv-py3.13/bin/python -m pytest tests/unit \
+exec .venv-py3.13/bin/python -m pytest tests --ignore=tests/e2e --ignore=tests/browser --ignore=tests/agents \
   "tests/e2e/test_pipeline.py::test_replay_to_database_matches_offline_features[sqlite]"

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flameback_app.records import Tick
-from flameback_app.ta import IndicatorState, step
+from flameback_app.core.records import Tick
+from flameback_app.core.ta import IndicatorState, step
 
 
 class Verdict(enum.Enum):

@@ -18,12 +18,13 @@ from sqlalchemy import select
 from agents import dead_letters
 from agents import indicators as indicator_stage
 from agents import ingest as ingest_stage
-from flameback_app import app, db, schema
-from flameback_app.counters import PipelineCounters
+from flameback_app import app
+from flameback_app.core.partitioning import partition_for
+from flameback_app.core.ta import IndicatorState, step
+from flameback_app.core.topics import TICKS
 from flameback_app.faust_app import runtime
-from flameback_app.partitioning import partition_for
-from flameback_app.ta import IndicatorState, step
-from flameback_app.topics import TICKS
+from flameback_app.storage import db, schema
+from flameback_app.worker.counters import PipelineCounters
 from models.live import SignalEngine
 from tables.definitions import symbol_states
 

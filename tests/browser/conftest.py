@@ -17,24 +17,13 @@ import pytest
 from selenium.webdriver.chrome.options import Options
 
 from flameback_app.settings import Settings
+from tests.support.terminal import CHROMEDRIVER, CHROMIUM, chromium_options
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SYMBOL_SHEET = Settings().market_data_dir / "tick_data_symbol_list_futures.csv"
-CHROMIUM_ARGS = (
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-    "--disable-default-apps", "--disable-extensions", "--window-size=1600,1000", "--hide-scrollbars",
-)  # fmt: skip
-
 
 def pytest_setup_options() -> Options:
     """dash[testing] hook: the Chromium binary and flags every browser test uses."""
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for arg in CHROMIUM_ARGS:
-        options.add_argument(arg)
-    return options
+    return chromium_options()
 
 
 @pytest.fixture(autouse=True)
@@ -58,11 +47,6 @@ def free_port() -> Callable[[], int]:
             return sock.getsockname()[1]
 
     return pick
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'flameback.db'}"
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from selenium.webdriver.common.by import By
 
 from dashboard import ids, links
 from dashboard.figures import fmt_price
-from tests.browser.seed import seed_database
-from tests.browser.test_terminal import (
-    REPO,
+from tests.support.harness import REPO
+from tests.support.seed import seed_database
+from tests.support.terminal import (
     assert_console_clean,
     last_row,
     save_full_page_screenshot,

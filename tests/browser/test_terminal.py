@@ -14,105 +14,59 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 from dash.testing.composite import DashComposite
-from selenium.webdriver.common.by import By
-from sqlalchemy import select
 
 from dashboard import ids
-from dashboard.app import create_app
 from dashboard.callbacks import EMPTY_DB, LOCKED_DB
 from dashboard.figures import fmt_price
 from dashboard.links import search_for
-from flameback_app.db import insert_predictions, make_engine, predictions, write_counters
-from flameback_app.records import utc_now
-from flameback_app.schema import upgrade
-from tests.browser.seed import prediction_rows, seed_database
+from flameback_app.core.records import utc_now
+from flameback_app.storage.db import insert_predictions, make_engine, write_counters
+from flameback_app.storage.schema import upgrade
+from tests.support.seed import prediction_rows, seed_database
+from tests.support.terminal import (
+    REFRESH_S,
+    assert_console_clean,
+    choose_symbol,
+    last_row,
+    last_rows,
+    save_full_page_screenshot,
+    start,
+    text_of,
+    wait_js,
+    wait_text,
+)
 
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
 README_SCREENSHOT = REPO / "docs" / "screenshot.png"
-REFRESH_S = 0.5
-WAIT_S = 15
 SYMBOLS = {"CL1 Comdty": 620, "ES1 Index": 420, "GC1 Comdty": 380, "NG1 Comdty": 300}
 
 TRACE_LENGTHS = ("const gd = document.querySelector('#{} .js-plotly-plot');"
                  "return gd && gd.data ? gd.data.map(t => (t.x || []).length) : null")
 
 
-def start(dash_duo: DashComposite, port: int, url: str, sheet: Path | None = None, max_points: int = 500,
-          symbol: str | None = None) -> None:  # fmt: skip
-    """Serve the terminal; with ``symbol``, open that symbol's view by its deep link (``/`` is the overview)."""
-    dash_duo.start_server(create_app(url, refresh_s=REFRESH_S, symbol_sheet=sheet, max_points=max_points), port=port)
-    if symbol is not None:
-        dash_duo.driver.get(dash_duo.server_url + "/" + search_for(symbol))
 
 
-def text_of(dash_duo: DashComposite, component_id: str) -> str:
-    return dash_duo.find_element(f"#{component_id}").text
 
 
-def wait_text(dash_duo: DashComposite, component_id: str, predicate: Callable[[str], bool]) -> str:
-    """Wait until the element's text satisfies ``predicate``; fail with the last text seen."""
-    deadline, seen = time.monotonic() + WAIT_S, ""
-    while time.monotonic() < deadline:
-        seen = text_of(dash_duo, component_id)
-        if predicate(seen):
-            return seen
-        time.sleep(0.1)
-    raise AssertionError(f"#{component_id} never matched; last text: {seen!r}")
 
 
-def wait_js(dash_duo: DashComposite, script: str, predicate: Callable[[Any], bool]) -> Any:
-    deadline, seen = time.monotonic() + WAIT_S, None
-    while time.monotonic() < deadline:
-        seen = dash_duo.driver.execute_script(script)
-        if predicate(seen):
-            return seen
-        time.sleep(0.1)
-    raise AssertionError(f"script result never matched; last: {seen!r}")
 
 
-def last_rows(url: str, symbol: str, n: int) -> list[dict[str, Any]]:
-    """The symbol's newest ``n`` rows, oldest first."""
-    engine = make_engine(url)
-    stmt = select(predictions).where(predictions.c.symbol == symbol).order_by(predictions.c.id.desc()).limit(n)
-    with engine.connect() as conn:
-        rows = [r._asdict() for r in conn.execute(stmt)]
-    engine.dispose()
-    return rows[::-1]
 
 
-def last_row(url: str, symbol: str) -> dict[str, Any]:
-    return last_rows(url, symbol, 1)[0]
 
 
-def choose_symbol(dash_duo: DashComposite, symbol: str) -> None:
-    dash_duo.find_element(f"#{ids.SYMBOL}").click()
-    options = dash_duo.wait_for_element(".dash-dropdown-options")
-    option = next(o for o in options.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option")
-                  if o.text.startswith(symbol))  # fmt: skip
-    option.click()
 
 
-def assert_console_clean(dash_duo: DashComposite) -> None:
-    assert dash_duo.get_logs() == []
 
 
-def save_full_page_screenshot(dash_duo: DashComposite, path: Path) -> None:
-    driver = dash_duo.driver
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": 1600, "height": height, "deviceScaleFactor": 1, "mobile": False})
-    time.sleep(1.0)  # let Plotly re-lay out to the new viewport
-    path.parent.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(path))
 
 
 def test_seeded_database_renders_everything_from_local_assets(dash_duo, free_port, db_url, symbol_sheet, tmp_path):

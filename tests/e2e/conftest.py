@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from flameback_app.ticks_csv import read_ticks
-from tests.harness import REAL_FILE, Broker, Stack
+from flameback_app.core.ticks_csv import read_ticks
+from tests.support.harness import REAL_FILE, Broker, Stack
 
 E2E_SYMBOLS = ("ES1 Index", "CL1 Comdty", "GC1 Comdty", "C 1 Comdty", "NG1 Comdty", "QC1 Index")
 

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from flameback_app import db, schema
-from tests.browser.seed import scoreboard_rows
+from flameback_app.storage import db, schema
+from tests.support.seed import scoreboard_rows
 
 pytestmark = pytest.mark.e2e
 

@@ -1,6 +1,6 @@
-"""The aiokafka fixes of ``flameback_app.faust_fixes`` that can be shown on their own, on the real broker.
+"""The aiokafka fixes of ``flameback_app.kafka.faust_fixes`` that can be shown on their own, on the real broker.
 
-Each fix also has a deterministic unit test (``tests/unit/test_faust_fixes.py``); this one runs on Tansu.
+Each fix also has a deterministic unit test (``tests/flameback_app/kafka/test_faust_fixes.py``); this one runs on Tansu.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import asyncio
 
 import pytest
 
-from flameback_app.broker import ensure_topics
-from flameback_app.faust_fixes.clients import Producer
-from tests.harness import Broker
+from flameback_app.broker.embedded import ensure_topics
+from flameback_app.kafka.faust_fixes.clients import Producer
+from tests.support.harness import Broker
 
 pytestmark = pytest.mark.e2e
 

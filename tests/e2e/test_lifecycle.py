@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.harness import FAUST, REPO, Broker, Stack, free_port, wait_for
+from tests.support.harness import FAUST, REPO, Broker, Stack, free_port, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

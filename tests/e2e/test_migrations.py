@@ -1,6 +1,6 @@
 """The versioned schema on real SQLite files and a real PostgreSQL server.
 
-- The models in ``flameback_app/db.py`` and the head revision agree (autogenerate finds
+- The models in ``flameback_app/storage/db.py`` and the head revision agree (autogenerate finds
   no difference): nobody changes a table without a migration.
 - A database written by commit 62372df's ``create_all`` (frozen DDL, rows in every
   table) is recognised as the baseline, stamped, upgraded through a revision that
@@ -25,9 +25,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from flameback_app import db, schema
-from tests.harness import FAUST, REPO, free_port, wait_for
-from tests.migrations import NEXT_REVISION_ID, create_62372df_database, migrations_with_next_revision, snapshot
+from flameback_app.storage import db, schema
+from tests.support.harness import FAUST, REPO, free_port, wait_for
+from tests.support.migrations import NEXT_REVISION_ID, create_62372df_database, migrations_with_next_revision, snapshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -39,7 +39,7 @@ def test_models_and_head_revision_agree(database) -> None:
         context = MigrationContext.configure(conn, opts={"version_table": schema.VERSION_TABLE, "compare_type": True})
         differences = compare_metadata(context, db.metadata)
     engine.dispose()
-    assert differences == [], (f"flameback_app/db.py and the migrations differ: add a revision "
+    assert differences == [], (f"flameback_app/storage/db.py and the migrations differ: add a revision "
                                f"(faust -A flameback_app db revision -m ...): {differences}")  # fmt: skip
 
 
@@ -78,7 +78,7 @@ def test_a_62372df_database_is_stamped_upgraded_and_keeps_every_row(database, tm
 MIGRATE_AND_WRITE = """
 import json, sys, time
 from datetime import datetime
-from flameback_app import db, schema
+from flameback_app.storage import db, schema
 url, location, start_at, symbol = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
 engine = db.make_engine(url)
 time.sleep(max(0.0, start_at - time.time()))

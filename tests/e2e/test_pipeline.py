@@ -11,72 +11,41 @@ recovered after a SIGKILL, and the web views answering from table state.
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
-import math
 import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
-from flameback_app.db import FEATURE_COLUMNS, model_registry, predictions
-from flameback_app.partitioning import partition_for
-from flameback_app.topics import DEAD_LETTERS, FEATURES, TICKS
-from tests.harness import Stack, wait_for
+from flameback_app.core.partitioning import partition_for
+from flameback_app.core.topics import DEAD_LETTERS, FEATURES
+from flameback_app.storage.db import FEATURE_COLUMNS, model_registry, predictions
+from tests.support.harness import Stack, wait_for
+from tests.support.pipeline_checks import (
+    _same,
+    assert_rows_match_offline,
+    database_features,
+    input_ticks,
+    offline_features,
+    read_topic,
+    send_raw,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 
-def input_ticks(path: Path) -> list[tuple[str, str]]:
-    with path.open() as handle:
-        return [(r["symbol"], datetime.fromisoformat(r["timestamp"]).isoformat()) for r in csv.DictReader(handle)]
 
 
-def offline_features(stack: Stack, path: Path, *options: str) -> dict[tuple[str, str], dict[str, float | None]]:
-    out = stack.root / "features.csv"
-    stack.run_command("features", str(path), "--out", str(out), "--no-progress", *options)
-    with out.open() as handle:
-        return {(r["symbol"], r["timestamp"]): {c: float(r[c]) if r[c] else None for c in FEATURE_COLUMNS}
-                for r in csv.DictReader(handle)}  # fmt: skip
 
 
-def database_features(stack: Stack) -> dict[tuple[str, str], dict[str, float | None]]:
-    engine = create_engine(stack.database_url, poolclass=NullPool)
-    columns = [predictions.c.symbol, predictions.c.timestamp, *(predictions.c[c] for c in FEATURE_COLUMNS)]
-    with engine.connect() as conn:
-        rows = conn.execute(select(*columns)).all()
-    engine.dispose()
-    assert all(isinstance(r[1], datetime) and r[1].tzinfo is None for r in rows)  # naive UTC, as written
-    return {(r[0], r[1].isoformat()): dict(zip(FEATURE_COLUMNS, r[2:], strict=True)) for r in rows}
 
 
-def assert_rows_match_offline(stack: Stack, path: Path) -> int:
-    """Exactly one row per input tick, and every indicator equal to the offline engine's."""
-    expected = offline_features(stack, path)
-    actual = database_features(stack)
-    assert len(expected) == len(input_ticks(path))
-    assert set(actual) == set(expected), (
-        f"missing {len(set(expected) - set(actual))}, unexpected {len(set(actual) - set(expected))}"
-    )
-    mismatches = [
-        (key, col, actual[key][col], want)
-        for key, cols in expected.items()
-        for col, want in cols.items()
-        if not _same(actual[key][col], want)
-    ]
-    assert not mismatches, f"{len(mismatches)} values differ, first: {mismatches[:3]}"
-    return len(actual)
 
 
-def _same(got: float | None, want: float | None) -> bool:
-    if got is None or want is None:
-        return got is None and want is None
-    return math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-12)
 
 
 def test_replay_to_database_matches_offline_features(stack: Stack, database, real_subset: Path) -> None:
@@ -130,7 +99,7 @@ def test_web_views_serve_table_state(stack: Stack, real_subset: Path) -> None:
 def assert_feature_rows_published(stack: Stack, ticks: list[tuple[str, str]]) -> None:
     """One feature row per tick on the features topic, keyed by symbol, on the symbol's partition, in order."""
     bootstrap = stack.broker.url.removeprefix("kafka://")
-    records = asyncio.run(_read_topic(bootstrap, FEATURES, len(ticks), timeout=30))
+    records = asyncio.run(read_topic(bootstrap, FEATURES, len(ticks), timeout=30))
     assert len(records) == len(ticks)
     by_symbol: dict[str, list[str]] = {}
     for record in records:
@@ -142,31 +111,8 @@ def assert_feature_rows_published(stack: Stack, ticks: list[tuple[str, str]]) ->
     assert by_symbol == {symbol: [t for s, t in ticks if s == symbol] for symbol in by_symbol}
 
 
-async def _send_raw(bootstrap: str, messages: list[tuple[bytes | None, bytes, int | None]], topic: str = TICKS) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4 * 1024 * 1024)
-    await producer.start()
-    try:
-        for key, value, partition in messages:
-            await producer.send(topic, key=key, value=value, partition=partition)
-        await producer.flush()
-    finally:
-        await producer.stop()
 
 
-async def _read_topic(bootstrap: str, topic: str, expected: int, timeout: float) -> list:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, fetch_max_wait_ms=100)  # fmt: skip
-    await consumer.start()
-    records: list = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(records) < expected and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for part in batch.values():
-                records.extend(part)
-    finally:
-        await consumer.stop()
-    return records
 
 
 def test_bad_input_goes_to_dead_letters_and_good_ticks_are_processed(stack: Stack) -> None:
@@ -190,9 +136,9 @@ def test_bad_input_goes_to_dead_letters_and_good_ticks_are_processed(stack: Stac
         if i < len(bad):
             mixed.append((None, bad[i], i % 4))
     bootstrap = stack.broker.url.removeprefix("kafka://")
-    asyncio.run(_send_raw(bootstrap, mixed))
+    asyncio.run(send_raw(bootstrap, mixed))
     stack.wait_rows(20, timeout=60)
-    dead = asyncio.run(_read_topic(bootstrap, DEAD_LETTERS, len(bad), timeout=30))
+    dead = asyncio.run(read_topic(bootstrap, DEAD_LETTERS, len(bad), timeout=30))
     assert sorted(r.value for r in dead) == sorted(bad)
     reasons = {dict(r.headers)["reason"].decode() for r in dead}
     assert reasons == {"invalid_json", "bad_price", "not_utf8", "missing_field"}
@@ -209,7 +155,7 @@ def test_sigkill_and_restart_loses_nothing_and_counts_nothing_twice(stack: Stack
     replay = stack.root / "replay.log"
     import subprocess
 
-    feed = subprocess.Popen([*__import__("tests.harness", fromlist=["FAUST"]).FAUST, "replay", str(real_subset),
+    feed = subprocess.Popen([*__import__("tests.support.harness", fromlist=["FAUST"]).FAUST, "replay", str(real_subset),
                              "--rate", "2000", "--no-progress"], env=stack.env(), stdout=replay.open("w"),
                             stderr=subprocess.STDOUT)  # fmt: skip
     wait_for(lambda: stack.row_count() > len(ticks) // 4, 120, "a quarter of the rows")
@@ -250,7 +196,7 @@ def test_broker_command_reports_a_taken_port_in_one_line(stack: Stack) -> None:
 def test_repeat_replays_with_increasing_timestamps(stack: Stack, real_subset: Path) -> None:
     import subprocess
 
-    from tests.harness import FAUST
+    from tests.support.harness import FAUST
 
     small = stack.root / "small.csv"
     small.write_text("\n".join(real_subset.read_text().splitlines()[:201]) + "\n")

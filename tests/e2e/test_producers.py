@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from tests.e2e.test_pipeline import _read_topic, _send_raw
-from tests.harness import Stack, wait_for
+from tests.support.harness import Stack, wait_for
+from tests.support.pipeline_checks import read_topic, send_raw
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -49,12 +49,12 @@ def test_trades_of_one_millisecond_survive_a_sigkill_and_a_future_tick_poisons_n
     epoch_s = int(time.time()) - 3600
     good = [message("CL1 Comdty", 70.0 + i / 10, epoch_s + i, volume=i) for i in range(100)]
     poisoned = good[:50] + [message("CL1 Comdty", 71.0, "2999-01-01T00:00:00Z")] + good[50:]
-    asyncio.run(_send_raw(bootstrap, trades + same_instant + poisoned, topic=TOPICS["FLAMEBACK_TICKS_TOPIC"]))
+    asyncio.run(send_raw(bootstrap, trades + same_instant + poisoned, topic=TOPICS["FLAMEBACK_TICKS_TOPIC"]))
 
     wait_for(lambda: len(rows(stack, "ES1 Index")) == 3 and len(rows(stack, "CL1 Comdty")) == 100, 90,
              "the three trades and the 100 good ticks as rows")  # fmt: skip
     stack.kill_worker()  # SIGKILL: offsets of the last batch may be uncommitted, and Kafka redelivers them
-    asyncio.run(_send_raw(bootstrap, trades, topic=TOPICS["FLAMEBACK_TICKS_TOPIC"]))  # a producer retry, too
+    asyncio.run(send_raw(bootstrap, trades, topic=TOPICS["FLAMEBACK_TICKS_TOPIC"]))  # a producer retry, too
     stack.start_worker()
     stack.wait_assigned()
     wait_for(lambda: (c := stack.get_json("w1", "/counters/")) and c.get("stale_total", 0) >= 3, 90,
@@ -67,10 +67,10 @@ def test_trades_of_one_millisecond_survive_a_sigkill_and_a_future_tick_poisons_n
     assert [(seq, price) for _ts, seq, price, _v in rows(stack, "NQ1 Index")] == [(0, 21000.0)]
     cl = rows(stack, "CL1 Comdty")
     assert [price for _ts, _seq, price, _v in cl] == [70.0 + i / 10 for i in range(100)]  # none after 2999 lost
-    dead = asyncio.run(_read_topic(bootstrap, TOPICS["FLAMEBACK_DEAD_LETTER_TOPIC"], 2, timeout=30))
+    dead = asyncio.run(read_topic(bootstrap, TOPICS["FLAMEBACK_DEAD_LETTER_TOPIC"], 2, timeout=30))
     # a set: the dead-letter topic is at-least-once (a redelivered batch may dead-letter its tick again)
     assert {dict(r.headers)["reason"].decode() for r in dead} == {"future_timestamp", "same_timestamp"}
-    features = asyncio.run(_read_topic(bootstrap, TOPICS["FLAMEBACK_FEATURES_TOPIC"], 104, timeout=30))
+    features = asyncio.run(read_topic(bootstrap, TOPICS["FLAMEBACK_FEATURES_TOPIC"], 104, timeout=30))
     es_features = [json.loads(r.value) for r in features if r.key == b"ES1 Index"]
     assert [(f["seq"], f["volume"]) for f in es_features][:3] == [(1, 10.0), (2, 20.0), (3, 30.0)]
     print(f"\nsame-timestamp test: ES1 3 trades in 1 ms → {len(es)} rows after SIGKILL + resend; "

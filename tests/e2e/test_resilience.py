@@ -26,25 +26,16 @@ from pathlib import Path
 import psutil
 import pytest
 
-from flameback_app.partitioning import partition_for
-from flameback_app.topics import DEAD_LETTERS
-from tests.e2e.test_pipeline import _read_topic, _send_raw, assert_rows_match_offline, input_ticks
-from tests.harness import FAUST, REPO, Broker, Stack, free_port, wait_for
+from flameback_app.core.partitioning import partition_for
+from flameback_app.core.topics import DEAD_LETTERS
+from tests.support.harness import FAUST, REPO, Broker, Stack, free_port, wait_for
+from tests.support.pipeline_checks import assert_rows_match_offline, head, input_ticks, read_topic, send_raw, start_feed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 
-def head(path: Path, n: int, out: Path) -> Path:
-    """The first ``n`` ticks of a long-layout file."""
-    lines = path.read_text().splitlines()
-    out.write_text("\n".join(lines[: n + 1]) + "\n")
-    return out
 
 
-def start_feed(stack: Stack, file: Path, rate: int) -> subprocess.Popen:
-    log = (stack.root / "feed.log").open("w")
-    return subprocess.Popen([*FAUST, "replay", str(file), "--rate", str(rate), "--no-progress"], env=stack.env(),
-                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
 
 
 def test_three_sigkills_during_a_50k_tick_replay(stack: Stack, database, real_50k: Path) -> None:
@@ -143,9 +134,9 @@ def test_a_storm_of_malformed_messages(stack: Stack) -> None:
         if i % 5 == 0 and (tick := next(good_iter, None)):
             messages.append((tick[0].encode(), good_payload(*tick, n=i // 5), None))
     bootstrap = stack.broker.url.removeprefix("kafka://")
-    asyncio.run(_send_raw(bootstrap, messages))
+    asyncio.run(send_raw(bootstrap, messages))
     stack.wait_rows(len(good), timeout=240)
-    dead = asyncio.run(_read_topic(bootstrap, DEAD_LETTERS, len(bad), timeout=120))
+    dead = asyncio.run(read_topic(bootstrap, DEAD_LETTERS, len(bad), timeout=120))
     assert len(dead) == len(bad)
     assert sorted(r.value for r in dead) == sorted(bad)
     assert all(dict(r.headers).get("reason") for r in dead)
@@ -404,7 +395,7 @@ def test_a_read_only_database_is_a_clear_error_and_loses_nothing(stack: Stack, r
 def own_postgres() -> Iterator[object]:
     """A PostgreSQL server of this test's own, to stop and start (the session's server is shared)."""
     from tests.conftest import _unavailable
-    from tests.postgres import PostgresServer, PostgresUnavailable
+    from tests.support.postgres import PostgresServer, PostgresUnavailable
 
     try:
         server = PostgresServer(durable=False).start()

@@ -30,7 +30,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.harness import REAL_FILE, REPO, wait_for
+from tests.support.harness import REAL_FILE, REPO, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 

@@ -22,10 +22,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from flameback_app.topics import TICKS as TICKS_TOPIC
-from tests.e2e.test_pipeline import assert_rows_match_offline
-from tests.e2e.test_resilience import head, start_feed
-from tests.harness import Broker, S3Server, Stack, wait_for
+from flameback_app.core.topics import TICKS as TICKS_TOPIC
+from tests.support.harness import Broker, S3Server, Stack, wait_for
+from tests.support.pipeline_checks import assert_rows_match_offline, head, start_feed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -143,7 +142,7 @@ def test_broker_command_on_s3_keeps_one_cluster_id_and_redacts_secrets(tmp_path:
     env = stack.env(FLAMEBACK_DATA_DIR=str(tmp_path / "cli"))
     ids = []
     for _ in range(2):
-        broker = subprocess.Popen([*__import__("tests.harness", fromlist=["FAUST"]).FAUST, "broker"], env=env,
+        broker = subprocess.Popen([*__import__("tests.support.harness", fromlist=["FAUST"]).FAUST, "broker"], env=env,
                                   stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
         line = broker.stderr.readline()
         assert line.startswith("broker ready at"), line

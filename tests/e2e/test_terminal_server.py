@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from flameback_app import db, schema
-from tests.harness import REPO, free_port, wait_for
+from flameback_app.storage import db, schema
+from tests.support.harness import REPO, free_port, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
