@@ -22,9 +22,10 @@ PACKAGES = ("flameback_app", "models", "tables", "dashboard", "bench")
 FAUST_LAYER = ("flameback_app.faust_app", "flameback_app.cli.commands", "flameback_app.web.views", "flameback_app.tasks.upkeep",
                "flameback_app.tasks.schedules",
                "tables.definitions", "agents")  # fmt: skip
-# Run by Alembic as scripts, and ``python -m`` entry points (bench.pipeline drives the test harness, which
-# reads the settings at import as every entry point does): not library modules.
-NOT_MODULES = ("flameback_app.storage.migrations", "dashboard.__main__", "bench.__main__", "bench.pipeline")
+# Run by Alembic as scripts, and ``python -m`` entry points (bench.pipeline and bench.browser drive the test
+# harness, which reads the settings at import as every entry point does): not library modules.
+NOT_MODULES = ("flameback_app.storage.migrations", "dashboard.__main__", "bench.__main__", "bench.pipeline",
+               "bench.browser")
 
 PROBE = r"""
 import gc, importlib, json, os, pkgutil, sys, threading
