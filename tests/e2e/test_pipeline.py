@@ -23,7 +23,7 @@ from sqlalchemy.pool import NullPool
 
 from flameback_app.core.partitioning import partition_for
 from flameback_app.core.topics import DEAD_LETTERS, FEATURES
-from flameback_app.storage.db import FEATURE_COLUMNS, model_registry, predictions
+from flameback_app.storage.db import FEATURE_COLUMNS, model_decisions, model_registry, predictions
 from tests.support.harness import Stack, wait_for
 from tests.support.pipeline_checks import (
     _same,
@@ -244,8 +244,11 @@ def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stac
                             .where(p.symbol == "ES1 Index", p.timestamp >= datetime(2020, 1, 1))).all()  # fmt: skip
         training = conn.execute(select(func.count()).where(p.XGBoost == "TRAINING")).scalar_one()
         registered = conn.execute(select(model_registry.c.version)).scalars().all()
+        decided = conn.execute(select(model_decisions.c.action, model_decisions.c.version)).all()
     engine.dispose()
     assert registered == [rows[0][2]]  # the loaded version is recorded in the database
+    assert [tuple(d) for d in decided] == [("first", rows[0][2])]  # trained with no champion: promoted, recorded
+    assert (stack.root / "models" / "champion.json").is_file()
     assert len(rows) == 5 and all(r[0] in ("UP", "DOWN") and r[1] in ("UP", "DOWN") and r[2] for r in rows)
     assert training > 0  # the first rows, written before any model existed, say TRAINING
     assert not marker.exists()
