@@ -27,7 +27,7 @@ run and prints where its time goes per 1,000 ticks (with ``--baseline-ref``, REF
     .venv/bin/python -m bench.pipeline [--ticks N] [--rate 1000] [--latency-seconds 20] [--databases [--repeat 3]]
     .venv/bin/python -m bench.pipeline --baseline-ref b5be3ab [--ticks 60000] [--latency-seconds 15]
     .venv/bin/python -m bench.pipeline --profile /tmp/worker.raw [--baseline-ref b5be3ab] [--ticks 20000]
-    .venv/bin/python -m bench.pipeline --retrain [--ticks 100000]
+    .venv/bin/python -m bench.pipeline --retrain [--ticks 100000] [--repeat 3]
 
 With ``--retrain``, instead: the packed full-speed run without a retrain, then while a
 retrain runs the whole time (``bench/retrain_load.py``: the worker's training child's
@@ -388,32 +388,33 @@ def compare_with_ref(ref: str, ticks: int | None = 60_000, latency_seconds: floa
 
 
 def compare_retraining(ticks: int | None = 100_000, nice: int = 10, threads: int = 1,
-                       unbounded: bool = True) -> list[dict]:  # fmt: skip
-    """Packed full-speed throughput without a retrain, then during one (``bench.retrain_load``), in one run.
+                       repeat: int = 1) -> list[dict]:  # fmt: skip
+    """Packed full-speed throughput without a retrain and during one (``bench.retrain_load``), in one run.
 
     The retrain runs at ``nice``/``threads`` (the worker's defaults, FLAMEBACK_TRAINING_NICE
-    and FLAMEBACK_TRAINING_THREADS) and, with ``unbounded``, once more at the worker's
-    own priority with 2 threads: what the limits buy.
+    and FLAMEBACK_TRAINING_THREADS), and also at the worker's own priority with 2 threads
+    (what the limits buy). The three cases alternate ``repeat`` times; rows give the
+    medians (each run is logged on stderr: this machine is shared, the spread shows).
     """
+    from statistics import median
+
     trained_models()
     file, load = tick_file(ticks), tick_file(40_000)
     n = sum(1 for _ in file.open()) - 1
+    cases = {"no retrain": None, f"retrain at nice {nice}, {threads} thread(s)": (nice, threads),
+             "retrain at nice 0, 2 threads": (0, 2)}  # fmt: skip
+    figures: dict[str, list[float]] = {case: [] for case in cases}
     with tempfile.TemporaryDirectory(prefix="flameback-bench-") as tmp:
-        root = Path(tmp)
-        quiet = _logged("packed, no retrain", flameback_run(root / "quiet", file, n, None))
-        bounded = _logged(f"packed, retrain at nice {nice}, {threads} thread(s)",
-                          _during_retrain(root / "bounded", file, n, load, nice, threads))  # fmt: skip
-        rows = [
-            {"name": f"end-to-end ticks/s ({n:,} ticks, packed), no retrain", "figure": quiet["ticks_per_s"],
-             "baseline": None, "unit": "ticks/s", "better": "higher"},
-            {"name": f"… during a retrain (nice {nice}, {threads} thread(s)) vs none", "figure": bounded["ticks_per_s"],
-             "baseline": quiet["ticks_per_s"], "unit": "ticks/s", "better": "higher"},
-        ]  # fmt: skip
-        if unbounded:
-            free = _logged("packed, retrain at nice 0, 2 threads", _during_retrain(root / "free", file, n, load, 0, 2))
-            rows.append({"name": "… during a retrain (nice 0, 2 threads) vs none", "figure": free["ticks_per_s"],
-                         "baseline": quiet["ticks_per_s"], "unit": "ticks/s", "better": "higher"})  # fmt: skip
-    return rows
+        for rep in range(repeat):
+            for k, (case, limits) in enumerate(cases.items()):
+                root = Path(tmp) / f"{rep}-{k}"
+                result = (flameback_run(root, file, n, None) if limits is None
+                          else _during_retrain(root, file, n, load, *limits))  # fmt: skip
+                figures[case].append(_logged(f"packed, {case}", result)["ticks_per_s"])
+    quiet = median(figures["no retrain"])
+    return [{"name": f"end-to-end ticks/s ({n:,} ticks, packed), {case}" if limits is None else f"… {case} vs none",
+             "figure": median(figures[case]), "baseline": None if limits is None else quiet, "unit": "ticks/s",
+             "better": "higher"} for case, limits in cases.items()]  # fmt: skip
 
 
 def _during_retrain(root: Path, file: Path, n: int, load: Path, nice: int, threads: int) -> dict:
@@ -495,7 +496,8 @@ def main() -> None:
     parser.add_argument("--baseline-seconds", type=float, default=30.0)
     parser.add_argument("--databases", action="store_true",
                         help="compare PostgreSQL (a throwaway local server) with SQLite instead")  # fmt: skip
-    parser.add_argument("--repeat", type=int, default=1, help="--databases: runs per database, alternating")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="--databases: runs per database; --retrain: runs per case; alternating")  # fmt: skip
     parser.add_argument("--baseline-ref", metavar="REF",
                         help="compare with REF's code (git archive), case by case in this run")  # fmt: skip
     parser.add_argument("--profile", metavar="FILE", type=Path,
@@ -505,7 +507,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")
     if args.retrain:
-        print_table(compare_retraining(args.ticks or 100_000))
+        print_table(compare_retraining(args.ticks or 100_000, repeat=args.repeat))
     elif args.profile:
         profile_one_per_message(args.profile, args.ticks or 20_000, args.baseline_ref)
     elif args.baseline_ref:
