@@ -54,6 +54,7 @@ class ModelService:
     rt: Runtime
     _training: asyncio.Future | None = None
     _last_trained: float = 0.0
+    _followed: str | None = None  # the last champion name the worker switched (or tried to switch) to
 
     async def signal_engine(self) -> SignalEngine:
         """The live signal engine, loading the newest valid artifacts on first use."""
@@ -119,7 +120,8 @@ class ModelService:
         except ArtifactError as exc:
             log.error("%s; keeping models version %s", exc, rt.signals.model_version)
             return
-        if live is not None and live != rt.signals.model_version:
+        if live is not None and live != rt.signals.model_version and live != self._followed:
+            self._followed = live  # once per change: a champion that fails to verify is not reloaded every check
             await self._swap_to_champion()
 
     async def _swap_to_champion(self) -> None:
