@@ -16,6 +16,11 @@ unfitted, to keep its parameters). A file holding any other type is refused befo
 anything in it is built. Versions written with joblib (format 1, or no ``format``)
 are pickles: they are refused without being read, with a line saying to retrain.
 
+Which version is live is a decision, not the newest directory: :data:`CHAMPION_FILE`
+lists the promoted versions (the last is the champion); :func:`promote` and
+:func:`rollback` change it atomically and :func:`load_latest` loads it (before any
+promotion: the newest version that verifies). :mod:`models.champion` decides promotions.
+
 Each manifest records ``periods_per_year``, the tick spacing the models' volatility
 feature was annualised with; :func:`tick_spacing_check` compares it with the spacing a
 worker or ``evaluate`` runs on (manifests written before the field: 252, the only
