@@ -20,7 +20,8 @@ from flameback_app.storage.db import model_decisions
 
 PANEL = "model-decisions-panel"
 SHOWN = 6
-ACTION_CLASS = {"promoted": "up", "first": "up", "manual": "up", "rollback": "neutral", "rejected": "down"}
+ACTION_COLOR = {"promoted": "var(--green)", "first": "var(--green)", "manual": "var(--yellow)",
+                "rollback": "var(--yellow)", "rejected": "var(--red)"}  # the terminal's palette (terminal.css)
 
 
 def panel() -> html.Div:
@@ -41,7 +42,7 @@ def decisions_table(rows: list[dict[str, Any]]) -> html.Div:
     live = next((r["version"] for r in rows if r["action"] != "rejected"), None)
     head = html.Tr([html.Th(h) for h in ("WHEN", "ACTION", "VERSION", "VS CHAMPION")])
     body = [html.Tr([html.Td(f"{r['decided_at']:%m-%d %H:%M}"),
-                     html.Td(r["action"].upper(), className=ACTION_CLASS.get(r["action"], "")),
+                     html.Td(r["action"].upper(), style={"color": ACTION_COLOR.get(r["action"], "inherit")}),
                      html.Td(_short(r["version"])), html.Td(_versus(r))], title=r["reason"]) for r in rows]  # fmt: skip
     return html.Div([html.Table([head, *body], className="grid"),
                      html.Div(f"live: {_short(live) if live else '—'} (newest decision that promoted)",
