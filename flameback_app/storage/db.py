@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -45,7 +45,10 @@ from sqlalchemy import (
     make_url,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.expression import Executable, Insert
 from tenacity import before_sleep_log, retry, retry_if_exception, stop_after_delay, wait_exponential
 
 from flameback_app.core.records import utc_now
@@ -58,6 +61,8 @@ from models.columns import (  # noqa: F401 - re-exported: callers look the schem
     SIGNAL_COLUMNS,
 )
 
+P = ParamSpec("P")
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 # Column names come from their owners: the indicator engine's output order (README, "Indicators")
@@ -182,7 +187,7 @@ def _is_transient(exc: BaseException) -> bool:
     return any(s in _error_text(exc) for s in ("locked", "busy"))
 
 
-def _retrying(fn, transient=_is_transient):
+def _retrying(fn: Callable[P, T], transient: Callable[[BaseException], bool] = _is_transient) -> Callable[P, T]:
     return retry(
         retry=retry_if_exception(transient),
         wait=wait_exponential(multiplier=0.05, max=2.0),
@@ -192,25 +197,24 @@ def _retrying(fn, transient=_is_transient):
     )(fn)
 
 
-def _insert_ignoring_duplicates(engine: Engine, table: Table, index: Sequence[str]):
+def _insert_ignoring_duplicates(engine: Engine, table: Table, index: Sequence[str]) -> Insert:
     """An INSERT that skips rows whose ``index`` columns already exist (dialect-specific)."""
     if engine.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    elif engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:  # pragma: no cover - other dialects: plain insert, the unique constraint still guards
-        return insert(table)
-    return dialect_insert(table).on_conflict_do_nothing(index_elements=list(index))
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(index))
+    if engine.dialect.name == "postgresql":
+        return postgresql_insert(table).on_conflict_do_nothing(index_elements=list(index))
+    return insert(table)  # pragma: no cover - other dialects: plain insert, the unique constraint still guards
 
 
 def _upsert(engine: Engine, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
+    keep = [c.name for c in table.columns if c.name not in keys]
+    stmt: Executable
     if engine.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        lite = sqlite_insert(table)
+        stmt = lite.on_conflict_do_update(index_elements=list(keys), set_={c: lite.excluded[c] for c in keep})
     else:
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    stmt = dialect_insert(table)
-    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
+        pg = postgresql_insert(table)
+        stmt = pg.on_conflict_do_update(index_elements=list(keys), set_={c: pg.excluded[c] for c in keep})
     with engine.begin() as conn:
         conn.execute(stmt, list(rows))
 
@@ -250,8 +254,9 @@ def _prediction_insert(engine: Engine) -> Callable[[Any, Sequence[Mapping[str, A
     stmt = _insert_ignoring_duplicates(engine, predictions, ("symbol", "timestamp", "seq"))
     columns = [c for c in predictions.columns if c.name != "id"]
     compiled = stmt.compile(dialect=engine.dialect, column_keys=[c.name for c in columns])
-    positional = compiled.positiontup is not None
-    order = list(compiled.positiontup) if positional else [c.name for c in columns]
+    positions = compiled.positiontup
+    positional = positions is not None
+    order = list(positions) if positions is not None else [c.name for c in columns]
     types = {c.name: c.type.dialect_impl(engine.dialect) for c in columns}
     convert = [(i, fn) for i, name in enumerate(order) if (fn := types[name].bind_processor(engine.dialect))]
 

@@ -14,9 +14,11 @@ name, a bad password, an unknown database) is still one line and exit 1 at once.
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
-from typing import NoReturn
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from tenacity import RetryCallState, retry, retry_if_exception, wait_exponential
@@ -31,9 +33,8 @@ def prepare_database(settings: Settings) -> UpgradeResult:
     engine = make_engine(settings.db_url)
     started = time.monotonic()
     try:
-        result = _while_waiting(prepare, settings.db_wait_s, redacted(engine))(
-            engine, settings.db_auto_upgrade, on_wait=say
-        )
+        upgrade = functools.partial(prepare, engine, settings.db_auto_upgrade, on_wait=say)
+        result = _while_waiting(upgrade, settings.db_wait_s, redacted(engine))()
     except SchemaError as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:
@@ -49,6 +50,8 @@ def prepare_database(settings: Settings) -> UpgradeResult:
         say(result.describe())
     return result
 
+
+T = TypeVar("T")
 
 # Said once the first time the server is found down (module-level: the retry callback sets it).
 _waited: list[str] = []
@@ -67,7 +70,7 @@ def _is_down(exc: BaseException) -> bool:
     return any(m in _reason(exc).lower() for m in DOWN_MARKERS)
 
 
-def _while_waiting(fn, wait_s: float, where: str):
+def _while_waiting(fn: Callable[[], T], wait_s: float, where: str) -> Callable[[], T]:
     """``fn`` retried while the SQLite file is locked (120 s) or the server is down (``wait_s``), with backoff."""
 
     def worth_retrying(exc: BaseException) -> bool:
@@ -76,7 +79,7 @@ def _while_waiting(fn, wait_s: float, where: str):
     def stop(state: RetryCallState) -> bool:
         exc = state.outcome.exception() if state.outcome else None
         limit = wait_s if exc is not None and _is_down(exc) else 120.0
-        return state.seconds_since_start >= limit
+        return (state.seconds_since_start or 0.0) >= limit
 
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -93,7 +96,7 @@ def _is_locked(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) and any(w in _reason(exc).lower() for w in ("locked", "busy"))
 
 
-def _reason(exc: SQLAlchemyError) -> str:
+def _reason(exc: BaseException) -> str:
     return " ".join(str(getattr(exc, "orig", None) or exc).split())
 
 

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -231,12 +232,12 @@ def _sqlite_exclusive_engine(engine: Engine) -> Engine:
     exclusive = create_engine(engine.url, poolclass=NullPool)
 
     @event.listens_for(exclusive, "connect")
-    def _connect(dbapi_connection, record):
+    def _connect(dbapi_connection: Any, record: Any) -> None:
         _sqlite_pragmas(dbapi_connection, record)
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (SQLAlchemy's pysqlite recipe)
 
     @event.listens_for(exclusive, "begin")
-    def _begin(conn):
+    def _begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN EXCLUSIVE")
 
     return exclusive

@@ -23,11 +23,11 @@ class PipelineCounters:
     forwarded: int = 0
     rows_written: int = 0
     db_write_failures: int = 0
-    rejected: Counter = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
     last_tick_time: float | None = None
     training: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
-    _samples: deque = field(default_factory=lambda: deque(maxlen=30))
+    _samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=30))
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] += 1

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from flameback_app.core.records import utc_now
 from flameback_app.storage import db
 from flameback_app.worker.runtime import Runtime
+from models.columns import ALL_SYMBOLS
 from models.scoreboard import pooled_rows
 
 log = logging.getLogger(__name__)
@@ -40,5 +41,5 @@ def _pool_scoreboard(engine: Engine) -> None:
     """Symbol "*" rows from every symbol's rows (whichever worker wrote them)."""
     board = db.scoreboard
     with engine.connect() as conn:
-        rows = [r._asdict() for r in conn.execute(board.select().where(board.c.symbol != db.ALL_SYMBOLS))]
+        rows = [r._asdict() for r in conn.execute(board.select().where(board.c.symbol != ALL_SYMBOLS))]
     db.upsert_scoreboard(engine, pooled_rows(rows, utc_now()))

@@ -52,7 +52,7 @@ class ModelService:
     """One worker's models: the signal engine it predicts with, and the background training that replaces them."""
 
     rt: Runtime
-    _training: asyncio.Future | None = None
+    _training: asyncio.Future[Path | None] | None = None
     _last_trained: float = 0.0
     _followed: str | None = None  # the last champion name the worker switched (or tried to switch) to
 

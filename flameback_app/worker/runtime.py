@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine
 
@@ -22,6 +22,9 @@ from flameback_app.worker.counters import PipelineCounters
 from flameback_app.worker.health import WorkerHealth
 from flameback_app.worker.metrics import Metrics
 
+if TYPE_CHECKING:  # the worker loads models lazily; its runtime only names their type
+    from models.live import SignalEngine
+
 T = TypeVar("T")
 
 
@@ -29,7 +32,7 @@ T = TypeVar("T")
 class Runtime:
     settings: Settings
     counters: PipelineCounters = field(default_factory=PipelineCounters)
-    signals: Any = None  # models.live.SignalEngine once the worker starts
+    signals: SignalEngine | None = None  # set once the worker has loaded (or trained) its models
     health: WorkerHealth = field(default_factory=WorkerHealth)
     metrics: Metrics = field(default_factory=Metrics)
     _db: Engine | None = None

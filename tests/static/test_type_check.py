@@ -1,4 +1,4 @@
-"""mypy, strict, over the pure core (the ``[mypy]`` section of setup.cfg lists the files); the suite runs it.
+"""mypy, strict, over everything outside the Faust layer and models (the ``[mypy]`` section of setup.cfg lists the files); the suite runs it.
 
 The second test feeds mypy a module with an untyped function under the same strict
 settings, so a green first test is not mypy checking nothing.
@@ -18,7 +18,7 @@ def run_mypy(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(MYPY), *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
 
 
-def test_the_core_type_checks_strictly() -> None:
+def test_the_listed_packages_type_check_strictly() -> None:
     done = run_mypy()
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert done.stdout.startswith("Success: no issues found in ")

@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from faust.transport.consumer import Consumer
-from faust.types import EventT
+from faust.types import EventT, Message
 
-_processed: weakref.WeakSet = weakref.WeakSet()
+_processed: weakref.WeakSet[Message] = weakref.WeakSet()
 
 
-def mark_processed(events: Iterable[EventT]) -> None:
+def mark_processed(events: Iterable[EventT[Any]]) -> None:
     """Record that these events are handled for good (stored, dead-lettered or forwarded)."""
     for event in events:
         _processed.add(event.message)

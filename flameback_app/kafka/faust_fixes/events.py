@@ -5,13 +5,14 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from faust.streams import _current_event
 from faust.types import EventT
 
 
 @contextmanager
-def event_context(event: EventT) -> Iterator[None]:
+def event_context(event: EventT[Any]) -> Iterator[None]:
     """Make ``event`` Faust's current event while processing a ``take_events`` batch.
 
     Faust routes a table write to the changelog partition (and RocksDB partition

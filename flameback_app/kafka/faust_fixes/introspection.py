@@ -15,7 +15,8 @@ if TYPE_CHECKING:  # annotations only: the worker's metrics read these without i
 
 def committed_offset(consumer: Any, tp: TP) -> int | None:
     """The offset Faust last committed for ``tp`` (None before its first commit)."""
-    return consumer._committed_offset.get(tp)
+    offset: int | None = consumer._committed_offset.get(tp)
+    return offset
 
 
 def active_partitions(consumer: Any) -> set[TP]:
