@@ -52,7 +52,7 @@ class ModelService:
     """One worker's models: the signal engine it predicts with, and the background training that replaces them."""
 
     rt: Runtime
-    _training: asyncio.Future[Path | None] | None = None
+    _training: asyncio.Future[Decision | None] | None = None
     _last_trained: float = 0.0
     _followed: str | None = None  # the last champion name the worker switched (or tried to switch) to
 
@@ -125,13 +125,13 @@ class ModelService:
             await self._swap_to_champion()
 
     async def _swap_to_champion(self) -> None:
-        rt = self.rt
+        engine = await self.signal_engine()
         bundle = await self.load()
         if bundle is None:
             return
-        rt.signals.swap(bundle)
-        rt.counters.models_loaded(True)
-        log.info("now predicting with models version %s", rt.signals.model_version)
+        engine.swap(bundle)
+        self.rt.counters.models_loaded(True)
+        log.info("now predicting with models version %s", engine.model_version)
 
     def _due(self) -> bool:
         every = self.rt.settings.retrain_every_s
@@ -213,7 +213,7 @@ def lower_priority(nice: int, threads: int) -> None:
     BLAS: threadpoolctl) and the environment variables a library reads when it starts
     its pool; XGBoost's and RandomForest's own ``n_jobs`` are passed to the models.
     """
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # ships no type information
 
     if nice:
         os.nice(nice)
