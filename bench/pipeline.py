@@ -27,6 +27,12 @@ run and prints where its time goes per 1,000 ticks (with ``--baseline-ref``, REF
     .venv/bin/python -m bench.pipeline [--ticks N] [--rate 1000] [--latency-seconds 20] [--databases [--repeat 3]]
     .venv/bin/python -m bench.pipeline --baseline-ref b5be3ab [--ticks 60000] [--latency-seconds 15]
     .venv/bin/python -m bench.pipeline --profile /tmp/worker.raw [--baseline-ref b5be3ab] [--ticks 20000]
+    .venv/bin/python -m bench.pipeline --retrain [--ticks 100000] [--repeat 3]
+
+With ``--retrain``, instead: the packed full-speed run without a retrain, then while a
+retrain runs the whole time (``bench/retrain_load.py``: the worker's training child's
+work in a loop, at its lower priority and bounded threads), then while one runs at the
+worker's own priority with 2 threads — ticks/s of each against the first, in one run.
 """
 
 from __future__ import annotations
@@ -381,6 +387,57 @@ def compare_with_ref(ref: str, ticks: int | None = 60_000, latency_seconds: floa
     return rows
 
 
+def compare_retraining(ticks: int | None = 100_000, nice: int = 10, threads: int = 1,
+                       repeat: int = 1) -> list[dict]:  # fmt: skip
+    """Packed full-speed throughput without a retrain and during one (``bench.retrain_load``), in one run.
+
+    The retrain runs at ``nice``/``threads`` (the worker's defaults, FLAMEBACK_TRAINING_NICE
+    and FLAMEBACK_TRAINING_THREADS), and also at the worker's own priority with 2 threads
+    (what the limits buy). The three cases alternate ``repeat`` times; rows give the
+    medians (each run is logged on stderr: this machine is shared, the spread shows).
+    """
+    from statistics import median
+
+    trained_models()
+    file, load = tick_file(ticks), tick_file(40_000)
+    n = sum(1 for _ in file.open()) - 1
+    cases = {"no retrain": None, f"retrain at nice {nice}, {threads} thread(s)": (nice, threads),
+             "retrain at nice 0, 2 threads": (0, 2)}  # fmt: skip
+    figures: dict[str, list[float]] = {case: [] for case in cases}
+    with tempfile.TemporaryDirectory(prefix="flameback-bench-") as tmp:
+        for rep in range(repeat):
+            for k, (case, limits) in enumerate(cases.items()):
+                root = Path(tmp) / f"{rep}-{k}"
+                result = (flameback_run(root, file, n, None) if limits is None
+                          else _during_retrain(root, file, n, load, *limits))  # fmt: skip
+                figures[case].append(_logged(f"packed, {case}", result)["ticks_per_s"])
+    quiet = median(figures["no retrain"])
+    return [{"name": f"end-to-end ticks/s ({n:,} ticks, packed), {case}" if limits is None else f"… {case} vs none",
+             "figure": median(figures[case]), "baseline": None if limits is None else quiet, "unit": "ticks/s",
+             "better": "higher"} for case, limits in cases.items()]  # fmt: skip
+
+
+def _during_retrain(root: Path, file: Path, n: int, load: Path, nice: int, threads: int) -> dict:
+    """:func:`flameback_run` while ``bench.retrain_load`` trains over and over on ``load``'s ticks."""
+    root.mkdir(parents=True, exist_ok=True)
+    ready, log = root / "retrain.ready", root / "retrain.log"
+    with log.open("w") as err:
+        trainer = subprocess.Popen([sys.executable, "-m", "bench.retrain_load", str(load), "--ready", str(ready),
+                                    "--nice", str(nice), "--threads", str(threads)], cwd=REPO, stderr=err)  # fmt: skip
+        try:
+            wait_for(lambda: ready.exists() or trainer.poll() is not None, 300, "the retrain to start training")
+            if trainer.poll() is not None:
+                raise RuntimeError(f"the retrain process exited ({trainer.returncode}): {log.read_text()[-2000:]}")
+            cpu_before = _cpu_s(trainer.pid)
+            result = flameback_run(root, file, n, None)
+            result["retrain_cpu_s"] = _cpu_s(trainer.pid) - cpu_before
+        finally:
+            trainer.terminate()
+            trainer.wait(30)
+    result["retrains_finished"] = log.read_text().count("done in")
+    return result
+
+
 def _row(name: str, pair: tuple[dict, dict], key: str, unit: str, better: str) -> dict:
     return {"name": name, "figure": pair[0].get(key), "baseline": pair[1].get(key), "unit": unit, "better": better}
 
@@ -439,14 +496,19 @@ def main() -> None:
     parser.add_argument("--baseline-seconds", type=float, default=30.0)
     parser.add_argument("--databases", action="store_true",
                         help="compare PostgreSQL (a throwaway local server) with SQLite instead")  # fmt: skip
-    parser.add_argument("--repeat", type=int, default=1, help="--databases: runs per database, alternating")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="--databases: runs per database; --retrain: runs per case; alternating")  # fmt: skip
     parser.add_argument("--baseline-ref", metavar="REF",
                         help="compare with REF's code (git archive), case by case in this run")  # fmt: skip
     parser.add_argument("--profile", metavar="FILE", type=Path,
                         help="py-spy the worker through a one-tick-per-message run (--ticks, default 20,000)")  # fmt: skip
+    parser.add_argument("--retrain", action="store_true",
+                        help="packed full-speed ticks/s without and during a retrain, in one run (--ticks, default 100,000)")  # fmt: skip
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")
-    if args.profile:
+    if args.retrain:
+        print_table(compare_retraining(args.ticks or 100_000, repeat=args.repeat))
+    elif args.profile:
         profile_one_per_message(args.profile, args.ticks or 20_000, args.baseline_ref)
     elif args.baseline_ref:
         print_table(compare_with_ref(args.baseline_ref, args.ticks or 60_000, args.latency_seconds, args.rate))

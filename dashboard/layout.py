@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dash import dash_table, dcc, html
 
-from dashboard import alerts, drift, ids, overview
+from dashboard import alerts, drift, ids, model_decisions, overview
 from dashboard.callbacks import NO_CURSOR
 from dashboard.symbol_view import pane as chart_pane
 
@@ -92,6 +92,7 @@ def symbol_view() -> html.Div:
                 _panel("TECHNICALS", ids.TECHNICALS),
                 drift.panel(),
                 _panel("PIPELINE HEALTH", ids.HEALTH),
+                model_decisions.panel(),
             ], className="side"),
         ], className="main"),
     ])  # fmt: skip

@@ -77,6 +77,17 @@ class Settings(BaseSettings):
         description="Ticks per year of one symbol (tick spacing): annualises volatility_20 live, offline, in training.",
     )
     retrain_every_s: float = Field(0.0, ge=0, description="0 disables scheduled retraining.")
+    champion_metric: Literal["accuracy", "brier", "log_loss"] = Field(
+        "accuracy", description="What a retrained challenger must beat the live champion on."
+    )
+    champion_margin: float = Field(
+        0.0, ge=0, description="A challenger goes live only if its paired 95 % interval lies above this margin."
+    )
+    challenge_block: float = Field(
+        0.2, gt=0, lt=1, description="Latest share of the history's timestamps both models are scored on."
+    )
+    training_nice: int = Field(10, ge=0, le=19, description="Niceness of the background training process.")
+    training_threads: int = Field(1, ge=1, description="Threads the background training may use (BLAS/OpenMP, trees).")
     calibration: Literal["sigmoid", "isotonic", "none"] = Field(
         "sigmoid", description="How `train` (and retraining) calibrates P(up), on the training side only."
     )

@@ -16,6 +16,11 @@ unfitted, to keep its parameters). A file holding any other type is refused befo
 anything in it is built. Versions written with joblib (format 1, or no ``format``)
 are pickles: they are refused without being read, with a line saying to retrain.
 
+Which version is live is a decision, not the newest directory: :data:`CHAMPION_FILE`
+lists the promoted versions (the last is the champion); :func:`promote` and
+:func:`rollback` change it atomically and :func:`load_latest` loads it (before any
+promotion: the newest version that verifies). :mod:`models.champion` decides promotions.
+
 Each manifest records ``periods_per_year``, the tick spacing the models' volatility
 feature was annualised with; :func:`tick_spacing_check` compares it with the spacing a
 worker or ``evaluate`` runs on (manifests written before the field: 252, the only
@@ -67,6 +72,7 @@ def _libraries() -> tuple[Any, type, type]:
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
+CHAMPION_FILE = "champion.json"  # which version is live, and which were before it
 SPACING_SETTING = "FLAMEBACK_PERIODS_PER_YEAR"
 TRUSTED_SETTING = "FLAMEBACK_TRUSTED_MODEL_TYPES"
 FORMAT = 2  # skops + XGBoost JSON; 1 (or no field): joblib pickles, refused
@@ -425,13 +431,79 @@ def list_versions(models_dir: Path) -> list[Path]:
 
 def load_latest(models_dir: Path, *, features: Iterable[str] = ML_FEATURES,
                 extra_trusted: Sequence[str] = ()) -> ModelBundle | None:  # fmt: skip
-    """The newest version that verifies; invalid ones are skipped with one logged ERROR line each; None if none."""
-    for candidate in list_versions(models_dir):
+    """The live version: the promoted champion (:data:`CHAMPION_FILE`), else — first run — the newest that verifies.
+
+    A promoted version that no longer verifies is skipped with one ERROR line and the
+    one promoted before it is tried (never a version nobody promoted). Without any
+    promotion yet, invalid versions are skipped with one logged ERROR line each.
+    None if nothing qualifies.
+    """
+    history = champion_history(models_dir)
+    candidates = [models_dir / v for v in reversed(history)] if history else list_versions(models_dir)
+    for candidate in candidates:
         try:
             return load_version(candidate, features=features, extra_trusted=extra_trusted)
         except ArtifactError as exc:
             log.error("skipping model version %s: %s", candidate.name, exc)
     return None
+
+
+def champion_history(models_dir: Path) -> list[str]:
+    """Promoted versions, oldest first (the last one is the live champion); [] before the first promotion.
+
+    Kept in :data:`CHAMPION_FILE` beside the versions so that the models a worker runs
+    follow a decision (a won challenge, ``models promote``, ``models rollback``) rather
+    than whichever directory happens to be newest, and ``rollback`` knows what came before.
+    """
+    try:
+        history = json.loads((models_dir / CHAMPION_FILE).read_text())["history"]
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"{models_dir / CHAMPION_FILE}: unreadable ({exc})") from None
+    if not (isinstance(history, list) and all(isinstance(v, str) and _is_version_name(v) for v in history)):
+        raise ArtifactError(f"{models_dir / CHAMPION_FILE}: malformed history")
+    return history
+
+
+def champion(models_dir: Path) -> str | None:
+    """The promoted version's name, or None before the first promotion."""
+    history = champion_history(models_dir)
+    return history[-1] if history else None
+
+
+def promote(models_dir: Path, version: str) -> list[str]:
+    """Make ``version`` (an existing version directory) the champion; returns the new history.
+
+    Written atomically (a temporary file renamed over the old one): a worker reading it
+    concurrently sees the old champion or the new one, never half a file.
+    """
+    if not _is_version_name(version) or not (models_dir / version / MANIFEST).is_file():
+        raise ArtifactError(f"no model version {version!r} in {models_dir}")
+    history = [v for v in champion_history(models_dir) if v != version] + [version]
+    _write_history(models_dir, history)
+    return history
+
+
+def rollback(models_dir: Path) -> tuple[str, str]:
+    """Demote the champion and bring back the one promoted before it; returns (demoted, restored)."""
+    history = champion_history(models_dir)
+    if len(history) < 2:
+        raise ArtifactError("nothing to roll back to: " + (f"{history[0]} is the only version ever promoted"
+                                                           if history else "no version was promoted yet"))  # fmt: skip
+    _write_history(models_dir, history[:-1])
+    return history[-1], history[-2]
+
+
+def _write_history(models_dir: Path, history: list[str]) -> None:
+    staging = models_dir / f".{CHAMPION_FILE}.tmp"
+    staging.write_text(json.dumps({"history": history, "updated": datetime.now(UTC).isoformat()}, indent=2))
+    staging.replace(models_dir / CHAMPION_FILE)
+
+
+def _is_version_name(name: str) -> bool:
+    """A plain directory name (no path separators, no dot-files): the history cannot point outside the root."""
+    return bool(name) and "/" not in name and "\\" not in name and not name.startswith(".")
 
 
 @dataclass(frozen=True)

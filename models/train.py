@@ -77,8 +77,11 @@ Progress = Callable[[str], None]
 ModelFactory = Callable[[], dict[str, Pipeline]]
 
 
-def make_models(seed: int = 7) -> dict[str, Pipeline]:
+def make_models(seed: int = 7, n_jobs: int = 2) -> dict[str, Pipeline]:
     """The four classifiers, each behind its own scaler (fitted inside each fold).
+
+    ``n_jobs``: threads XGBoost and RandomForest may use (a worker's background
+    retraining passes FLAMEBACK_TRAINING_THREADS, so it leaves cores to the live path).
 
     Sized so that five folds plus the final fit on ~190,000 rows stay well under 5
     minutes on 2 cores even while the machine is shared (RandomForest and AdaBoost,
@@ -90,10 +93,10 @@ def make_models(seed: int = 7) -> dict[str, Pipeline]:
 
     return {
         "XGBoost": pipe(XGBClassifier(n_estimators=150, max_depth=3, learning_rate=0.05, subsample=0.8,
-                                      colsample_bytree=0.8, tree_method="hist", n_jobs=2, random_state=seed,
+                                      colsample_bytree=0.8, tree_method="hist", n_jobs=n_jobs, random_state=seed,
                                       eval_metric="logloss")),
         "RandomForest": pipe(RandomForestClassifier(n_estimators=50, max_depth=8, min_samples_leaf=100,
-                                                    max_samples=0.3, n_jobs=2, random_state=seed)),
+                                                    max_samples=0.3, n_jobs=n_jobs, random_state=seed)),
         "AdaBoost": pipe(AdaBoostClassifier(n_estimators=25, learning_rate=1.0, random_state=seed)),
         "LogisticReg": pipe(LogisticRegression(C=1.0, max_iter=1000)),
     }  # fmt: skip
@@ -521,15 +524,32 @@ def load_feature_frame(file: Path, progress: bool = True,
     return frame
 
 
+def history_until(frame: pd.DataFrame, until: str | None) -> pd.DataFrame:
+    """Indicator rows stamped before ``until`` (an ISO date/time, UTC when naive); all rows when None.
+
+    Indicators are causal, so cutting the computed rows equals computing them on a cut
+    file: what ``train --until`` uses to replay history as if it ended then.
+    """
+    if until is None:
+        return frame
+    cut = pd.Timestamp(until)
+    cut = cut.tz_convert("UTC") if cut.tzinfo else cut.tz_localize("UTC")
+    kept = frame[pd.to_datetime(frame["timestamp"], utc=True) < cut]
+    if kept.empty:
+        raise ValueError(f"no ticks before --until {until}")
+    return kept
+
+
 def run_train_command(file: Path, out_dir: Path, *, report: Path | None, folds: int, embargo: int,
                       cost_bp: float, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
                       extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION,
-                      sample_rows: int = DEFAULT_SAMPLE_ROWS, user_models: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+                      sample_rows: int = DEFAULT_SAMPLE_ROWS, user_models: Mapping[str, Any] | None = None,
+                      until: str | None = None) -> Path:  # fmt: skip
     """``faust -A flameback_app train FILE``: progress and report on stderr, JSON report, artifacts in ``out_dir``."""
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    frame = load_feature_frame(file, periods_per_year=periods_per_year)
+    frame = history_until(load_feature_frame(file, periods_per_year=periods_per_year), until)
     path, result = train_with_report(frame, out_dir, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=say,
                                      periods_per_year=periods_per_year, extra_trusted=extra_trusted,
                                      calibration=calibration, sample_rows=sample_rows, user_models=user_models)  # fmt: skip
@@ -538,3 +558,4 @@ def run_train_command(file: Path, out_dir: Path, *, report: Path | None, folds: 
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(result, indent=2, default=str))
     say(f"saved models version {path.name} in {path} ({result['elapsed_s']}s); report: {report_path}")
+    return path

@@ -94,18 +94,28 @@ async def features(self: AppCommand, file: Path, out: Path, progress: bool, peri
     option("--cost-bp", type=float, default=2.0, show_default=True, help="Strategy cost per position change."),
     option("--calibration", type=click.Choice(["sigmoid", "isotonic", "none"]), default=None,
            help="Calibrate P(up) on the training side of each fold (default: FLAMEBACK_CALIBRATION, sigmoid)."),
+    option("--until", default=None, help="Use only ticks stamped before this date (ISO; replays a shorter history)."),
+    option("--challenge", is_flag=True,
+           help="Train a challenger against the champion; it goes live only if it wins (decision recorded)."),
     PERIODS_PER_YEAR_OPTION,
 )
-async def train(self: AppCommand, file: Path, out: Path | None, report: Path | None,
-                folds: int, embargo: int, cost_bp: float, calibration: str | None, periods_per_year: float) -> None:
+async def train(self: AppCommand, file: Path, out: Path | None, report: Path | None, folds: int, embargo: int,
+                cost_bp: float, calibration: str | None, until: str | None, challenge: bool,
+                periods_per_year: float) -> None:  # fmt: skip
     """Walk-forward evaluate, then fit and save the four models and FLAMEBACK_USER_MODELS (a new artifact version)."""
+    from flameback_app.cli.models_command import run_challenge_command, say_if_not_live
     from models.train import run_train_command
 
-    run_train_command(file, out or settings.models_dir, report=report, folds=folds, embargo=embargo,
-                      cost_bp=cost_bp, periods_per_year=periods_per_year,
-                      extra_trusted=settings.extra_trusted_model_types,
-                      calibration=calibration or settings.calibration, sample_rows=settings.drift_sample_rows,
-                      user_models=settings.user_model_entries)
+    models_dir, calibration = out or settings.models_dir, calibration or settings.calibration
+    if challenge:
+        run_challenge_command(settings, file, models_dir, until=until, folds=folds, embargo=embargo, cost_bp=cost_bp,
+                              calibration=calibration, periods_per_year=periods_per_year)  # fmt: skip
+        return
+    path = run_train_command(file, models_dir, report=report, folds=folds, embargo=embargo, cost_bp=cost_bp,
+                             periods_per_year=periods_per_year, extra_trusted=settings.extra_trusted_model_types,
+                             calibration=calibration, until=until, sample_rows=settings.drift_sample_rows,
+                             user_models=settings.user_model_entries)  # fmt: skip
+    say_if_not_live(path)
 
 
 @tool_command(
@@ -185,6 +195,17 @@ async def simulate(self: AppCommand, rate: float, symbols: str | None, seed: int
     summary = await run_simulate(settings, pacing, symbols=names, seed=seed, step_s=step_s, rounds=rounds,
                                  progress=progress)  # fmt: skip
     click.echo(summary.line(), err=True)
+
+
+@tool_command(
+    argument("action", type=click.Choice(["list", "promote", "rollback"])),
+    argument("version", required=False),
+)
+async def models(self: AppCommand, action: str, version: str | None) -> None:
+    """Model versions in FLAMEBACK_MODELS_DIR: list | promote VERSION | rollback (the live one is the champion)."""
+    from flameback_app.cli.models_command import run_models_command
+
+    run_models_command(settings, action, version)
 
 
 @tool_command(

@@ -3,7 +3,8 @@
 Reads: nothing but its arguments. Writes: ``predictions`` (one row per processed
 tick, idempotent on (symbol, timestamp, seq)), ``model_signals`` (the user's models'
 calls, one row per tick and model), ``scoreboard`` (live hit rates),
-``pipeline_counters`` (health figures the dashboard shows), ``model_registry`` and ``feature_drift``.
+``pipeline_counters`` (health figures the dashboard shows), ``model_registry``, ``feature_drift`` and
+``model_decisions`` (every champion/challenger decision, promotion and rollback).
 
 SQLite is the default (WAL so the dashboard can read while the worker writes, a
 busy timeout so short lock waits are absorbed); PostgreSQL (``postgresql+psycopg://``)
@@ -186,6 +187,27 @@ alerts = Table(
     # A redelivered tick fires the same alert again after a restart: stored once.
     UniqueConstraint("rule_key", "symbol", "timestamp", "seq", name="uq_alerts_rule_symbol_tick"),
 )
+
+model_decisions = Table(
+    "model_decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("decided_at", DateTime, nullable=False),
+    Column("version", String(64), nullable=False, doc="The challenger, or the version promoted/restored by hand."),
+    Column("champion", String(64), doc="The live version before the decision (none on a first run)."),
+    Column("action", String(16), nullable=False, doc="promoted | rejected | first | manual | rollback"),
+    Column("metric", String(16)),
+    Column("challenger_score", Float),
+    Column("champion_score", Float),
+    Column("ci_low", Float, doc="Paired 95 % interval of challenger minus champion, over timestamps."),
+    Column("ci_high", Float),
+    Column("margin", Float),
+    Column("n_rows", Integer, doc="Rows of the challenge block both versions were scored on."),
+    Column("block_start", DateTime),
+    Column("block_end", DateTime),
+    Column("reason", Text, nullable=False),
+)
+Index("ix_model_decisions_decided_at", model_decisions.c.decided_at)
 
 
 def make_engine(url: str) -> Engine:
@@ -396,3 +418,20 @@ def enabled_alert_rules(engine: Engine) -> list[tuple[int, str]]:
     stmt = select(alert_rules.c.id, alert_rules.c.spec_json).where(alert_rules.c.enabled.is_(True))
     with engine.connect() as conn:
         return [(int(i), spec) for i, spec in conn.execute(stmt.order_by(alert_rules.c.id))]
+
+
+def record_decision(engine: Engine, row: Mapping[str, Any]) -> None:
+    """Append one champion/challenger decision (:meth:`models.champion.Decision.row`): the audit trail of what went live."""
+    _retrying(_insert_rows)(engine, model_decisions, [dict(row)])
+
+
+def _insert_rows(engine: Engine, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(table), list(rows))
+
+
+def recent_decisions(engine: Engine, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest decisions first (for the terminal and ``models list``)."""
+    stmt = select(model_decisions).order_by(model_decisions.c.decided_at.desc(), model_decisions.c.id.desc())
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(stmt.limit(limit))]

@@ -1,11 +1,14 @@
-"""The live models' lifecycle in a worker: load the newest verified version, train from the database, swap.
+"""The live models' lifecycle in a worker: load the promoted version, retrain a challenger, swap on promotion.
 
 Faust-free: the Faust layer (:mod:`flameback_app.tasks.schedules`) calls it from a start-up
 task and a timer, and the prediction agent asks it for the signal engine. Model
 loading and the database run in the runtime's executor, never on the event loop;
 training runs in a child process (a first model as soon as the history allows, then
 on ``FLAMEBACK_RETRAIN_EVERY_S``), and a failed or premature training never stops
-the worker.
+the worker. A retrained version is a challenger (:mod:`models.champion`): the worker
+swaps to it only when it was promoted, and records every decision in
+``model_decisions``. A version promoted or rolled back by hand (the ``models``
+command) is picked up on the next training check.
 """
 
 from __future__ import annotations
@@ -18,22 +21,25 @@ import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from signal import SIG_DFL, SIGINT, SIGKILL, SIGTERM
 from signal import signal as set_signal_handler
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from flameback_app.storage import db
 from flameback_app.worker.runtime import Runtime
+from models.decisions import ChallengeSettings, Decision
 from models.live import SignalEngine
-from models.registry import ModelBundle, load_latest, log_tick_spacing
+from models.registry import ArtifactError, ModelBundle, champion, load_latest, log_tick_spacing, promote
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -46,9 +52,10 @@ class ModelService:
     """One worker's models: the signal engine it predicts with, and the background training that replaces them."""
 
     rt: Runtime
-    _training: asyncio.Future[Path | None] | None = None
+    _training: asyncio.Future[Decision | None] | None = None
     _last_trained: float = 0.0
     _retrain_reason: str | None = None  # set by request_retrain: the next check trains whatever the schedule says
+    _followed: str | None = None  # the last champion name the worker switched (or tried to switch) to
 
     async def signal_engine(self) -> SignalEngine:
         """The live signal engine, loading the newest valid artifacts on first use."""
@@ -73,6 +80,7 @@ class ModelService:
             for name, why in bundle.left_out.items():
                 log.error("user model %r of version %s left out: %s; the other models carry on", name, bundle.version,
                           why)  # fmt: skip
+            await self._promote_first(bundle)
             manifest = bundle.manifest
             mismatch = log_tick_spacing(manifest, settings.periods_per_year).warning is not None
             rt.counters.tick_spacing_mismatch(mismatch)
@@ -87,6 +95,51 @@ class ModelService:
     def request_retrain(self, reason: str) -> None:
         """Train at the next check (``train_when_needed``) even if the schedule is off or not yet due (e.g. drift)."""
         self._retrain_reason = reason
+
+    async def _promote_first(self, bundle: ModelBundle) -> None:
+        """First run (nothing promoted yet): the first valid version becomes the champion, and that is recorded."""
+        rt = self.rt
+        try:
+            if await rt.offload(champion, rt.settings.models_dir) is not None:
+                return
+            await rt.offload(promote, rt.settings.models_dir, bundle.version)
+        except ArtifactError as exc:
+            log.error("could not promote models version %s: %s", bundle.version, exc)
+            return
+        await self._record(Decision(bundle.version, None, "first", "no champion yet: the first valid version is "
+                                    "promoted", decided_at=datetime.now(UTC)))  # fmt: skip
+
+    async def _record(self, decision: Decision) -> None:
+        """Log the decision and append it to ``model_decisions`` (a database outage only costs the record)."""
+        log.info("models: %s", decision.line())
+        try:
+            await self.rt.offload(db.record_decision, self.rt.db, decision.row())
+        except SQLAlchemyError as exc:
+            log.warning("could not record the decision on %s in model_decisions (%s)", decision.version,
+                        getattr(exc, "orig", exc))  # fmt: skip
+
+    async def follow_promotions(self) -> None:
+        """Swap to the champion when it changed under the worker (``models promote``/``rollback``, another worker)."""
+        rt = self.rt
+        if rt.signals is None or rt.signals.model_version is None:
+            return
+        try:
+            live = await rt.offload(champion, rt.settings.models_dir)
+        except ArtifactError as exc:
+            log.error("%s; keeping models version %s", exc, rt.signals.model_version)
+            return
+        if live is not None and live != rt.signals.model_version and live != self._followed:
+            self._followed = live  # once per change: a champion that fails to verify is not reloaded every check
+            await self._swap_to_champion()
+
+    async def _swap_to_champion(self) -> None:
+        engine = await self.signal_engine()
+        bundle = await self.load()
+        if bundle is None:
+            return
+        engine.swap(bundle)
+        self.rt.counters.models_loaded(True)
+        log.info("now predicting with models version %s", engine.model_version)
 
     def _due(self) -> bool:
         every = self.rt.settings.retrain_every_s
@@ -114,19 +167,26 @@ class ModelService:
         rt = self.rt
         if rt.signals is None or (self._training is not None and not self._training.done()):
             return
+        await self.follow_promotions()
         if rt.signals.model_version is not None and not self._due():
             return
         if rt.signals.model_version is None and not await self._history_suffices():
             return
-        version_dir = await self._train_in_child()
-        if version_dir is None:
+        decision = await self._train_in_child()
+        if decision is None:
             return
-        bundle = await self.load()
-        rt.signals.swap(bundle)
-        rt.counters.models_loaded(bundle is not None)
-        log.info("now predicting with models version %s", rt.signals.model_version)
+        await self._record(decision)
+        if decision.promoted:  # a rejected challenger stays on disk; the worker keeps its champion
+            await self._swap_to_champion()
 
-    async def _train_in_child(self) -> Path | None:
+    def _challenge_settings(self) -> ChallengeSettings:
+        s = self.rt.settings
+        return ChallengeSettings(metric=s.champion_metric, margin=s.champion_margin, block_fraction=s.challenge_block,
+                                 calibration=s.calibration, periods_per_year=s.periods_per_year,
+                                 extra_trusted=s.model_trusted_types, sample_rows=s.drift_sample_rows,
+                                 user_models=s.user_model_entries)  # fmt: skip
+
+    async def _train_in_child(self) -> Decision | None:
         rt, settings = self.rt, self.rt.settings
         log.info("training models from the database history in the background%s",
                  f" ({self._retrain_reason})" if self._retrain_reason else "")  # fmt: skip
@@ -134,14 +194,15 @@ class ModelService:
         rt.counters.training_started()
         # Forked on purpose: the child initializer undoes exactly what a fork inherits from the worker.
         fork = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=1, mp_context=fork, initializer=_training_child_init, initargs=(rt,)) as pool:
+        initargs = (rt, settings.training_nice, settings.training_threads)
+        with ProcessPoolExecutor(max_workers=1, mp_context=fork, initializer=_training_child_init,
+                                 initargs=initargs) as pool:  # fmt: skip
             self._training = asyncio.get_running_loop().run_in_executor(
-                pool, partial(train_from_database, settings.db_url, settings.models_dir, settings.periods_per_year,
-                              extra_trusted=settings.extra_trusted_model_types, calibration=settings.calibration,
-                              user_models=settings.user_model_entries),
+                pool, partial(challenge_from_database, settings.db_url, settings.models_dir,
+                              self._challenge_settings(), settings.training_threads),
             )
             try:
-                version_dir = await self._training
+                decision = await self._training
             except ValueError as exc:  # too little labelled history yet: expected early on
                 log.info("not training yet: %s; retrying in %.0fs", exc, TRAINING_CHECK_S)
                 return None
@@ -151,12 +212,28 @@ class ModelService:
             finally:
                 self._last_trained = time.time()
                 rt.counters.training_finished()
-        if version_dir is None:
+        if decision is None:
             log.info("not enough labelled history yet (< %d rows) to train; retrying later", MIN_TRAINING_ROWS)
-        return version_dir
+        return decision
 
 
-def _training_child_init(rt: Runtime) -> None:
+def lower_priority(nice: int, threads: int) -> None:
+    """Make this (training) process yield to the live path: ``nice`` added to its niceness, ``threads`` at most.
+
+    The thread cap covers the native pools already loaded or loaded later (OpenMP,
+    BLAS: threadpoolctl) and the environment variables a library reads when it starts
+    its pool; XGBoost's and RandomForest's own ``n_jobs`` are passed to the models.
+    """
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # ships no type information
+
+    if nice:
+        os.nice(nice)
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    threadpool_limits(limits=threads)
+
+
+def _training_child_init(rt: Runtime, nice: int = 0, threads: int = 1) -> None:
     """(Training child, forked from the worker) undo what it inherited that belongs to the worker.
 
     - The parent's pooled database connections are forgotten, not closed: their sockets
@@ -167,6 +244,8 @@ def _training_child_init(rt: Runtime) -> None:
       signal to the process group left it running.
     - It dies with the worker (``PR_SET_PDEATHSIG``): a worker killed mid-training left
       its pool process waiting for the next job forever (seen: orphans after test runs).
+    - It runs at a lower priority with bounded threads (:func:`lower_priority`), so the
+      worker keeps its throughput while a retrain runs.
     """
     rt.release_database_in_child()
     for sig in (SIGTERM, SIGINT):
@@ -175,31 +254,37 @@ def _training_child_init(rt: Runtime) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, SIGKILL)
     if os.getppid() == 1:  # the worker died before prctl took effect
         os._exit(0)
+    lower_priority(nice, threads)
 
 
-def train_from_database(db_url: str, models_dir: Path, periods_per_year: float,
-                        extra_trusted: Sequence[str] = (), calibration: str = "sigmoid",
-                        sample_rows: int = 10_000, user_models: Mapping[str, Any] | None = None) -> Path | None:  # fmt: skip
-    """(Child process) read the feature history from the database and train a new version.
-
-    ``periods_per_year``: the worker's setting, which its stored volatility_20 was annualised with.
-    ``extra_trusted``: FLAMEBACK_TRUSTED_MODEL_TYPES, checked when the version is saved.
-    ``calibration``: FLAMEBACK_CALIBRATION. ``sample_rows``: FLAMEBACK_DRIFT_SAMPLE_ROWS.
-    ``user_models``: FLAMEBACK_USER_MODELS entries, trained beside the four (one failing is left out, logged).
-    """
+def read_training_frame(db_url: str) -> pd.DataFrame:
+    """(Child process) the feature history in the database: what training and the challenge block use."""
     import pandas as pd
-
-    from models.train import train_and_save
 
     engine = db.make_engine(db_url)
     columns = ["symbol", "timestamp", "current_price", *db.FEATURE_COLUMNS]
     try:
         with engine.connect() as conn:
-            frame = pd.read_sql(db.predictions.select().with_only_columns(
+            return pd.read_sql(db.predictions.select().with_only_columns(
                 *(db.predictions.c[c] for c in columns)), conn)  # fmt: skip
     finally:
         engine.dispose()
+
+
+def challenge_from_database(db_url: str, models_dir: Path, settings: ChallengeSettings,
+                            threads: int = 2) -> Decision | None:  # fmt: skip
+    """(Child process) train a challenger from the database history against the promoted champion.
+
+    Returns the decision (promoted or rejected; "first" when there was no champion), or
+    None when the history is still too short to train at all. Raises
+    :class:`models.champion.NotEnoughNewHistory` (a ValueError) when the history does not
+    reach far enough past the champion's training span yet.
+    """
+    from models.champion import challenge
+    from models.train import make_models
+
+    frame = read_training_frame(db_url)
     if len(frame) < MIN_TRAINING_ROWS:
         return None
-    return train_and_save(frame, models_dir, periods_per_year=periods_per_year, extra_trusted=extra_trusted,
-                          calibration=calibration, sample_rows=sample_rows, user_models=user_models)
+    live = load_latest(models_dir, extra_trusted=settings.extra_trusted)
+    return challenge(frame, models_dir, live, settings, model_factory=partial(make_models, n_jobs=threads))

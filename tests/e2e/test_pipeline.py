@@ -23,7 +23,7 @@ from sqlalchemy.pool import NullPool
 
 from flameback_app.core.partitioning import partition_for
 from flameback_app.core.topics import DEAD_LETTERS, FEATURES
-from flameback_app.storage.db import FEATURE_COLUMNS, model_registry, model_signals, predictions
+from flameback_app.storage.db import FEATURE_COLUMNS, model_decisions, model_registry, model_signals, predictions
 from tests.support.harness import Stack, wait_for
 from tests.support.pipeline_checks import (
     _same,
@@ -250,10 +250,13 @@ def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stac
         user_calls = conn.execute(select(model_signals.c.model, model_signals.c.call, model_signals.c.model_version)
                                   .where(model_signals.c.symbol == "ES1 Index",
                                          model_signals.c.timestamp >= datetime(2020, 1, 1))).all()  # fmt: skip
+        decided = conn.execute(select(model_decisions.c.action, model_decisions.c.version)).all()
     engine.dispose()
     assert len(user_calls) == 5 and all(m == "logit_c01" and c in ("UP", "DOWN") and v == rows[0][2]
                                         for m, c, v in user_calls)  # fmt: skip
     assert registered == [rows[0][2]]  # the loaded version is recorded in the database
+    assert [tuple(d) for d in decided] == [("first", rows[0][2])]  # trained with no champion: promoted, recorded
+    assert (stack.root / "models" / "champion.json").is_file()
     assert len(rows) == 5 and all(r[0] in ("UP", "DOWN") and r[1] in ("UP", "DOWN") and r[2] for r in rows)
     assert training > 0  # the first rows, written before any model existed, say TRAINING
     assert not marker.exists()
