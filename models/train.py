@@ -45,6 +45,7 @@ import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import AdaBoostClassifier, RandomForestClassifier
 from sklearn.frozen import FrozenEstimator
+from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -57,6 +58,7 @@ from models.metrics import (
     call_metrics,
     coverage_by_share,
     coverage_by_threshold,
+    equity_curves,
     naive_baselines,
     probability_scores,
     reliability_curve,
@@ -71,6 +73,10 @@ DEFAULT_CALIBRATION = "sigmoid"
 CALIBRATION_FRACTION = 0.2  # the latest share of a training side's timestamps that calibrates P(up)
 ABSTENTION_THRESHOLDS = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2)
 COVERAGE_SHARES = (1.0, 0.5, 0.2)
+EQUITY_POINTS = 500  # points per equity curve kept in the report (the terminal draws them)
+IMPORTANCE_ROWS = 5_000  # held-out rows sampled for permutation importance (bounds its cost)
+IMPORTANCE_REPEATS = 3
+IMPORTANCE_SCORING = "roc_auc"
 Progress = Callable[[str], None]
 ModelFactory = Callable[[], dict[str, Pipeline]]
 
@@ -200,34 +206,70 @@ class Probabilities:
 
 
 def evaluate_fold(data: pd.DataFrame, fold: Fold, features: Sequence[str], model_factory: ModelFactory,
-                  calibration: str = DEFAULT_CALIBRATION, embargo: int = 5) -> tuple[dict, Probabilities]:  # fmt: skip
-    """Fit fresh models on the fold's training rows (calibrated there too), score models and rules on its test rows."""
+                  calibration: str = DEFAULT_CALIBRATION, embargo: int = 5,
+                  importance_rows: int = 0) -> tuple[dict, Probabilities]:  # fmt: skip
+    """Fit fresh models on the fold's training rows (calibrated there too), score models and rules on its test rows.
+
+    ``importance_rows`` > 0: also each model's permutation importance on (a sample of
+    that many of) the test rows, in the result's ``feature_importance``.
+    """
     train, test = data.iloc[fold.train], data.iloc[fold.test]
     x_test, y_test = test[list(features)].to_numpy(), test["label"].to_numpy()
-    signals, probabilities = {}, Probabilities({}, {})
+    signals, probabilities, importance = {}, Probabilities({}, {}), {}
     for name, model in model_factory().items():
         calibrated, uncalibrated = fit_calibrated(model, train, features, calibration, embargo)
         p_up = calibrated.predict_proba(x_test)[:, 1]
         probabilities.calibrated[name] = p_up
         probabilities.uncalibrated[name] = uncalibrated.predict_proba(x_test)[:, 1]
         signals[name] = call_metrics((p_up > 0.5).astype(float), y_test, p_up)
+        if importance_rows:
+            importance[name] = held_out_importance(calibrated, x_test, y_test, features, importance_rows)
     for rule in RULE_COLUMNS:
         signals[rule] = call_metrics(_calls(test[rule]), y_test)
     result = {"train": _span(train), "test": _span(test), "embargo_start": str(fold.embargo_start),
               "signals": signals, "baselines": naive_baselines(y_test, test["last_move_up"].to_numpy())}  # fmt: skip
+    if importance_rows:
+        result["feature_importance"] = {"method": "permutation", "scoring": IMPORTANCE_SCORING,
+                                        "n_repeats": IMPORTANCE_REPEATS, "rows": min(importance_rows, len(y_test)),
+                                        "test": _span(test), "models": importance}  # fmt: skip
     return result, probabilities
+
+
+def held_out_importance(model: Any, x: np.ndarray, y: np.ndarray, features: Sequence[str],
+                        max_rows: int) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Permutation importance of a fitted model on held-out rows: how much its AUC drops when one feature is shuffled.
+
+    Computed on rows the model never saw (a fold's test block), so a feature it merely
+    memorised scores ~0; a sample of ``max_rows`` rows and a few repeats keep the cost
+    to a few hundred predictions. Per feature: mean and standard deviation of the drop.
+    """
+    rng = np.random.default_rng(0)
+    rows = np.sort(rng.choice(len(y), size=min(max_rows, len(y)), replace=False))
+    if len(set(y[rows])) < 2:
+        return {}
+    result = permutation_importance(model, x[rows], y[rows], scoring=IMPORTANCE_SCORING,
+                                    n_repeats=IMPORTANCE_REPEATS, random_state=0, n_jobs=1)  # fmt: skip
+    return {f: {"mean": float(m), "std": float(s)}
+            for f, m, s in zip(features, result.importances_mean, result.importances_std, strict=True)}  # fmt: skip
 
 
 def walk_forward(data: pd.DataFrame, *, folds: int, embargo: int, cost_bp: float, progress: Progress,
                  features: Sequence[str] = ML_FEATURES, model_factory: ModelFactory = make_models,
                  periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                 calibration: str = DEFAULT_CALIBRATION) -> dict:  # fmt: skip
-    """The walk-forward report: per fold, and pooled over every test row (with the strategy check)."""
+                 calibration: str = DEFAULT_CALIBRATION, importance_rows: int = 0) -> dict:  # fmt: skip
+    """The walk-forward report: per fold, and pooled over every test row (with the strategy check).
+
+    ``importance_rows`` > 0: permutation importance of each model on the last fold's
+    test block (the newest held-out rows), as the report's ``feature_importance``.
+    """
     splits = walk_forward_splits(_utc_ns(data["timestamp"]), _utc_ns(data["next_ts"]), folds, embargo)
-    fold_reports, probabilities = [], []
+    fold_reports, probabilities, importance = [], [], None
     for k, fold in enumerate(splits, start=1):
         started = time.monotonic()
-        report, p_up = evaluate_fold(data, fold, features, model_factory, calibration, embargo)
+        report, p_up = evaluate_fold(data, fold, features, model_factory, calibration, embargo,
+                                     importance_rows if k == len(splits) else 0)  # fmt: skip
+        if "feature_importance" in report:
+            importance = {"fold": k, **report.pop("feature_importance")}
         fold_reports.append({"fold": k, **report})
         probabilities.append(p_up)
         accs = " ".join(f"{m}={report['signals'][m]['accuracy']:.3f}" for m in p_up.calibrated)
@@ -240,7 +282,10 @@ def walk_forward(data: pd.DataFrame, *, folds: int, embargo: int, cost_bp: float
     report = pooled_report(rows, pooled["calibrated"], cost_bp, periods_per_year)
     report["calibration"] = calibration_comparison(rows["label"].to_numpy(), pooled["calibrated"],
                                                    pooled["uncalibrated"], calibration)  # fmt: skip
-    return {"folds": fold_reports, "pooled": report}
+    result = {"folds": fold_reports, "pooled": report}
+    if importance is not None:
+        result["feature_importance"] = importance
+    return result
 
 
 def calibration_comparison(labels: np.ndarray, calibrated: dict[str, np.ndarray],
@@ -259,20 +304,24 @@ def pooled_report(rows: pd.DataFrame, probabilities: dict[str, np.ndarray], cost
     calls are made (``coverage``: by threshold on |P(up) − 0.5|, and by share of rows).
     """
     y = rows["label"].to_numpy()
-    signals, strategy, reliability, coverage = {}, {}, {}, {}
+    signals, strategy, reliability, coverage, positions = {}, {}, {}, {}, {}
     for m, p_up in probabilities.items():
         calls = (p_up > 0.5).astype(float)
         signals[m] = call_metrics(calls, y, p_up)
-        strategy[m] = strategy_check(rows, calls * 2.0 - 1.0, cost_bp, periods_per_year)
+        positions[m] = calls * 2.0 - 1.0
+        strategy[m] = strategy_check(rows, positions[m], cost_bp, periods_per_year)
         reliability[m] = reliability_curve(p_up, y)
         coverage[m] = {"by_threshold": coverage_by_threshold(p_up, y, ABSTENTION_THRESHOLDS),
                        "by_share": coverage_by_share(p_up, y, COVERAGE_SHARES)}  # fmt: skip
     for rule in RULE_COLUMNS:
         calls = _calls(rows[rule])
         signals[rule] = call_metrics(calls, y)
-        strategy[rule] = strategy_check(rows, np.nan_to_num(calls * 2.0 - 1.0, nan=0.0), cost_bp, periods_per_year)
-    strategy["buy_and_hold"] = strategy_check(rows, np.ones(len(rows)), cost_bp, periods_per_year)
+        positions[rule] = np.nan_to_num(calls * 2.0 - 1.0, nan=0.0)
+        strategy[rule] = strategy_check(rows, positions[rule], cost_bp, periods_per_year)
+    positions["buy_and_hold"] = np.ones(len(rows))
+    strategy["buy_and_hold"] = strategy_check(rows, positions["buy_and_hold"], cost_bp, periods_per_year)
     return {"test": _span(rows), "signals": signals, "strategy": strategy, "cost_bp": cost_bp,
+            "equity_curves": equity_curves(rows, positions, cost_bp, EQUITY_POINTS),
             "baselines": naive_baselines(y, rows["last_move_up"].to_numpy()),
             "reliability": reliability, "coverage": coverage}  # fmt: skip
 
@@ -332,7 +381,8 @@ def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, emba
                          f"{data['timestamp'].nunique()} distinct timestamps")  # fmt: skip
     say(f"{len(data)} labelled rows, {data['symbol'].nunique()} symbols, {len(ML_FEATURES)} features")
     report = walk_forward(data, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=say,
-                          periods_per_year=periods_per_year, calibration=calibration)  # fmt: skip
+                          periods_per_year=periods_per_year, calibration=calibration,
+                          importance_rows=IMPORTANCE_ROWS)  # fmt: skip
     say(f"fitting the final models on all rows (calibration: {calibration})")
     models = fit_final(data, calibration=calibration, embargo=embargo)
     report["elapsed_s"] = round(time.monotonic() - started, 1)
@@ -343,7 +393,7 @@ def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, emba
                for m in MODEL_COLUMNS}  # fmt: skip
     path = save_version(models, models_dir, features=ML_FEATURES, span=_span(data),
                         metrics={"walk_forward_pooled": summary, "elapsed_s": report["elapsed_s"],
-                                 "calibration": calibration},
+                                 "calibration": calibration, "feature_importance": report.get("feature_importance")},
                         periods_per_year=periods_per_year, extra_trusted=extra_trusted)  # fmt: skip
     report["version"] = path.name
     (path / "report.json").write_text(json.dumps(report, indent=2, default=str))
