@@ -15,6 +15,7 @@ from typing import Any
 
 import dash
 
+from dashboard import model_page
 from dashboard.callbacks import Source, register_callbacks
 from dashboard.layout import build_layout
 from dashboard.queries import reader_engine
@@ -42,6 +43,7 @@ def create_app(db_url: str, refresh_s: float = 3.0, symbol_sheet: Path | None = 
     source = Source(db_url, reader_engine(db_url), load_symbol_sheet(symbol_sheet), max_points,
                     stale_after_s=stale_after_s)  # fmt: skip
     register_callbacks(app, source)
+    model_page.register_callbacks(app, source)
     return app
 
 

@@ -361,7 +361,7 @@ def cue_update(source: Source, now: datetime | None = None) -> tuple[str, str]:
 SHOWN, HIDDEN = {}, {"display": "none"}
 ROUTE_OUTPUTS: tuple[tuple[str, str], ...] = (
     (ids.URL, "search"), (ids.SYMBOL, "options"), (ids.SYMBOL, "value"), (ids.OVERVIEW, "active_cell"),
-    (ids.OVERVIEW_PANE, "style"), (ids.SYMBOL_PANE, "style"), (ids.NOTICE, "children"),
+    (ids.OVERVIEW_PANE, "style"), (ids.SYMBOL_PANE, "style"), (ids.NOTICE, "children"), (ids.MODELS_PANE, "style"),
 )  # fmt: skip
 
 
@@ -393,6 +393,8 @@ def _route(source: Source, trigger: str | None, search: str | None, picked: str 
         if not picked or picked == links.symbol_in(search):
             return {}
         return {**_show(picked), (ids.URL, "search"): links.search_for(picked)}
+    if links.view_in(search) == links.MODELS_VIEW:
+        return {**_show(None), (ids.OVERVIEW_PANE, "style"): HIDDEN, (ids.MODELS_PANE, "style"): SHOWN}
     wanted = links.symbol_in(search)
     if wanted is None:
         return _show(None)
@@ -403,7 +405,8 @@ def _route(source: Source, trigger: str | None, search: str | None, picked: str 
 
 def _show(symbol: str | None) -> dict[tuple[str, str], Any]:
     return {(ids.SYMBOL, "value"): symbol, (ids.OVERVIEW_PANE, "style"): HIDDEN if symbol else SHOWN,
-            (ids.SYMBOL_PANE, "style"): SHOWN if symbol else HIDDEN, (ids.NOTICE, "children"): ""}  # fmt: skip
+            (ids.SYMBOL_PANE, "style"): SHOWN if symbol else HIDDEN, (ids.NOTICE, "children"): "",
+            (ids.MODELS_PANE, "style"): HIDDEN}  # fmt: skip
 
 
 def _known(source: Source, symbol: str) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 
 from dash import dash_table, dcc, html
 
-from dashboard import ids, overview
+from dashboard import ids, model_page, overview
 from dashboard.callbacks import NO_CURSOR
 
 GRAPH_CONFIG = {"displaylogo": False, "showSendToCloud": False, "showEditInChartStudio": False,
@@ -73,6 +73,7 @@ def build_layout(refresh_s: float) -> html.Div:
         ], className="header"),
         html.Div([
             dcc.Link("◀ MARKET OVERVIEW", href="/", id=ids.OVERVIEW_LINK, className="overview-link"),
+            model_page.link(),
             html.Span("SECURITY", className="picker-label"),
             dcc.Dropdown(id=ids.SYMBOL, options=[], placeholder="search a symbol  ( / )", clearable=False,
                          searchable=True, className="picker"),
@@ -82,6 +83,7 @@ def build_layout(refresh_s: float) -> html.Div:
         html.Div(id=ids.NOTICE, className="notice"),
         overview_pane(),
         html.Div([symbol_view()], id=ids.SYMBOL_PANE, style={"display": "none"}),
+        model_page.pane(),
         dcc.Store(id=ids.CURSOR, data=NO_CURSOR),
         dcc.Interval(id=ids.TICK, interval=int(refresh_s * 1000), n_intervals=0),
         dcc.Interval(id=ids.SYMBOLS_TICK, interval=int(symbols_refresh_s(refresh_s) * 1000), n_intervals=0),
