@@ -249,7 +249,8 @@ def calibration_figure(report: Mapping[str, Any]) -> dict[str, Any]:
 def importance_figure(importance: Mapping[str, Any] | None) -> dict[str, Any]:
     """Permutation importance per feature and model (drop in held-out AUC when the feature is shuffled), largest on top."""
     title = "FEATURE IMPORTANCE · drop in held-out AUC when shuffled"
-    models = (importance or {}).get("models") or {}
+    info = dict(importance or {})
+    models = info.get("models") or {}
     if not any(models.values()):
         return _note_figure(title, "no feature importance in this version (trained before it was kept): retrain")
     features = list(next(scores for scores in models.values() if scores))
@@ -257,7 +258,7 @@ def importance_figure(importance: Mapping[str, Any] | None) -> dict[str, Any]:
     data = [{"type": "bar", "orientation": "h", "name": name, "y": order, "x": [scores[f]["mean"] for f in order],
              "error_x": {"type": "data", "array": [scores[f]["std"] for f in order], "thickness": 1},
              "marker": {"color": _colour(name)}} for name, scores in models.items() if scores]  # fmt: skip
-    detail = f" · fold {importance.get('fold')} test block, {importance.get('rows', 0):,} rows"  # type: ignore[union-attr]
+    detail = f" · fold {info.get('fold')} test block, {info.get('rows', 0):,} rows"
     layout = _layout(title + detail, max(300, 22 * len(order) + 80), barmode="group")
     layout["margin"] = {**layout["margin"], "l": 130}
     return {"data": data, "layout": layout}
