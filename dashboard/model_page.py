@@ -144,6 +144,7 @@ def _layout(title: str, height: int, **extra: Any) -> dict[str, Any]:
             "title": {"text": title, "font": {"color": AMBER, "size": 12, "family": FONT}, "x": 0.01, "y": 0.97},
             "font": {"family": FONT, "color": "#c8c8c8", "size": 11},
             "legend": {"orientation": "h", "y": -0.12, "x": 0.01, "font": {"size": 10}},
+            "modebar": {"orientation": "v", "bgcolor": "rgba(0,0,0,0)"},
             "xaxis": dict(axis), "yaxis": dict(axis), **extra}  # fmt: skip
 
 
@@ -181,12 +182,18 @@ def accuracy_figure(report: Mapping[str, Any]) -> dict[str, Any]:
              "marker": {"color": "#444"}, "error_y": _ci_error(baselines)}]  # fmt: skip
     shapes = [] if always_up is None else [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": always_up,
                                             "y1": always_up, "line": {"color": RED, "width": 1, "dash": "dash"}}]
-    values = [m["accuracy"] for m in (*signals, *baselines) if m["accuracy"] is not None]
-    low, high = (min(values), max(values)) if values else (0.4, 0.6)
     layout = _layout(f"WALK-FORWARD ACCURACY · 95 % INTERVAL · {pooled['test']['n']:,} TEST ROWS · dashed: always up",
                      300, shapes=shapes, showlegend=False)  # fmt: skip
-    layout["yaxis"] = {**layout["yaxis"], "range": [max(low - 0.05, 0.0), min(high + 0.05, 1.0)], "tickformat": ".0%"}
+    layout["yaxis"] = {**layout["yaxis"], "range": _padded([m["accuracy"] for m in (*signals, *baselines)]),
+                       "tickformat": ".0%"}  # fmt: skip
     return {"data": data, "layout": layout}
+
+
+def _padded(values: Sequence[float | None], pad: float = 0.05) -> list[float]:
+    """A y range around accuracies near 0.5 (from 0 the bars would all look alike), within [0, 1]."""
+    known = [v for v in values if v is not None]
+    low, high = (min(known), max(known)) if known else (0.45, 0.55)
+    return [max(low - pad, 0.0), min(high + pad, 1.0)]
 
 
 def folds_figure(report: Mapping[str, Any]) -> dict[str, Any]:
@@ -201,7 +208,7 @@ def folds_figure(report: Mapping[str, Any]) -> dict[str, Any]:
     data.append({"type": "scatter", "mode": "lines+markers", "name": "always up", "x": x,
                  "y": [f["baselines"]["always_up"]["accuracy"] for f in folds], "line": {"color": RED, "dash": "dash"}})
     layout = _layout("ACCURACY PER FOLD · test blocks in time order", 300, barmode="group")
-    layout["yaxis"] = {**layout["yaxis"], "tickformat": ".0%"}
+    layout["yaxis"] = {**layout["yaxis"], "tickformat": ".0%", "range": _padded([y for t in data for y in t["y"]])}
     return {"data": data, "layout": layout}
 
 
@@ -240,9 +247,7 @@ def calibration_figure(report: Mapping[str, Any]) -> dict[str, Any]:
                                  "array": [b["up_rate_ci95"][1] - b["up_rate"] for b in curve],
                                  "arrayminus": [b["up_rate"] - b["up_rate_ci95"][0] for b in curve]}})  # fmt: skip
     method = (report["pooled"].get("calibration") or {}).get("method", "?")
-    layout = _layout(f"CALIBRATION ({method}) · mean P(up) per bin vs share that went up", 320)
-    layout["xaxis"] = {**layout["xaxis"], "title": {"text": "predicted P(up)"}}
-    layout["yaxis"] = {**layout["yaxis"], "title": {"text": "went up"}}
+    layout = _layout(f"CALIBRATION ({method}) · x: mean P(up) per bin · y: share that went up", 320)
     return {"data": data, "layout": layout}
 
 
