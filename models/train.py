@@ -352,7 +352,8 @@ def pipeline_of(model: Any) -> Pipeline:
 def train_and_save(frame: pd.DataFrame, models_dir: Path, *, folds: int = 5, embargo: int = 5,
                    cost_bp: float = 2.0, progress: Progress | None = None,
                    periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                   extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION) -> Path:  # fmt: skip
+                   extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION,
+                   importance_rows: int = IMPORTANCE_ROWS) -> Path:  # fmt: skip
     """Walk-forward report, then fit on everything and save a version; returns its directory.
 
     ``frame``: columns symbol, timestamp, current_price and the 19 indicators, rows in
@@ -360,18 +361,19 @@ def train_and_save(frame: pd.DataFrame, models_dir: Path, *, folds: int = 5, emb
     the manifest). The report is saved as ``report.json`` in the version directory.
     ``extra_trusted``: FLAMEBACK_TRUSTED_MODEL_TYPES (:func:`models.registry.save_version`).
     ``calibration``: sigmoid, isotonic or none (FLAMEBACK_CALIBRATION).
+    ``importance_rows``: held-out rows sampled for permutation importance (0: none computed).
     Raises ValueError when there is too little labelled history for the folds.
     """
     path, _ = train_with_report(frame, models_dir, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=progress,
                                 periods_per_year=periods_per_year, extra_trusted=extra_trusted,
-                                calibration=calibration)  # fmt: skip
+                                calibration=calibration, importance_rows=importance_rows)  # fmt: skip
     return path
 
 
 def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, embargo: int, cost_bp: float,
                       progress: Progress | None, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                      extra_trusted: Sequence[str] = (),
-                      calibration: str = DEFAULT_CALIBRATION) -> tuple[Path, dict]:  # fmt: skip
+                      extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION,
+                      importance_rows: int = IMPORTANCE_ROWS) -> tuple[Path, dict]:  # fmt: skip
     """:func:`train_and_save`, also returning the report."""
     say = progress or (lambda _msg: None)
     started = time.monotonic()
@@ -382,7 +384,7 @@ def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, emba
     say(f"{len(data)} labelled rows, {data['symbol'].nunique()} symbols, {len(ML_FEATURES)} features")
     report = walk_forward(data, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=say,
                           periods_per_year=periods_per_year, calibration=calibration,
-                          importance_rows=IMPORTANCE_ROWS)  # fmt: skip
+                          importance_rows=importance_rows)  # fmt: skip
     say(f"fitting the final models on all rows (calibration: {calibration})")
     models = fit_final(data, calibration=calibration, embargo=embargo)
     report["elapsed_s"] = round(time.monotonic() - started, 1)
