@@ -223,6 +223,7 @@ def evaluate_fold(data: pd.DataFrame, fold: Fold, features: Sequence[str], model
         probabilities.uncalibrated[name] = uncalibrated.predict_proba(x_test)[:, 1]
         signals[name] = call_metrics((p_up > 0.5).astype(float), y_test, p_up)
         if importance_rows:
+            one_thread(uncalibrated)  # hundreds of small predictions: thread start-up and spin cost more than they save
             importance[name] = held_out_importance(calibrated, x_test, y_test, features, importance_rows)
     for rule in RULE_COLUMNS:
         signals[rule] = call_metrics(_calls(test[rule]), y_test)
@@ -337,9 +338,15 @@ def fit_final(data: pd.DataFrame, model_factory: ModelFactory = make_models, cal
     models = {}
     for name, model in model_factory().items():
         models[name], pipeline = fit_calibrated(model, data, features, calibration, embargo)
-        if "n_jobs" in pipeline.named_steps["model"].get_params():
-            pipeline.named_steps["model"].set_params(n_jobs=1)
+        one_thread(pipeline)
     return models
+
+
+def one_thread(pipeline: Pipeline) -> None:
+    """Make a fitted Pipeline's estimator predict on one thread (where it has ``n_jobs``)."""
+    estimator = pipeline.named_steps["model"] if isinstance(pipeline, Pipeline) else pipeline
+    if "n_jobs" in estimator.get_params():
+        estimator.set_params(n_jobs=1)
 
 
 def pipeline_of(model: Any) -> Pipeline:
