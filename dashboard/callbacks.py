@@ -437,10 +437,11 @@ def register_callbacks(app: dash.Dash, source: Source) -> None:
         return [update.get(key, dash.no_update) for key in ROUTE_OUTPUTS]
 
     @app.callback(Output(ids.OVERVIEW, "data"), Output(ids.OVERVIEW, "columns"),
-                  Input(ids.TICK, "n_intervals"), Input(ids.WINDOW, "value"), Input(ids.SYMBOL, "value"))  # fmt: skip
-    def refresh_overview(_n: int, window: str | None, symbol: str | None) -> tuple[Any, Any]:
-        if symbol is not None:
-            return dash.no_update, dash.no_update  # a symbol's view is showing: the overview is not read
+                  Input(ids.TICK, "n_intervals"), Input(ids.WINDOW, "value"), Input(ids.SYMBOL, "value"),
+                  Input(ids.URL, "search"))  # fmt: skip
+    def refresh_overview(_n: int, window: str | None, symbol: str | None, search: str | None) -> tuple[Any, Any]:
+        if symbol is not None or links.view_in(search) == links.MODELS_VIEW:
+            return dash.no_update, dash.no_update  # another view is showing: the overview is not read
         return overview_update(source, window)
 
     @app.callback(Output(ids.FEED_CUE, "children"), Output(ids.FEED_CUE, "className"),
