@@ -15,7 +15,7 @@ from typing import Any
 
 import dash
 
-from dashboard import drift, ids, model_decisions, symbol_view
+from dashboard import drift, ids, model_decisions, model_page, symbol_view
 from dashboard.alerts import register_alert_callbacks
 from dashboard.callbacks import Source, register_callbacks
 from dashboard.layout import build_layout
@@ -48,6 +48,7 @@ def create_app(db_url: str, refresh_s: float = 3.0, symbol_sheet: Path | None = 
     register_alert_callbacks(app, source, ids.TICK)
     symbol_view.register_callbacks(app, source)
     model_decisions.register(app, source)
+    model_page.register_callbacks(app, source)
     return app
 
 

@@ -353,7 +353,7 @@ def cue_update(source: Source, now: datetime | None = None) -> tuple[str, str]:
 SHOWN, HIDDEN = {}, {"display": "none"}
 ROUTE_OUTPUTS: tuple[tuple[str, str], ...] = (
     (ids.URL, "search"), (ids.SYMBOL, "options"), (ids.SYMBOL, "value"), (ids.OVERVIEW, "active_cell"),
-    (ids.OVERVIEW_PANE, "style"), (ids.SYMBOL_PANE, "style"), (ids.NOTICE, "children"),
+    (ids.OVERVIEW_PANE, "style"), (ids.SYMBOL_PANE, "style"), (ids.NOTICE, "children"), (ids.MODELS_PANE, "style"),
 )  # fmt: skip
 
 
@@ -385,6 +385,8 @@ def _route(source: Source, trigger: str | None, search: str | None, picked: str 
         if not picked or picked == links.symbol_in(search):
             return {}
         return {**_show(picked), (ids.URL, "search"): links.search_for(picked, links.range_in(search))}
+    if links.view_in(search) == links.MODELS_VIEW:
+        return {**_show(None), (ids.OVERVIEW_PANE, "style"): HIDDEN, (ids.MODELS_PANE, "style"): SHOWN}
     wanted = links.symbol_in(search)
     if wanted is None:
         return _show(None)
@@ -395,7 +397,8 @@ def _route(source: Source, trigger: str | None, search: str | None, picked: str 
 
 def _show(symbol: str | None) -> dict[tuple[str, str], Any]:
     return {(ids.SYMBOL, "value"): symbol, (ids.OVERVIEW_PANE, "style"): HIDDEN if symbol else SHOWN,
-            (ids.SYMBOL_PANE, "style"): SHOWN if symbol else HIDDEN, (ids.NOTICE, "children"): ""}  # fmt: skip
+            (ids.SYMBOL_PANE, "style"): SHOWN if symbol else HIDDEN, (ids.NOTICE, "children"): "",
+            (ids.MODELS_PANE, "style"): HIDDEN}  # fmt: skip
 
 
 def _known(source: Source, symbol: str) -> bool:
@@ -426,10 +429,11 @@ def register_callbacks(app: dash.Dash, source: Source) -> None:
         return [update.get(key, dash.no_update) for key in ROUTE_OUTPUTS]
 
     @app.callback(Output(ids.OVERVIEW, "data"), Output(ids.OVERVIEW, "columns"),
-                  Input(ids.TICK, "n_intervals"), Input(ids.WINDOW, "value"), Input(ids.SYMBOL, "value"))  # fmt: skip
-    def refresh_overview(_n: int, window: str | None, symbol: str | None) -> tuple[Any, Any]:
-        if symbol is not None:
-            return dash.no_update, dash.no_update  # a symbol's view is showing: the overview is not read
+                  Input(ids.TICK, "n_intervals"), Input(ids.WINDOW, "value"), Input(ids.SYMBOL, "value"),
+                  Input(ids.URL, "search"))  # fmt: skip
+    def refresh_overview(_n: int, window: str | None, symbol: str | None, search: str | None) -> tuple[Any, Any]:
+        if symbol is not None or links.view_in(search) == links.MODELS_VIEW:
+            return dash.no_update, dash.no_update  # another view is showing: the overview is not read
         return overview_update(source, window)
 
     @app.callback(Output(ids.FEED_CUE, "children"), Output(ids.FEED_CUE, "className"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dash import dash_table, dcc, html
 
-from dashboard import alerts, drift, ids, model_decisions, overview
+from dashboard import alerts, drift, ids, model_decisions, model_page, overview
 from dashboard.callbacks import NO_CURSOR
 from dashboard.symbol_view import pane as chart_pane
 
@@ -63,6 +63,7 @@ def build_layout(refresh_s: float) -> html.Div:
         ], className="header"),
         html.Div([
             dcc.Link("◀ MARKET OVERVIEW", href="/", id=ids.OVERVIEW_LINK, className="overview-link"),
+            model_page.link(),
             html.Span("SECURITY", className="picker-label"),
             dcc.Dropdown(id=ids.SYMBOL, options=[], placeholder="search a symbol  ( / )", clearable=False,
                          searchable=True, className="picker"),
@@ -73,6 +74,7 @@ def build_layout(refresh_s: float) -> html.Div:
         overview_pane(),
         html.Div([symbol_view()], id=ids.SYMBOL_PANE, style={"display": "none"}),
         *alerts.components(),
+        model_page.pane(),
         dcc.Store(id=ids.CURSOR, data=NO_CURSOR),
         dcc.Interval(id=ids.TICK, interval=int(refresh_s * 1000), n_intervals=0),
         dcc.Interval(id=ids.SYMBOLS_TICK, interval=int(symbols_refresh_s(refresh_s) * 1000), n_intervals=0),

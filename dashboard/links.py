@@ -1,4 +1,5 @@
-"""Deep links: ``/?symbol=ES1%20Index&range=1Y`` opens a symbol over a time range; ``/`` is the market overview.
+"""Deep links: ``/?symbol=ES1%20Index&range=1Y`` opens a symbol over a time range; ``/?view=models`` the model
+page; ``/`` is the market overview.
 
 The page's URL is the single record of which view is showing, so the browser's back
 and forward move between views. Unknown query parameters are ignored rather than
@@ -11,6 +12,14 @@ from __future__ import annotations
 from urllib.parse import parse_qs, quote, urlencode
 
 UNKNOWN_SYMBOL = "UNKNOWN SYMBOL {symbol!r} in the link — showing the market overview."
+MODELS_VIEW = "models"
+MODELS_SEARCH = "?view=models"
+
+
+def view_in(search: str | None) -> str | None:
+    """The ``view`` of a URL's query string (``?view=models``), or None."""
+    values = parse_qs((search or "").lstrip("?")).get("view")
+    return values[0].strip() or None if values else None
 
 
 def symbol_in(search: str | None) -> str | None:

@@ -142,12 +142,7 @@ def strategy_check(frame: pd.DataFrame, positions: np.ndarray, cost_bp: float,
     understate a per-minute Sharpe's annual figure by √390. At the default (252, daily
     bars) nothing changes.
     """
-    data = frame[["symbol", "timestamp"]].copy()
-    data["pos"] = positions
-    data["ret"] = frame["next_price"].to_numpy() / frame["current_price"].to_numpy() - 1.0
-    data["change"] = data.groupby("symbol", sort=False)["pos"].diff().abs().fillna(data["pos"].abs())
-    data["pnl"] = data["pos"] * data["ret"] - data["change"] * cost_bp / 1e4
-    per_period = data.groupby("timestamp", sort=True)["pnl"].mean()
+    data, per_period = _period_returns(frame, positions, cost_bp)
     equity = (1.0 + per_period).cumprod()
     drawdown = (equity / equity.cummax() - 1.0).min() if len(equity) else 0.0
     std = per_period.std(ddof=1)
@@ -158,3 +153,30 @@ def strategy_check(frame: pd.DataFrame, positions: np.ndarray, cost_bp: float,
         "turnover": float(data["change"].mean()),
         "periods": len(per_period),
     }
+
+
+def _period_returns(frame: pd.DataFrame, positions: np.ndarray, cost_bp: float) -> tuple[pd.DataFrame, pd.Series]:
+    """(rows with position, change and P&L; the equal-weight P&L per timestamp, in time order)."""
+    data = frame[["symbol", "timestamp"]].copy()
+    data["pos"] = positions
+    data["ret"] = frame["next_price"].to_numpy() / frame["current_price"].to_numpy() - 1.0
+    data["change"] = data.groupby("symbol", sort=False)["pos"].diff().abs().fillna(data["pos"].abs())
+    data["pnl"] = data["pos"] * data["ret"] - data["change"] * cost_bp / 1e4
+    return data, data.groupby("timestamp", sort=True)["pnl"].mean()
+
+
+def equity_curves(frame: pd.DataFrame, positions: dict[str, np.ndarray], cost_bp: float,
+                  max_points: int = 500) -> dict[str, Any]:  # fmt: skip
+    """The strategy check's equity (growth of 1) per signal, at ≤ ``max_points`` shared timestamps.
+
+    Kept in the training report so the terminal can draw the curves without the
+    training rows: every curve is taken at the same evenly spaced timestamps (the
+    last one always included, so the end value equals ``total_return`` + 1).
+    """
+    curves = {name: (1.0 + _period_returns(frame, pos, cost_bp)[1]).cumprod() for name, pos in positions.items()}
+    if not curves:
+        return {"timestamp": [], "equity": {}}
+    index = next(iter(curves.values())).index
+    keep = np.unique(np.linspace(0, len(index) - 1, min(max_points, len(index))).round().astype(int))
+    return {"timestamp": [str(t) for t in index[keep]],
+            "equity": {name: [round(float(v), 6) for v in curve.to_numpy()[keep]] for name, curve in curves.items()}}  # fmt: skip

@@ -45,6 +45,7 @@ import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import AdaBoostClassifier, RandomForestClassifier
 from sklearn.frozen import FrozenEstimator
+from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -58,6 +59,7 @@ from models.metrics import (
     call_metrics,
     coverage_by_share,
     coverage_by_threshold,
+    equity_curves,
     naive_baselines,
     probability_scores,
     reliability_curve,
@@ -73,6 +75,10 @@ DEFAULT_CALIBRATION = "sigmoid"
 CALIBRATION_FRACTION = 0.2  # the latest share of a training side's timestamps that calibrates P(up)
 ABSTENTION_THRESHOLDS = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2)
 COVERAGE_SHARES = (1.0, 0.5, 0.2)
+EQUITY_POINTS = 500  # points per equity curve kept in the report (the terminal draws them)
+IMPORTANCE_ROWS = 5_000  # held-out rows sampled for permutation importance (bounds its cost)
+IMPORTANCE_REPEATS = 3
+IMPORTANCE_SCORING = "roc_auc"
 Progress = Callable[[str], None]
 ModelFactory = Callable[[], dict[str, Pipeline]]
 
@@ -216,11 +222,15 @@ def _user_model_failed(user: UserModels | None, name: str, stage: str, exc: Exce
 
 def evaluate_fold(data: pd.DataFrame, fold: Fold, features: Sequence[str], model_factory: ModelFactory,
                   calibration: str = DEFAULT_CALIBRATION, embargo: int = 5,
-                  user: UserModels | None = None) -> tuple[dict, Probabilities]:  # fmt: skip
-    """Fit fresh models on the fold's training rows (calibrated there too), score models and rules on its test rows."""
+                  user: UserModels | None = None, importance_rows: int = 0) -> tuple[dict, Probabilities]:  # fmt: skip
+    """Fit fresh models on the fold's training rows (calibrated there too), score models and rules on its test rows.
+
+    ``importance_rows`` > 0: also each model's permutation importance on (a sample of
+    that many of) the test rows, in the result's ``feature_importance``.
+    """
     train, test = data.iloc[fold.train], data.iloc[fold.test]
     x_test, y_test = test[list(features)].to_numpy(), test["label"].to_numpy()
-    signals, probabilities = {}, Probabilities({}, {})
+    signals, probabilities, importance = {}, Probabilities({}, {}), {}
     for name, model in fresh_models(model_factory, user).items():
         try:
             calibrated, uncalibrated = fit_calibrated(model, train, features, calibration, embargo)
@@ -232,28 +242,59 @@ def evaluate_fold(data: pd.DataFrame, fold: Fold, features: Sequence[str], model
         probabilities.calibrated[name] = p_up
         probabilities.uncalibrated[name] = raw
         signals[name] = call_metrics((p_up > 0.5).astype(float), y_test, p_up)
+        if importance_rows:
+            one_thread(uncalibrated)  # hundreds of small predictions: thread start-up and spin cost more than they save
+            importance[name] = held_out_importance(calibrated, x_test, y_test, features, importance_rows)
     for rule in RULE_COLUMNS:
         signals[rule] = call_metrics(_calls(test[rule]), y_test)
     result = {"train": _span(train), "test": _span(test), "embargo_start": str(fold.embargo_start),
               "signals": signals, "baselines": naive_baselines(y_test, test["last_move_up"].to_numpy())}  # fmt: skip
+    if importance_rows:
+        result["feature_importance"] = {"method": "permutation", "scoring": IMPORTANCE_SCORING,
+                                        "n_repeats": IMPORTANCE_REPEATS, "rows": min(importance_rows, len(y_test)),
+                                        "test": _span(test), "models": importance}  # fmt: skip
     return result, probabilities
+
+
+def held_out_importance(model: Any, x: np.ndarray, y: np.ndarray, features: Sequence[str],
+                        max_rows: int) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Permutation importance of a fitted model on held-out rows: how much its AUC drops when one feature is shuffled.
+
+    Computed on rows the model never saw (a fold's test block), so a feature it merely
+    memorised scores ~0; a sample of ``max_rows`` rows and a few repeats keep the cost
+    to a few hundred predictions. Per feature: mean and standard deviation of the drop.
+    """
+    rng = np.random.default_rng(0)
+    rows = np.sort(rng.choice(len(y), size=min(max_rows, len(y)), replace=False))
+    if len(set(y[rows])) < 2:
+        return {}
+    result = permutation_importance(model, x[rows], y[rows], scoring=IMPORTANCE_SCORING,
+                                    n_repeats=IMPORTANCE_REPEATS, random_state=0, n_jobs=1)  # fmt: skip
+    return {f: {"mean": float(m), "std": float(s)}
+            for f, m, s in zip(features, result.importances_mean, result.importances_std, strict=True)}  # fmt: skip
 
 
 def walk_forward(data: pd.DataFrame, *, folds: int, embargo: int, cost_bp: float, progress: Progress,
                  features: Sequence[str] = ML_FEATURES, model_factory: ModelFactory = make_models,
                  periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                 calibration: str = DEFAULT_CALIBRATION, user: UserModels | None = None) -> dict:  # fmt: skip
+                 calibration: str = DEFAULT_CALIBRATION, user: UserModels | None = None,
+                 importance_rows: int = 0) -> dict:  # fmt: skip
     """The walk-forward report: per fold, and pooled over every test row (with the strategy check).
 
     ``user``: the user's models, scored exactly like the built-ins; one that fails in
     any fold is left out of the whole report (its earlier folds too), so every model
-    in the report is scored on the same rows.
+    in the report is scored on the same rows. ``importance_rows`` > 0: permutation
+    importance of each model on the last fold's test block (the newest held-out rows),
+    as the report's ``feature_importance``.
     """
     splits = walk_forward_splits(_utc_ns(data["timestamp"]), _utc_ns(data["next_ts"]), folds, embargo)
-    fold_reports, probabilities = [], []
+    fold_reports, probabilities, importance = [], [], None
     for k, fold in enumerate(splits, start=1):
         started = time.monotonic()
-        report, p_up = evaluate_fold(data, fold, features, model_factory, calibration, embargo, user)
+        report, p_up = evaluate_fold(data, fold, features, model_factory, calibration, embargo, user,
+                                     importance_rows if k == len(splits) else 0)  # fmt: skip
+        if "feature_importance" in report:
+            importance = {"fold": k, **report.pop("feature_importance")}
         fold_reports.append({"fold": k, **report})
         probabilities.append(p_up)
         accs = " ".join(f"{m}={report['signals'][m]['accuracy']:.3f}" for m in p_up.calibrated)
@@ -267,7 +308,10 @@ def walk_forward(data: pd.DataFrame, *, folds: int, embargo: int, cost_bp: float
     report = pooled_report(rows, pooled["calibrated"], cost_bp, periods_per_year)
     report["calibration"] = calibration_comparison(rows["label"].to_numpy(), pooled["calibrated"],
                                                    pooled["uncalibrated"], calibration)  # fmt: skip
-    return without_models({"folds": fold_reports, "pooled": report}, user.left_out if user else ())
+    result = {"folds": fold_reports, "pooled": report}
+    if importance is not None:
+        result["feature_importance"] = importance
+    return without_models(result, user.left_out if user else ())
 
 
 def without_models(report: dict, names: Iterable[str]) -> dict:
@@ -276,6 +320,7 @@ def without_models(report: dict, names: Iterable[str]) -> dict:
     sections = [f["signals"] for f in report.get("folds", [])]
     sections += [pooled.get(k, {}) for k in ("signals", "strategy", "reliability", "coverage")]
     sections.append(pooled.get("calibration", {}).get("models", {}))
+    sections.append(report.get("feature_importance", {}).get("models", {}))
     for name in names:
         for section in sections:
             section.pop(name, None)
@@ -298,20 +343,24 @@ def pooled_report(rows: pd.DataFrame, probabilities: dict[str, np.ndarray], cost
     calls are made (``coverage``: by threshold on |P(up) − 0.5|, and by share of rows).
     """
     y = rows["label"].to_numpy()
-    signals, strategy, reliability, coverage = {}, {}, {}, {}
+    signals, strategy, reliability, coverage, positions = {}, {}, {}, {}, {}
     for m, p_up in probabilities.items():
         calls = (p_up > 0.5).astype(float)
         signals[m] = call_metrics(calls, y, p_up)
-        strategy[m] = strategy_check(rows, calls * 2.0 - 1.0, cost_bp, periods_per_year)
+        positions[m] = calls * 2.0 - 1.0
+        strategy[m] = strategy_check(rows, positions[m], cost_bp, periods_per_year)
         reliability[m] = reliability_curve(p_up, y)
         coverage[m] = {"by_threshold": coverage_by_threshold(p_up, y, ABSTENTION_THRESHOLDS),
                        "by_share": coverage_by_share(p_up, y, COVERAGE_SHARES)}  # fmt: skip
     for rule in RULE_COLUMNS:
         calls = _calls(rows[rule])
         signals[rule] = call_metrics(calls, y)
-        strategy[rule] = strategy_check(rows, np.nan_to_num(calls * 2.0 - 1.0, nan=0.0), cost_bp, periods_per_year)
-    strategy["buy_and_hold"] = strategy_check(rows, np.ones(len(rows)), cost_bp, periods_per_year)
+        positions[rule] = np.nan_to_num(calls * 2.0 - 1.0, nan=0.0)
+        strategy[rule] = strategy_check(rows, positions[rule], cost_bp, periods_per_year)
+    positions["buy_and_hold"] = np.ones(len(rows))
+    strategy["buy_and_hold"] = strategy_check(rows, positions["buy_and_hold"], cost_bp, periods_per_year)
     return {"test": _span(rows), "signals": signals, "strategy": strategy, "cost_bp": cost_bp,
+            "equity_curves": equity_curves(rows, positions, cost_bp, EQUITY_POINTS),
             "baselines": naive_baselines(y, rows["last_move_up"].to_numpy()),
             "reliability": reliability, "coverage": coverage}  # fmt: skip
 
@@ -333,10 +382,15 @@ def fit_final(data: pd.DataFrame, model_factory: ModelFactory = make_models, cal
             if not _user_model_failed(user, name, "final fit", exc):
                 raise
             continue
-        estimator = pipeline.named_steps["model"] if isinstance(pipeline, Pipeline) else pipeline
-        if "n_jobs" in estimator.get_params():
-            estimator.set_params(n_jobs=1)
+        one_thread(pipeline)
     return models
+
+
+def one_thread(pipeline: Pipeline) -> None:
+    """Make a fitted Pipeline's estimator predict on one thread (where it has ``n_jobs``)."""
+    estimator = pipeline.named_steps["model"] if isinstance(pipeline, Pipeline) else pipeline
+    if "n_jobs" in estimator.get_params():
+        estimator.set_params(n_jobs=1)
 
 
 def pipeline_of(model: Any) -> Pipeline:
@@ -350,7 +404,8 @@ def train_and_save(frame: pd.DataFrame, models_dir: Path, *, folds: int = 5, emb
                    cost_bp: float = 2.0, progress: Progress | None = None,
                    periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
                    extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION,
-                   sample_rows: int = DEFAULT_SAMPLE_ROWS, user_models: Mapping[str, Any] | None = None) -> Path:  # fmt: skip
+                   sample_rows: int = DEFAULT_SAMPLE_ROWS, user_models: Mapping[str, Any] | None = None,
+                   importance_rows: int = IMPORTANCE_ROWS) -> Path:  # fmt: skip
     """Walk-forward report, then fit on everything and save a version; returns its directory.
 
     ``frame``: columns symbol, timestamp, current_price and the 19 indicators, rows in
@@ -360,11 +415,13 @@ def train_and_save(frame: pd.DataFrame, models_dir: Path, *, folds: int = 5, emb
     ``calibration``: sigmoid, isotonic or none (FLAMEBACK_CALIBRATION).
     ``sample_rows``: training rows kept beside the manifest for the drift check (FLAMEBACK_DRIFT_SAMPLE_ROWS).
     ``user_models``: FLAMEBACK_USER_MODELS entries (:mod:`models.user_models`), trained beside the four.
+    ``importance_rows``: held-out rows sampled for permutation importance (0: none computed).
     Raises ValueError when there is too little labelled history for the folds.
     """
     path, _ = train_with_report(frame, models_dir, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=progress,
                                 periods_per_year=periods_per_year, extra_trusted=extra_trusted,
-                                calibration=calibration, sample_rows=sample_rows, user_models=user_models)  # fmt: skip
+                                calibration=calibration, sample_rows=sample_rows, user_models=user_models,
+                                importance_rows=importance_rows)  # fmt: skip
     return path
 
 
@@ -372,7 +429,8 @@ def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, emba
                       progress: Progress | None, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
                       extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION,
                       sample_rows: int = DEFAULT_SAMPLE_ROWS, user_models: Mapping[str, Any] | None = None,
-                      model_factory: ModelFactory = make_models) -> tuple[Path, dict]:  # fmt: skip
+                      model_factory: ModelFactory = make_models,
+                      importance_rows: int = IMPORTANCE_ROWS) -> tuple[Path, dict]:  # fmt: skip
     """:func:`train_and_save`, also returning the report (``model_factory``: the built-ins; tests pass cheaper ones).
 
     A user model left out (import, parameters, no predict_proba, fit, save) is said on
@@ -389,7 +447,7 @@ def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, emba
     say(f"{len(data)} labelled rows, {data['symbol'].nunique()} symbols, {len(ML_FEATURES)} features")
     report = walk_forward(data, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=say,
                           periods_per_year=periods_per_year, calibration=calibration, user=user,
-                          model_factory=model_factory)  # fmt: skip
+                          model_factory=model_factory, importance_rows=importance_rows)  # fmt: skip
     say(f"fitting the final models on all rows (calibration: {calibration})")
     models = fit_final(data, model_factory, calibration=calibration, embargo=embargo, user=user)
     report["elapsed_s"] = round(time.monotonic() - started, 1)
@@ -402,7 +460,7 @@ def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, emba
         summary = {m: {k: report["pooled"]["signals"][m].get(k) for k in ("accuracy", "auc", "brier", "n")}
                    for m in saved if m in report["pooled"]["signals"]}  # fmt: skip
         return {"metrics": {"walk_forward_pooled": summary, "elapsed_s": report["elapsed_s"],
-                            "calibration": calibration},
+                            "calibration": calibration, "feature_importance": report.get("feature_importance")},
                 "user_models": user.manifest_entries(saved)}  # fmt: skip
 
     path = save_version(models, models_dir, features=ML_FEATURES, span=_span(data), metrics={},

@@ -11,7 +11,7 @@ import pytest
 
 from models.columns import MODEL_COLUMNS, RULE_COLUMNS
 from models.features import ML_FEATURES
-from models.metrics import call_metrics, strategy_check, wilson_interval
+from models.metrics import call_metrics, equity_curves, strategy_check, wilson_interval
 from models.registry import load_latest, load_training_sample
 from models.synthetic import indicator_frame, random_walk_prices
 from models.train import (
@@ -86,10 +86,16 @@ def test_shuffled_labels_score_inside_the_base_rate_interval(data: pd.DataFrame)
 def test_a_leaked_feature_is_seen_by_the_harness(data: pd.DataFrame) -> None:
     leaked = data.assign(f_next_return=data["next_price"] / data["current_price"] - 1.0)
     report = walk_forward(leaked, folds=3, embargo=5, cost_bp=2.0, progress=_quiet,
-                          features=(*ML_FEATURES, "f_next_return"))  # fmt: skip
+                          features=(*ML_FEATURES, "f_next_return"), importance_rows=300)  # fmt: skip
     for m in MODEL_COLUMNS:
         assert report["pooled"]["signals"][m]["accuracy"] > 0.97, m
         assert report["pooled"]["signals"][m]["auc"] > 0.99, m
+    importance = report["feature_importance"]
+    assert importance["fold"] == 3 and importance["rows"] == 300  # the newest held-out block, sampled
+    for m in MODEL_COLUMNS:  # shuffling the leak costs most of the AUC; no honest feature comes close
+        ranked = sorted(importance["models"][m].items(), key=lambda item: -item[1]["mean"])
+        assert ranked[0][0] == "f_next_return" and ranked[0][1]["mean"] > 0.2, (m, ranked[:3])
+        assert ranked[1][1]["mean"] < 0.1, (m, ranked[:3])
 
 
 def test_report_has_every_signal_per_fold_and_pooled(data: pd.DataFrame) -> None:
@@ -120,8 +126,19 @@ def test_train_and_save_writes_a_loadable_version_from_rows_in_any_order(tmp_pat
     assert set(sample.symbols) == set(frame["symbol"])
     report = json.loads((path / "report.json").read_text())
     assert report["version"] == path.name == bundle.version
+    importance = bundle.manifest["metrics"]["feature_importance"]  # kept in the manifest, as in the report
+    assert importance == report["feature_importance"] and importance["scoring"] == "roc_auc"
+    assert set(importance["models"]) == set(MODEL_COLUMNS)
+    assert all(list(scores) == list(ML_FEATURES) for scores in importance["models"].values())
+    curves = report["pooled"]["equity_curves"]
+    assert 0 < len(curves["timestamp"]) <= 500 and set(curves["equity"]) == {*MODEL_COLUMNS, *RULE_COLUMNS,
+                                                                           "buy_and_hold"}  # fmt: skip
+    for name, curve in curves["equity"].items():  # the curve ends where the strategy check's return does
+        assert curve[-1] == pytest.approx(1.0 + report["pooled"]["strategy"][name]["total_return"], abs=1e-5)
     ordered = indicator_frame(random_walk_prices(400, symbols=3, seed=8))
-    again = json.loads((train_and_save(ordered, tmp_path / "b", folds=3, embargo=3) / "report.json").read_text())
+    again = json.loads((train_and_save(ordered, tmp_path / "b", folds=3, embargo=3, importance_rows=0)
+                        / "report.json").read_text())  # fmt: skip
+    assert "feature_importance" not in again  # importance is optional and costs nothing when off
     assert again["pooled"]["signals"] == report["pooled"]["signals"]  # row order does not matter
 
 
@@ -138,6 +155,15 @@ def test_call_metrics_arithmetic_and_abstentions() -> None:
     assert (m["n"], m["accuracy"], m["coverage"], m["base_rate"]) == (4, 0.75, 0.8, 0.5)
     assert m["balanced_accuracy"] == pytest.approx(0.75)
     assert m["accuracy_ci95"][0] < 0.75 < m["accuracy_ci95"][1]
+
+
+def test_equity_curves_keep_at_most_max_points_and_the_last_value() -> None:
+    frame = pd.DataFrame({"symbol": ["A"] * 1000, "timestamp": range(1000), "current_price": 100.0,
+                          "next_price": 101.0})  # fmt: skip
+    curves = equity_curves(frame, {"long": np.ones(1000), "flat": np.zeros(1000)}, cost_bp=0.0, max_points=50)
+    assert len(curves["timestamp"]) == 50 and curves["timestamp"][0] == "0" and curves["timestamp"][-1] == "999"
+    assert curves["equity"]["long"][-1] == pytest.approx(1.01**1000, rel=1e-6)
+    assert curves["equity"]["flat"] == [1.0] * 50
 
 
 def test_wilson_interval_matches_the_textbook_value() -> None:
