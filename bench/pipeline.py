@@ -69,7 +69,7 @@ def tick_file(limit: int | None) -> Path:
     CACHE.mkdir(exist_ok=True)
     path = CACHE / f"ticks-{limit or 'all'}.csv"
     if not path.exists():
-        from tests.e2e.conftest import generated_rows, write_long_csv
+        from tests.support.market_data import generated_rows, write_long_csv
 
         if REAL_FILE.exists():
             from flameback_app.core.ticks_csv import read_ticks

@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 
 from dashboard import history, ids, links
 from flameback_app.storage.db import make_engine, predictions
-from tests.browser.test_terminal import (
+from tests.support.harness import REPO
+from tests.support.seed import seed_database
+from tests.support.terminal import (
     CHART,
-    REPO,
     TRACE,
     assert_console_clean,
     last_row,
@@ -29,7 +30,6 @@ from tests.browser.test_terminal import (
     wait_js,
     wait_text,
 )
-from tests.support.seed import seed_database
 
 pytestmark = pytest.mark.browser
 

@@ -30,7 +30,9 @@ from flameback_app.storage.db import insert_predictions, make_engine, write_coun
 from flameback_app.storage.schema import upgrade
 from tests.support.seed import prediction_rows, seed_database
 from tests.support.terminal import (
+    CHART,
     REFRESH_S,
+    TRACE,
     assert_console_clean,
     choose_symbol,
     last_row,
@@ -48,9 +50,6 @@ REPO = Path(__file__).resolve().parents[2]
 README_SCREENSHOT = REPO / "docs" / "screenshot.png"
 SYMBOLS = {"CL1 Comdty": 620, "ES1 Index": 420, "GC1 Comdty": 380, "NG1 Comdty": 300}
 
-CHART = f"document.querySelector('#{ids.CHART} .js-plotly-plot')"
-TRACE = ("const gd = " + CHART + "; const t = gd && gd.data ? gd.data.find(t => t.name === '{}') : null;"
-         " return t ? t.{} : null")  # a trace's property, found by name, in the linked chart
 
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ import pytest
 
 from flameback_app.core.ticks_csv import read_ticks
 from tests.support.harness import REAL_FILE, Broker, Stack
+from tests.support.market_data import generated_rows, write_long_csv
 
 E2E_SYMBOLS = ("ES1 Index", "CL1 Comdty", "GC1 Comdty", "C 1 Comdty", "NG1 Comdty", "QC1 Index")
 
@@ -37,12 +37,6 @@ def stack(broker: Broker, tmp_path: Path, request: pytest.FixtureRequest) -> Ite
     deployment.stop_all()
 
 
-def write_long_csv(path: Path, rows: list[tuple[str, float, str]]) -> Path:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["symbol", "price", "timestamp"])
-        writer.writerows(rows)
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -66,19 +60,6 @@ def warn_generated() -> None:
     warnings.warn(f"{REAL_FILE} not found: the end-to-end tests run on generated prices instead", stacklevel=2)
 
 
-def generated_rows(symbols: tuple[str, ...], days: int, seed: int = 11) -> list[tuple[str, float, str]]:
-    import random
-    from datetime import datetime, timedelta
-
-    rng = random.Random(seed)
-    prices = {s: rng.uniform(10, 3000) for s in symbols}
-    start = datetime(2001, 1, 2)
-    out = []
-    for day in range(days):
-        for s in symbols:
-            prices[s] *= 1 + rng.gauss(0, 0.015)
-            out.append((s, round(prices[s], 4), (start + timedelta(days=day)).isoformat()))
-    return out
 
 
 @pytest.fixture(scope="session")

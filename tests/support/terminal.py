@@ -22,6 +22,10 @@ from flameback_app.storage.db import make_engine, predictions
 
 REFRESH_S = 0.5
 
+# The linked chart, and one of its traces' properties found by name (format with the name and the property).
+CHART = f"document.querySelector('#{ids.CHART} .js-plotly-plot')"
+TRACE = ("const gd = " + CHART + "; const t = gd && gd.data ? gd.data.find(t => t.name === '{}') : null;"
+         " return t ? t.{} : null")  # fmt: skip
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM_ARGS = (
