@@ -13,6 +13,7 @@ first row and first model call (instead of TRAINING) after setup.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 
@@ -116,12 +118,20 @@ def terminal_rows() -> tuple[str, int] | None:
         symbol = picker.get("value") or (options[0]["value"] if options else None)
         if not symbol:
             return None
-        view = call_dash("price-chart.figure", {"refresh-interval.n_intervals": 1, "symbol-picker.value": symbol})
+        view = call_dash("linked-chart.figure", {"refresh-interval.n_intervals": 1, "symbol-picker.value": symbol})
     except (OSError, StopIteration, KeyError, ValueError):
         return None
-    traces = view.get("price-chart", {}).get("figure", {}).get("data") or []
-    points = len(traces[0].get("x", [])) if traces else 0
+    traces = view.get("linked-chart", {}).get("figure", {}).get("data") or []
+    price = next((t for t in traces if t.get("name") == "Price"), None)
+    points = _length(price.get("x")) if price else 0
     return (symbol, points) if points else None
+
+
+def _length(values: object) -> int:
+    """How many values a figure array holds: a JSON list, or Plotly's base64 typed-array form."""
+    if isinstance(values, dict) and "bdata" in values:
+        return int(np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).size)
+    return len(values) if isinstance(values, list) else 0
 
 
 def row_counts(db: Path) -> tuple[int, int]:
