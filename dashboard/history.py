@@ -30,6 +30,10 @@ from models.scoreboard import RIGHT_WHEN
 RANGES: dict[str, timedelta | None] = {"1M": timedelta(days=30), "3M": timedelta(days=91),
                                         "1Y": timedelta(days=365), "All": None}  # fmt: skip
 DEFAULT_RANGE = "3M"
+# Bar sizes a trader can choose; "auto" draws every tick up to MAX_BARS, else the fewest buckets that fit.
+BAR_SIZES: dict[str, float | None] = {"auto": None, "1h": 3600.0, "1D": 86400.0, "1W": 7 * 86400.0,
+                                      "1M": 30 * 86400.0}  # fmt: skip
+DEFAULT_BAR = "auto"
 MAX_BARS = 800  # about one bar per two screen pixels of a 1,600-pixel-wide chart
 BAR_COLUMNS = ("timestamp", "sma_10", "sma_20", "ema_12", "ema_26", "bb_upper", "bb_lower", "rsi_14", "macd_line",
                "macd_signal", "macd_histogram", *(f"{m}_p_up" for m in MODEL_COLUMNS), *SIGNAL_COLUMNS)  # fmt: skip
@@ -58,11 +62,15 @@ def window(engine: Engine, symbol: str, range_name: str) -> Window:
     return Window(symbol, start, first, newest, rows)
 
 
-def bucket_seconds(win: Window, max_bars: int) -> float | None:
-    """The bucket width that keeps the range within ``max_bars`` bars; None: few enough rows to draw every tick."""
-    if win.rows <= max_bars or win.first is None or win.last is None:
+def bucket_seconds(win: Window, max_bars: int, chosen: float | None = None) -> float | None:
+    """The bucket width: ``chosen`` (a bar size the user picked), widened when the range would need more than
+    ``max_bars`` bars of it; without a choice, None (every tick drawn) while the range holds few enough rows."""
+    if win.first is None or win.last is None:
         return None
-    return max((win.last - win.first).total_seconds() / max_bars, 1e-3) * 1.0001  # the newest tick in the last bar
+    fitting = max((win.last - win.first).total_seconds() / max_bars, 1e-3) * 1.0001  # the newest tick in the last bar
+    if chosen is not None:
+        return max(chosen, fitting)
+    return None if win.rows <= max_bars else fitting
 
 
 def _bucket_key(dialect: str, width: float | None) -> str:
@@ -109,15 +117,16 @@ def bars_sql(dialect: str, width: float | None, since: bool, signals: tuple[str,
     return text(sql).bindparams(*typed)
 
 
-def bars(engine: Engine, win: Window, max_bars: int = MAX_BARS,
-         signals: tuple[str, ...] = SIGNAL_COLUMNS) -> tuple[list[dict[str, Any]], float | None]:  # fmt: skip
+def bars(engine: Engine, win: Window, max_bars: int = MAX_BARS, signals: tuple[str, ...] = SIGNAL_COLUMNS,
+         bar_size: float | None = None) -> tuple[list[dict[str, Any]], float | None]:  # fmt: skip
     """(bars oldest first, bucket width in seconds or None when every tick is its own bar).
 
     Only ``signals`` are scored: each costs four sums over every row of the range.
+    ``bar_size``: the width the user chose (seconds), None for automatic.
     """
     if not win.rows:
         return [], None
-    width = bucket_seconds(win, max_bars)
+    width = bucket_seconds(win, max_bars, bar_size)
     stmt = bars_sql(engine.dialect.name, width, win.start is not None, signals)
     params: dict[str, Any] = {"symbol": win.symbol}
     if win.start is not None:

@@ -36,6 +36,9 @@ def pane() -> html.Div:
             html.Span("RANGE", className="picker-label"),
             dcc.RadioItems(id=ids.RANGE, options=list(history.RANGES), value=history.DEFAULT_RANGE, inline=True,
                            className="range-buttons"),
+            html.Span("BARS", className="picker-label"),
+            dcc.RadioItems(id=ids.BAR, options=list(history.BAR_SIZES), value=history.DEFAULT_BAR, inline=True,
+                           className="range-buttons"),
             html.Span("MARKERS", className="picker-label"),
             dcc.Dropdown(id=ids.MARKED, options=[{"label": s.replace("_Rule", " rule"), "value": s} for s in SIGNALS],
                          value=DEFAULT_SIGNAL, clearable=False, searchable=False, className="marked-picker"),
@@ -71,7 +74,7 @@ def zoomed_range(relayout: dict[str, Any] | None) -> list[Any] | None:
 
 def chart_update(source: Source, symbol: str | None, range_name: str | None, signal: str | None,
                  drawn: dict[str, Any] | None, max_bars: int = history.MAX_BARS,
-                 relayout: dict[str, Any] | None = None) -> tuple[Any, Any]:  # fmt: skip
+                 relayout: dict[str, Any] | None = None, bar: str | None = None) -> tuple[Any, Any]:  # fmt: skip
     """(figure, key of what it shows); ``no_update`` both when the figure on the page is still current.
 
     A redraw for new rows of the same symbol, range and signal keeps the user's zoom
@@ -81,14 +84,15 @@ def chart_update(source: Source, symbol: str | None, range_name: str | None, sig
         return dash.no_update, dash.no_update
     range_name = range_name if range_name in history.RANGES else history.DEFAULT_RANGE
     signal = signal if signal in SIGNALS else DEFAULT_SIGNAL
+    bar = bar if bar in history.BAR_SIZES else history.DEFAULT_BAR
     try:
-        key = {"symbol": symbol, "range": range_name, "signal": signal,
+        key = {"symbol": symbol, "range": range_name, "signal": signal, "bar": bar,
                "last_id": read(source, queries.latest_id, symbol)}  # fmt: skip
         if key == drawn:
             return dash.no_update, dash.no_update
         win = read(source, history.window, symbol, range_name)
         scored = tuple(dict.fromkeys((*MODEL_COLUMNS, signal)))  # the P(up) pane's models and the marked signal
-        bars, width = read(source, history.bars, win, max_bars, scored)
+        bars, width = read(source, history.bars, win, max_bars, scored, history.BAR_SIZES[bar])
     except ReadProblem:
         return dash.no_update, dash.no_update  # the status line says why (the view callback reads it)
     figure = linked_figure(bars, width, symbol, signal, range_name)
@@ -109,7 +113,8 @@ def register_callbacks(app: dash.Dash, source: Source) -> None:
 
     @app.callback(Output(ids.CHART, "figure"), Output(ids.CHART_KEY, "data"),
                   Input(ids.TICK, "n_intervals"), Input(ids.SYMBOL, "value"), Input(ids.RANGE, "value"),
-                  Input(ids.MARKED, "value"), State(ids.CHART_KEY, "data"), State(ids.CHART, "relayoutData"))  # fmt: skip
-    def refresh_chart(_n: int, symbol: str | None, range_name: str | None, signal: str | None,
+                  Input(ids.MARKED, "value"), Input(ids.BAR, "value"), State(ids.CHART_KEY, "data"),
+                  State(ids.CHART, "relayoutData"))  # fmt: skip
+    def refresh_chart(_n: int, symbol: str | None, range_name: str | None, signal: str | None, bar: str | None,
                       drawn: dict[str, Any] | None, relayout: dict[str, Any] | None) -> tuple[Any, Any]:  # fmt: skip
-        return chart_update(source, symbol, range_name, signal, drawn, relayout=relayout)
+        return chart_update(source, symbol, range_name, signal, drawn, relayout=relayout, bar=bar)

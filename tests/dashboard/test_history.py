@@ -69,6 +69,21 @@ def test_all_is_bucketed_in_sql_within_max_bars_and_keeps_ohlc_and_scores(seeded
         assert (sum(b[f"{signal}__scored"] for b in bars), sum(b[f"{signal}__right"] for b in bars)) == scored(rows, signal)
 
 
+def test_a_chosen_bar_size_buckets_by_it_and_is_widened_past_max_bars(seeded):
+    engine = queries.reader_engine(seeded)
+    win = history.window(engine, "CL1 Comdty", "All")
+    rows = stored_rows(seeded, "CL1 Comdty")
+    week = history.BAR_SIZES["1W"]
+    bars, width = history.bars(engine, win, bar_size=week)
+    first = rows[0]["timestamp"]
+    weeks = [int((r["timestamp"] - first).total_seconds() // week) for r in rows]  # the week each tick falls in
+    assert width == week and [b["ticks"] for b in bars] == [weeks.count(k) for k in sorted(set(weeks))]
+    assert [b["close"] for b in bars] == pytest.approx([rows[max(i for i, k in enumerate(weeks) if k == w)]["current_price"]
+                                                        for w in sorted(set(weeks))])  # fmt: skip
+    hourly, widened = history.bars(engine, win, max_bars=50, bar_size=history.BAR_SIZES["1h"])
+    assert widened > history.BAR_SIZES["1h"] and len(hourly) <= 50 and sum(b["ticks"] for b in hourly) == len(rows)
+
+
 def test_markers_count_the_calls_in_the_range(seeded):
     src = Source(seeded, queries.reader_engine(seeded), {})
     figure, key = symbol_view.chart_update(src, "ES1 Index", "1M", "MACD_Rule", None)
@@ -99,6 +114,9 @@ def test_the_chart_redraws_only_when_something_changed(seeded):
     assert redrawn["layout"]["xaxis"]["range"] == ["2018-02-01", "2018-03-01"]  # new rows keep the zoom
     other, _key = symbol_view.chart_update(src, "ES1 Index", "1Y", "XGBoost", new_key, relayout=zoom)
     assert "range" not in other["layout"]["xaxis"]  # another range starts unzoomed
+    weekly, weekly_key = symbol_view.chart_update(src, "ES1 Index", "All", "XGBoost", new_key, bar="1W")
+    assert weekly_key["bar"] == "1W" and "BARS OF 7 d" in weekly["layout"]["title"]["text"]
+    assert any(t["type"] == "candlestick" for t in weekly["data"])  # a chosen size draws candles, few rows or not
 
 
 def test_the_range_in_the_link_and_the_buttons():
