@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The suite's second Python leg: the unit tests and one end-to-end test on Python 3.13, in
-# .venv-py3.13/ with the same pinned packages. The indicator engine must give identical
+# The suite's second Python leg: the tests of flameback_app (core, storage, Kafka layer, worker, CLI), the pure
+# table values, model loading and live inference, and one end-to-end test on Python 3.13, in .venv-py3.13/ with the
+# same pinned packages. The indicator engine must give identical
 # output on every supported Python (3.12 changed how the built-in sum() rounds floats).
 # Skips, saying why, when no working python3.13 is found (PATH, /usr/bin, pyenv).
 set -euo pipefail
@@ -24,5 +25,5 @@ if ! py=$(find_python313); then
 fi
 echo "test: Python 3.13 leg with $py" >&2
 PYTHON=$py VENV=.venv-py3.13 bash scripts/setup.sh --test
-exec .venv-py3.13/bin/python -m pytest tests --ignore=tests/e2e --ignore=tests/browser --ignore=tests/agents \
+exec .venv-py3.13/bin/python -m pytest tests/flameback_app tests/tables tests/models/test_registry.py tests/models/test_live.py \
   "tests/e2e/test_pipeline.py::test_replay_to_database_matches_offline_features[sqlite]"

@@ -38,6 +38,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 
 
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # PostgreSQL: the three-worker kill test below
 def test_three_sigkills_during_a_50k_tick_replay(stack: Stack, database, real_50k: Path) -> None:
     file = real_50k
     n = len(input_ticks(file))
