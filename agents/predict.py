@@ -28,8 +28,6 @@ from flameback_app.worker.runtime import Runtime
 from models.scoreboard import new_score_state, score_tick, scoreboard_rows
 
 log = logging.getLogger(__name__)
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-MIN_TRAINING_ROWS = 2000
 T = TypeVar("T")
 
 
