@@ -7,6 +7,7 @@ tables, commands and web views register themselves on :data:`app` when
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -15,6 +16,7 @@ from typing import Any
 import faust
 
 from flameback_app.broker.embedded import BrokerAccessError, BrokerUnavailable, wait_for_broker
+from flameback_app.kafka.event_loop import use_event_loop
 from flameback_app.kafka.faust_fixes.broker_settings import embedded_broker_conf
 from flameback_app.kafka.faust_fixes.recovery import TableManager
 from flameback_app.kafka.faust_fixes.transport import FixedTransportApp, FixesConfig
@@ -47,6 +49,8 @@ class FlamebackApp(FixedTransportApp):
             # Bad credentials or an untrusted certificate do not pass by waiting (Faust's own
             # clients would retry them forever); nothing has started yet: exit 1 with the reason.
             exit_now(f"Error: {exc}", code=1)
+        log.info("event loop: %s (FLAMEBACK_EVENT_LOOP=%s)", type(asyncio.get_running_loop()).__module__,
+                 settings.event_loop)  # fmt: skip
         await super().on_first_start()
 
 
@@ -99,6 +103,7 @@ def create_app(settings: Settings) -> faust.App:
     First of all, refuse (one line, exit 1) Faust, mode or aiokafka versions the fixes were not tested on.
     """
     require_tested_versions()
+    use_event_loop(settings.event_loop)  # before the faust command creates the worker's loop
     extra = embedded_broker_conf() if settings.broker_is_embedded else {}
     kafka = kafka_client_config(settings)
     settings.state_dir.mkdir(parents=True, exist_ok=True)

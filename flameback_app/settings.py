@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(500, ge=1, description="Max events per stream.take batch.")
     batch_within_s: float = Field(0.02, gt=0, description="Max wait to fill a batch (latency at live rates).")
     fetch_max_wait_ms: int = Field(25, ge=1, description="How long an empty fetch may idle (Tansu waits it out).")
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop", description="The worker's asyncio event loop: uvloop (cheaper per message) or the standard one."
+    )
     broker_wait_s: float = Field(60.0, ge=0, description="How long every client waits for the broker at start.")
     db_wait_s: float = Field(60.0, ge=0, description="How long a worker waits at start for a database server.")
     health_db_failing_s: float = Field(
