@@ -87,7 +87,7 @@ class SignalEngine:
         matrix = rows_to_matrix(rows)
         ready = complete_rows(matrix)
         positions = np.cumsum(ready) - 1  # row i → its index among the ready rows
-        probabilities = {m: _p_up(bundle.models[m], matrix[ready]) for m in MODEL_NAMES}
+        probabilities: dict[str, np.ndarray | None] = {m: _p_up(bundle.models[m], matrix[ready]) for m in MODEL_NAMES}
         user = user_model_names(bundle)
         probabilities.update({m: self._user_p_up(bundle, m, matrix[ready]) for m in user})
         out = []
