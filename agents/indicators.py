@@ -17,11 +17,9 @@ by the database; a crash after 3 redelivers ticks that are now stale.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from faust.types import EventT
@@ -29,7 +27,7 @@ from faust.types import EventT
 from agents.dead_letters import dead_letter
 from agents.predict import predict_and_store
 from flameback_app.core.partitioning import partition_for
-from flameback_app.core.records import Tick
+from flameback_app.core.records import FeatureRow, Tick
 from flameback_app.core.validation import InvalidTick, TickRules, parse_tick
 from flameback_app.faust_app import app, runtime, settings
 from flameback_app.kafka.faust_fixes.acks import mark_processed
@@ -85,7 +83,7 @@ class BatchStep:
 
     states: dict[str, SymbolState] = field(default_factory=dict)
     last_event: dict[str, EventT] = field(default_factory=dict)
-    applied: list[tuple[EventT, dict[str, Any]]] = field(default_factory=list)
+    applied: list[tuple[EventT, FeatureRow]] = field(default_factory=list)
     refused: list[tuple[EventT, Tick, InvalidTick]] = field(default_factory=list)
 
 
@@ -140,17 +138,11 @@ def _store(table: Any, values: dict[str, Any], last_event: dict[str, EventT]) ->
             table[symbol.encode()] = value
 
 
-async def _publish_features(applied: Sequence[tuple[EventT, dict[str, Any]]]) -> None:
+async def _publish_features(applied: Sequence[tuple[EventT, FeatureRow]]) -> None:
     """Feature rows on ``real-features-ticks`` (the original system's public output topic), straight to aiokafka.
 
     Keyed by symbol on the symbol's default-partitioner partition, as a plain producer would put them.
     """
-    records = [(partition_for(row["symbol"], settings.partitions), row["symbol"].encode(), _json_row(row))
+    records = [(partition_for(row.symbol, settings.partitions), row.symbol.encode(), row.to_json_bytes())
                for _event, row in applied]  # fmt: skip
     await publish_records(app, features_topic.get_topic_name(), records)
-
-
-def _json_row(row: dict[str, Any]) -> bytes:
-    return json.dumps(
-        {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}, separators=(",", ":")
-    ).encode()

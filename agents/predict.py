@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
-from flameback_app.core.records import utc_from_epoch, utc_now
+from flameback_app.core.records import FeatureRow, Signals, utc_from_epoch, utc_now
 from flameback_app.faust_app import alert_service, model_service, runtime
 from flameback_app.storage import db
 from flameback_app.worker.runtime import Runtime
@@ -31,23 +31,22 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-async def predict_and_store(rt: Runtime, applied: Sequence[tuple[EventT, dict]], scores: dict[str, Any]) -> None:
+async def predict_and_store(rt: Runtime, applied: Sequence[tuple[EventT, FeatureRow]], scores: dict[str, Any]) -> None:
     """Signals for every row, score the previous signals, commit rows + scoreboard in one transaction.
 
     ``scores`` maps symbol → scoreboard state (None if new); it is updated in place so
     the caller can store it in the table after the database commit.
     """
     engine = await model_service.signal_engine()
-    rows = [row for _event, row in applied]
-    signals = await rt.offload(engine.predict, rows)
+    columns = [row.columns() for _event, row in applied]
+    signals = await rt.offload(engine.predict, columns)
     now = utc_now()
     wall = time.time()
     db_rows, alerts = [], []
-    for (event, row), signal in zip(applied, signals, strict=True):
-        symbol = row["symbol"]
-        scores[symbol] = score_tick(scores.get(symbol) or new_score_state(), row["current_price"], signal)
-        db_rows.append(_db_row(row, signal, now, wall, event.message.timestamp))
-        alerts += alert_service.evaluate(db_rows[-1], scores[symbol])
+    for (event, row), features, signal in zip(applied, columns, signals, strict=True):
+        scores[row.symbol] = score_tick(scores.get(row.symbol) or new_score_state(), row.current_price, signal.calls)
+        db_rows.append(_db_row(features, signal, now, wall, event.message.timestamp))
+        alerts += alert_service.evaluate(db_rows[-1], scores[row.symbol])
     board = [r for symbol, state in scores.items() for r in scoreboard_rows(symbol, state, now)]
     written = await _write_until_stored(rt, db_rows, board)
     if alerts:  # stored after their rows, so an alert never points at a row that is not there
@@ -61,8 +60,9 @@ async def predict_and_store(rt: Runtime, applied: Sequence[tuple[EventT, dict]],
     rt.counters.last_tick_time = wall
 
 
-def _db_row(row: dict, signal: dict, now: Any, wall: float, ingest_ts: float | None) -> dict:
-    out = {**row, **signal, "processing_time": now}
+def _db_row(features: dict[str, Any], signals: Signals, now: Any, wall: float, ingest_ts: float | None) -> dict:
+    """The ``predictions`` row: the feature columns, the signal columns, when it was processed and its latency."""
+    out = {**features, **signals.columns(), "processing_time": now}
     if ingest_ts:
         out["ingest_time"] = utc_from_epoch(ingest_ts)
         out["latency_ms"] = (wall - ingest_ts) * 1000.0

@@ -65,7 +65,7 @@ async def model_stage(source: str, group: str, db_path: Path, models_dir: Path) 
             row = json.loads(message.value)
             (signals,) = engine.predict([row])  # one row at a time, as the prototype did
             conn.execute("INSERT INTO predictions VALUES (?, ?, ?, ?, ?)",
-                         (row["symbol"], row["timestamp"], row["current_price"], json.dumps(signals),
+                         (row["symbol"], row["timestamp"], row["current_price"], json.dumps(signals.columns()),
                           (time.time() - row["ingest"]) * 1000.0))  # fmt: skip
             conn.commit()
     finally:

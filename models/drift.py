@@ -110,7 +110,8 @@ def shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Share of the finite ``values`` in each bin of ``edges`` (len(edges) + 1 bins, open at both ends)."""
     finite = values[np.isfinite(values)]
     counts = np.bincount(np.searchsorted(edges, finite, side="right"), minlength=len(edges) + 1)
-    return counts / max(finite.size, 1)
+    share: np.ndarray = counts / max(finite.size, 1)
+    return share
 
 
 def psi(reference: np.ndarray, live: np.ndarray, bins: int = BINS) -> float:

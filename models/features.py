@@ -15,6 +15,7 @@ tick of each symbol has no label.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -75,7 +76,7 @@ def feature_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(matrix, columns=list(ML_FEATURES), index=frame.index)
 
 
-def rows_to_matrix(rows: Sequence[Mapping]) -> np.ndarray:
+def rows_to_matrix(rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
     """The feature matrix for a batch of indicator row dicts (None → NaN)."""
     columns = {k: np.array([np.nan if r.get(k) is None else r[k] for r in rows], dtype=float) for k in _INPUTS}
     return feature_matrix(columns)
@@ -83,7 +84,8 @@ def rows_to_matrix(rows: Sequence[Mapping]) -> np.ndarray:
 
 def complete_rows(matrix: np.ndarray) -> np.ndarray:
     """Boolean mask of rows where every feature is defined."""
-    return ~np.isnan(matrix).any(axis=1)
+    mask: np.ndarray = ~np.isnan(matrix).any(axis=1)
+    return mask
 
 
 def add_labels(frame: pd.DataFrame) -> pd.DataFrame:

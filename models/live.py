@@ -1,6 +1,6 @@
 """Live signals for a batch of indicator rows: four models (batched), the user's models and five rules.
 
-Reads indicator row dicts (``current_price`` + the 19 indicators) and a verified
+Reads flat feature rows (``current_price`` + the 19 indicators, :meth:`FeatureRow.columns`) and a verified
 :class:`~models.registry.ModelBundle`; writes nothing. The worker's predict agent
 calls :meth:`SignalEngine.predict` from an executor once per ``stream.take`` batch:
 one ``predict_proba`` call per model per batch, because per-call overhead, not
@@ -11,10 +11,10 @@ abstention threshold t > 0 (FLAMEBACK_ABSTAIN_BELOW) a model whose |P(up) − 0.
 says NEUTRAL, which the scoreboard does not score: the walk-forward report's
 coverage–accuracy table shows whether the remaining, more confident calls are better.
 
-The user's models (FLAMEBACK_USER_MODELS, :mod:`models.user_models`) are every other
-model of the bundle: their calls and P(up) go into the same flat keys as the four
-(``name``, ``name_p_up``; the scoreboard scores them like any signal), and their names
-under ``user_models`` (storage writes them to its long ``model_signals`` table). One
+The answer per row is a :class:`~flameback_app.core.records.Signals`. The user's models
+(FLAMEBACK_USER_MODELS, :mod:`models.user_models`) are every other model of the bundle:
+their calls and P(up) sit beside the four's (the scoreboard scores them like any signal),
+and their names in ``user_models`` (storage writes them to its long ``model_signals`` table). One
 that raises in ``predict_proba`` gives one ERROR line (once per model version) and no
 call for that batch; the others carry on.
 """
@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from flameback_app.core.records import Signals
 from models.columns import MODEL_COLUMNS
 from models.features import complete_rows, rows_to_matrix
 from models.registry import ModelBundle
@@ -74,29 +75,28 @@ class SignalEngine:
         with self._lock:
             self._bundle = bundle
 
-    def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Per row: the model and 5 rule columns, the ``<model>_p_up`` columns, ``model_version``, ``user_models``."""
+    def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[Signals]:
+        """Per row (flat feature columns): the calls of the models and the five rules, and each model's P(up)."""
         with self._lock:
             bundle = self._bundle
-        out = [apply_rules(row) for row in rows]
+        rule_calls = [apply_rules(row) for row in rows]
         if bundle is None:
-            for signals in out:
-                signals.update({m: TRAINING for m in MODEL_NAMES})
-                signals.update({f"{m}_p_up": None for m in MODEL_NAMES}, model_version=None, user_models=())
-            return out
+            training = dict.fromkeys(MODEL_NAMES, TRAINING)
+            no_p = dict.fromkeys(MODEL_NAMES)
+            return [Signals({**calls, **training}, no_p, None) for calls in rule_calls]
         matrix = rows_to_matrix(rows)
         ready = complete_rows(matrix)
         positions = np.cumsum(ready) - 1  # row i → its index among the ready rows
-        probabilities = {m: _p_up(bundle.models[m], matrix[ready]) for m in MODEL_NAMES}
+        probabilities: dict[str, np.ndarray | None] = {m: _p_up(bundle.models[m], matrix[ready]) for m in MODEL_NAMES}
         user = user_model_names(bundle)
         probabilities.update({m: self._user_p_up(bundle, m, matrix[ready]) for m in user})
-        for i, signals in enumerate(out):
-            signals["model_version"] = bundle.version
-            signals["user_models"] = user
-            for m, p in probabilities.items():
-                p_up = float(p[positions[i]]) if ready[i] and p is not None else None
-                signals[f"{m}_p_up"] = p_up
-                signals[m] = None if p_up is None else call_from_probability(p_up, self._abstain_below)
+        out = []
+        for i, calls in enumerate(rule_calls):
+            p_up = {m: float(p[positions[i]]) if ready[i] and p is not None else None for m, p in probabilities.items()}
+            calls.update(
+                {m: None if p is None else call_from_probability(p, self._abstain_below) for m, p in p_up.items()}
+            )
+            out.append(Signals(calls, p_up, bundle.version, user))
         return out
 
     def _user_p_up(self, bundle: ModelBundle, name: str, matrix: np.ndarray) -> np.ndarray | None:

@@ -36,14 +36,14 @@ def _defined(value: Any) -> bool:
 
 def threshold_rule(value: float | None, threshold: float) -> str | None:
     """"UP" above the threshold, "DOWN" at or below it, None while undefined."""
-    if not _defined(value):
+    if value is None or not _defined(value):
         return None
     return "UP" if value > threshold else "DOWN"
 
 
 def bollinger_rule(price: float | None, upper: float | None, lower: float | None) -> str | None:
     """Mean reversion: above the upper band → "DOWN", below the lower → "UP", else "NEUTRAL"."""
-    if not (_defined(price) and _defined(upper) and _defined(lower)):
+    if price is None or upper is None or lower is None or not (_defined(price) and _defined(upper) and _defined(lower)):
         return None
     if price > upper:
         return "DOWN"

@@ -92,7 +92,7 @@ def pooled_rows(rows: Iterable[Mapping[str, Any]], now: datetime) -> list[dict[s
 
     Rolling rates pool each symbol's window: Σ(rate_w × min(n, w)) / Σ min(n, w).
     """
-    pooled: dict[str, dict[str, Any]] = {}
+    pooled: dict[str, dict[str | int, Any]] = {}  # "n", "hits", "up" and per window w: [Σ rate × k, Σ k]
     for row in rows:
         acc = pooled.setdefault(row["signal"], {"n": 0, "hits": 0, "up": 0.0, **{w: [0.0, 0] for w in WINDOWS}})
         acc["n"] += row["n"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flameback_app.core.records import Tick
+from flameback_app.core.records import FeatureRow, Tick
 from flameback_app.core.ta import IndicatorState, step
 
 
@@ -58,18 +58,14 @@ class SymbolState:
         """Not the last applied tick again (a row written before this field existed: assume it is)."""
         return self.last_price is not None and (tick.price, tick.volume) != (self.last_price, self.last_volume)
 
-    def apply(self, tick: Tick) -> dict[str, Any]:
+    def apply(self, tick: Tick) -> FeatureRow:
         """Advance the indicators by one (new) tick and return its feature row."""
         self.indicators, features = step(self.indicators, tick.price)
         self.last_ts, self.last_seq = tick.order_key
         self.last_price, self.last_volume = tick.price, tick.volume
         self.ticks += 1
-        row = {
-            "symbol": tick.symbol, "timestamp": tick.timestamp, "seq": self.last_seq, "volume": tick.volume,
-            "current_price": tick.price, **features,
-        }  # fmt: skip
         self.last_features = features
-        return row
+        return FeatureRow(tick.symbol, tick.timestamp, self.last_seq, tick.volume, tick.price, features)
 
     def to_value(self) -> dict[str, Any]:
         """The JSON-serialisable table value (fields added later are optional, so older rows still load)."""

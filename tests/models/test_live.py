@@ -47,8 +47,8 @@ class _CountingModel:
 def test_batch_equals_one_row_at_a_time(bundle: ModelBundle) -> None:
     rows = _rows(60, seed=4)  # 180 rows, the first 34 of each symbol in warm-up
     engine = SignalEngine(bundle)
-    batched = engine.predict(rows)
-    single = [engine.predict([row])[0] for row in rows]
+    batched = [signals.columns() for signals in engine.predict(rows)]
+    single = [engine.predict([row])[0].columns() for row in rows]
     assert len(batched) == len(single) == len(rows)
     for b, s in zip(batched, single, strict=True):
         assert b.keys() == s.keys()
@@ -72,39 +72,40 @@ def test_warm_up_rows_get_no_model_call_and_ready_rows_do(bundle: ModelBundle) -
     symbols_seen: dict[str, int] = {}
     for row, signals in zip(rows, out, strict=True):
         index = symbols_seen[row["symbol"]] = symbols_seen.get(row["symbol"], -1) + 1
-        assert signals["model_version"] == bundle.version
+        assert signals.model_version == bundle.version
         for m in MODEL_COLUMNS:
+            p_up = signals.p_up[m]
             if index < 33:
-                assert signals[m] is None and signals[f"{m}_p_up"] is None
+                assert signals.calls[m] is None and p_up is None
             else:
-                assert 0.0 <= signals[f"{m}_p_up"] <= 1.0
-                assert signals[m] == ("UP" if signals[f"{m}_p_up"] > 0.5 else "DOWN")
+                assert p_up is not None and 0.0 <= p_up <= 1.0
+                assert signals.calls[m] == ("UP" if p_up > 0.5 else "DOWN")
 
 
 def test_no_bundle_says_training_for_every_model_and_still_gives_rules() -> None:
     engine = SignalEngine(None)
     out = engine.predict(_rows(40, seed=7))
     assert engine.model_version is None
-    assert all(s[m] == "TRAINING" and s[f"{m}_p_up"] is None for s in out for m in MODEL_COLUMNS)
-    assert all(s["model_version"] is None for s in out)
-    assert {s["RSI_Rule"] for s in out[-3:]} <= {"UP", "DOWN"}
-    assert all(set(RULE_COLUMNS) <= s.keys() for s in out)
+    assert all(s.calls[m] == "TRAINING" and s.p_up[m] is None for s in out for m in MODEL_COLUMNS)
+    assert all(s.model_version is None for s in out)
+    assert {s.calls["RSI_Rule"] for s in out[-3:]} <= {"UP", "DOWN"}
+    assert all(set(RULE_COLUMNS) <= s.calls.keys() for s in out)
 
 
 def test_swap_changes_models_from_the_next_batch(bundle: ModelBundle) -> None:
     engine = SignalEngine(None)
     rows = _rows(40, seed=8)
-    assert engine.predict(rows[-1:])[0]["XGBoost"] == "TRAINING"
+    assert engine.predict(rows[-1:])[0].calls["XGBoost"] == "TRAINING"
     engine.swap(bundle)
     assert engine.model_version == bundle.version
-    assert engine.predict(rows[-1:])[0]["XGBoost"] in {"UP", "DOWN"}
+    assert engine.predict(rows[-1:])[0].calls["XGBoost"] in {"UP", "DOWN"}
 
 
 def test_empty_batch_and_frame_of_nan_rows(bundle: ModelBundle) -> None:
     engine = SignalEngine(bundle)
     assert engine.predict([]) == []
     nan_rows = pd.DataFrame(_rows(40, seed=9)).astype(float, errors="ignore").to_dict("records")
-    assert engine.predict(nan_rows)[0]["RSI_Rule"] is None  # NaN from a frame is "no signal", like None
+    assert engine.predict(nan_rows)[0].calls["RSI_Rule"] is None  # NaN from a frame is "no signal", like None
 
 
 def test_inference_bench_prints_batched_and_one_by_one_rates(bundle: ModelBundle) -> None:
@@ -128,7 +129,7 @@ def test_call_from_probability_abstains_only_inside_the_threshold() -> None:
 def test_abstaining_engine_says_neutral_below_the_threshold_and_the_scoreboard_skips_it(bundle: ModelBundle) -> None:
     rows = _rows(80, seed=10)
     plain = SignalEngine(bundle).predict(rows)
-    distances = [abs(s["XGBoost_p_up"] - 0.5) for s in plain if s["XGBoost_p_up"] is not None]
+    distances = [abs(p - 0.5) for s in plain if (p := s.p_up["XGBoost"]) is not None]
     threshold = float(np.median(distances))  # about half the ready rows abstain
     abstaining = SignalEngine(bundle, abstain_below=threshold).predict(rows)
     states: dict[str, dict] = {}
@@ -136,18 +137,18 @@ def test_abstaining_engine_says_neutral_below_the_threshold_and_the_scoreboard_s
     last_index = {row["symbol"]: i for i, row in enumerate(rows)}
     for i, (row, before, after) in enumerate(zip(rows, plain, abstaining, strict=True)):
         for m in MODEL_COLUMNS:
-            p_up = after[f"{m}_p_up"]
-            assert p_up == before[f"{m}_p_up"]  # abstention changes the call, never the probability
+            p_up = after.p_up[m]
+            assert p_up == before.p_up[m]  # abstention changes the call, never the probability
             if p_up is None:
-                assert after[m] is None
+                assert after.calls[m] is None
             elif abs(p_up - 0.5) <= threshold:
-                assert after[m] == "NEUTRAL"
+                assert after.calls[m] == "NEUTRAL"
             else:
-                assert after[m] == before[m] in {"UP", "DOWN"}
+                assert after.calls[m] == before.calls[m] in {"UP", "DOWN"}
                 expected_scored[m] += i != last_index[row["symbol"]]  # a symbol's last call has no outcome yet
         state = states.setdefault(row["symbol"], new_score_state())
-        score_tick(state, row["current_price"], after)
-    neutral = sum(s["XGBoost"] == "NEUTRAL" for s in abstaining)
+        score_tick(state, row["current_price"], after.calls)
+    neutral = sum(s.calls["XGBoost"] == "NEUTRAL" for s in abstaining)
     assert 0 < neutral < len(distances)
     scored = {m: sum(st["signals"].get(m, {"n": 0})["n"] for st in states.values()) for m in MODEL_COLUMNS}
     assert scored == expected_scored  # NEUTRAL calls are not scored

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from dashboard import ids, queries
 from dashboard import user_models as terminal_user_models
 from dashboard.callbacks import NO_CURSOR, Source, overview_update, view_update
+from flameback_app.core.records import FeatureRow
 from flameback_app.settings import Settings
 from flameback_app.storage import db, schema
 from models.columns import MODEL_COLUMNS, RULE_COLUMNS
@@ -168,14 +169,14 @@ def test_live_engine_calls_the_user_model_and_the_scoreboard_scores_it(bundle: M
     matrix = rows_to_matrix(rows)
     ready = complete_rows(matrix)
     expected = bundle.models["tiny"].predict_proba(matrix[ready])[:, 1]
-    got = np.array([s["tiny_p_up"] for s, r in zip(out, ready, strict=True) if r])
+    got = np.array([s.p_up["tiny"] for s, r in zip(out, ready, strict=True) if r])
     np.testing.assert_allclose(got, expected)
-    assert all(s["user_models"] == ("tiny",) for s in out)
-    assert all(s["tiny"] is None for s, r in zip(out, ready, strict=True) if not r)  # warm-up: no call
+    assert all(s.user_models == ("tiny",) for s in out)
+    assert all(s.calls["tiny"] is None for s, r in zip(out, ready, strict=True) if not r)  # warm-up: no call
     state = new_score_state()
     for row, signals in zip(rows, out, strict=True):
         if row["symbol"] == "SYM0":
-            state = score_tick(state, row["current_price"], signals)
+            state = score_tick(state, row["current_price"], signals.calls)
     assert state["signals"]["tiny"]["n"] == state["signals"]["XGBoost"]["n"] > 0
 
 
@@ -192,8 +193,8 @@ def test_a_user_model_failing_live_logs_once_and_the_others_carry_on(bundle: Mod
         first, second = engine.predict(rows), engine.predict(rows)
     lines = [r.getMessage() for r in caplog.records if "'tiny'" in r.getMessage()]
     assert len(lines) == 1 and "predict_proba failed (ValueError: features out of range)" in lines[0]
-    assert all(s["tiny"] is None and s["tiny_p_up"] is None for s in first + second)
-    assert any(s["XGBoost"] in ("UP", "DOWN") for s in second)
+    assert all(s.calls["tiny"] is None and s.p_up["tiny"] is None for s in first + second)
+    assert any(s.calls["XGBoost"] in ("UP", "DOWN") for s in second)
 
 
 def test_user_model_calls_are_stored_once_and_the_terminal_reads_them(bundle: ModelBundle, tmp_path: Path) -> None:
@@ -202,12 +203,12 @@ def test_user_model_calls_are_stored_once_and_the_terminal_reads_them(bundle: Mo
     rows = _rows(40, seed=11)
     signals = SignalEngine(bundle).predict(rows)
     now = pd.Timestamp("2026-12-03").to_pydatetime()
-    stored = [{**row, **signal, "processing_time": now} for row, signal in zip(rows, signals, strict=True)]
+    stored = [{**row, **signal.columns(), "processing_time": now} for row, signal in zip(rows, signals, strict=True)]
     assert db.insert_predictions(engine, stored) == len(rows)
     assert db.insert_predictions(engine, stored) == 0  # redelivered: nothing twice
     with engine.connect() as conn:
         long_rows = conn.execute(select(db.model_signals)).mappings().all()
-    called = [s for s in signals if s["tiny_p_up"] is not None]
+    called = [s for s in signals if s.p_up["tiny"] is not None]
     assert len(long_rows) == len(called) > 0
     assert {r["model"] for r in long_rows} == {"tiny"} and {r["model_version"] for r in long_rows} == {bundle.version}
     last = db.predictions.select().where(db.predictions.c.symbol == "SYM1").order_by(db.predictions.c.id.desc())
@@ -216,14 +217,14 @@ def test_user_model_calls_are_stored_once_and_the_terminal_reads_them(bundle: Mo
     read_back = terminal_user_models.latest_calls(engine, newest)
     engine.dispose()
     want = next(s for r, s in zip(reversed(rows), reversed(signals), strict=True) if r["symbol"] == "SYM1")
-    assert read_back == {"tiny": want["tiny"], "tiny_p_up": pytest.approx(want["tiny_p_up"]), "user_models": ("tiny",)}
+    assert read_back == {"tiny": want.calls["tiny"], "tiny_p_up": pytest.approx(want.p_up["tiny"]), "user_models": ("tiny",)}
     assert terminal_user_models.model_names({**newest, **read_back}, [{}]) == (*MODEL_COLUMNS, "tiny")
     url = f"sqlite:///{tmp_path / 'fb.db'}"
     view = view_update(Source(url, queries.reader_engine(url), {}, 50), "SYM1", NO_CURSOR)
     table = view[(ids.SIGNALS, "children")].children[0]  # the Signals · next tick table: header, models, rules
     names = [row.children[0].children for row in table.children[1:]]
     assert names == [*MODEL_COLUMNS, "tiny", *(r.replace("_Rule", " rule") for r in RULE_COLUMNS)]
-    assert f"{want['tiny_p_up']:.2f}" in str(table.children[1 + len(MODEL_COLUMNS)])
+    assert f"{want.p_up['tiny']:.2f}" in str(table.children[1 + len(MODEL_COLUMNS)])
 
 
 def test_the_worker_write_path_stores_and_scores_the_user_model(bundle: ModelBundle, tmp_path: Path,
@@ -240,7 +241,8 @@ def test_the_worker_write_path_stores_and_scores_the_user_model(bundle: ModelBun
     rows = [{**row, "seq": 0} for row in _rows(45, seed=12)]
     no_kafka_timestamp = SimpleNamespace(message=SimpleNamespace(timestamp=None))
     scores: dict[str, Any] = {}
-    asyncio.run(predict_and_store(runtime, [(no_kafka_timestamp, row) for row in rows], scores))
+    applied = [(no_kafka_timestamp, FeatureRow.from_columns(row)) for row in rows]
+    asyncio.run(predict_and_store(runtime, applied, scores))
     with runtime.db.connect() as conn:
         stored = conn.execute(select(db.model_signals.c.model, db.model_signals.c.call)).all()
         board = {(r.symbol, r.signal): r.n for r in conn.execute(select(db.scoreboard))}

@@ -1,4 +1,4 @@
-"""mypy, strict, over everything outside the Faust layer and models (the ``[mypy]`` section of setup.cfg lists the files); the suite runs it.
+"""mypy, strict, over everything outside the Faust layer, and models/ but for training, the registry and the champion (the ``[mypy]`` section of setup.cfg lists the files); the suite runs it.
 
 The second test feeds mypy a module with an untyped function under the same strict
 settings, so a green first test is not mypy checking nothing.

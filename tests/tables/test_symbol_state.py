@@ -70,8 +70,9 @@ def test_seq_orders_within_a_timestamp_only() -> None:
 
 def test_the_feature_row_carries_seq_and_volume() -> None:
     row = SymbolState().apply(Tick("X", 1.0, T0, seq=4, volume=3.5))
-    assert (row["seq"], row["volume"], row["timestamp"]) == (4, 3.5, T0)
-    assert SymbolState().apply(Tick("X", 1.0, T0))["seq"] == 0
+    assert (row.seq, row.volume, row.timestamp) == (4, 3.5, T0)
+    assert (row.columns()["seq"], row.columns()["volume"]) == (4, 3.5)
+    assert SymbolState().apply(Tick("X", 1.0, T0)).seq == 0
 
 
 def test_the_census_admits_known_symbols_always_and_new_ones_up_to_the_bound() -> None:

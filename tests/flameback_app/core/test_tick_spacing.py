@@ -110,7 +110,7 @@ def live_rows(ticks: list[Tick], periods_per_year: float, batch: int = 7, table:
         for tick in ticks[k : k + batch]:
             if tick.symbol not in states:
                 states[tick.symbol] = SymbolState.from_value(table.get(tick.symbol), periods_per_year)
-            rows.append(states[tick.symbol].apply(tick))
+            rows.append(states[tick.symbol].apply(tick).columns())
         table.update({s: json.loads(json.dumps(st.to_value())) for s, st in states.items()})
     return rows
 
