@@ -54,7 +54,7 @@ import psutil
 from sqlalchemy import create_engine, select
 from sqlalchemy.pool import NullPool
 
-from bench.worker_profile import PySpyRecorder, summarise
+from bench.worker_profile import PySpyRecorder, by_stage, summarise
 from flameback_app.broker.embedded import ensure_topics
 from flameback_app.kafka.kafka_client import kafka_client_config
 from flameback_app.storage.db import predictions
@@ -466,6 +466,8 @@ def profile_one_per_message(out: Path, ticks: int, ref: str | None) -> None:
             print(f"\n== {who}: {result['ticks_per_s']:,.0f} ticks/s under py-spy, worker CPU "
                   f"{result['worker_cpu_ms_per_1000']:,.0f} ms per 1,000 ticks ({raw})")  # fmt: skip
             print(summarise(raw, n))
+            print("  by stage (ms per 1,000 ticks):")
+            print("\n".join(f"    {ms:8.1f}  {stage}" for stage, ms in by_stage(raw, n).items()))
 
 
 def _logged(what: str, result: dict) -> dict:

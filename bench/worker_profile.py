@@ -3,7 +3,9 @@
 ``bench.pipeline --profile FILE`` records the worker with py-spy (raw collapsed stacks,
 ``FILE``) while it processes a one-tick-per-message run, and prints the functions that
 hold the most samples as milliseconds of worker time per 1,000 ticks — the figure to
-compare across commits, since it does not depend on how busy the machine was.
+compare across commits, since it does not depend on how busy the machine was, and the
+same samples grouped by stage (:func:`by_stage`: the event loop's plumbing, our own steps,
+the executor's inference and database writes, Faust's consumer thread).
 """
 
 from __future__ import annotations
@@ -72,3 +74,48 @@ def _function(frame: str) -> str:
     path = where.rstrip(")").rsplit(":", 1)[0]
     parts = Path(path).parts
     return f"{name} ({'/'.join(parts[-2:])})" if parts else name
+
+
+# (stage, what a sample's stack must contain), first match wins; see by_stage.
+EXECUTOR_STAGES = (("executor: model inference", "SignalEngine.predict"),
+                   ("executor: predictions insert", "insert_predictions"),
+                   ("executor: scoreboard upsert", "upsert_scoreboard"),
+                   ("executor: alerts insert", "insert_alerts"))  # fmt: skip
+PIPELINE_STAGES = (("event loop: feature rows to real-features-ticks", "_publish_features"),
+                   ("event loop: scoring, alerts, row building (predict_and_store)", "predict_and_store"),
+                   ("event loop: table writes (RocksDB + changelog)", "_store ("),
+                   ("event loop: state steps (_advance)", "_advance"),
+                   ("event loop: table reads (scoreboard)", "process_ticks.<locals>.<dictcomp>"),
+                   ("event loop: process_ticks, other", "process_ticks ("),
+                   ("event loop: ingest (parsing, batch hand-off)", "ingest ("))  # fmt: skip
+LOOP_ITSELF = ("EpollSelector.select", "Worker.execute_from_commandline")
+
+
+def by_stage(raw: Path, ticks: int) -> dict[str, float]:
+    """Samples grouped by pipeline stage, as ms per 1,000 ticks (threads add up, so the sum exceeds CPU time).
+
+    The executor thread (inference and database writes, ``futures/thread.py``) and the
+    other threads (Faust's consumer thread) are told apart from the event loop by the
+    stack's first frames. A loop sample whose innermost frame is the selector, or on
+    uvloop the loop's entry point (py-spy cannot see into its C code), is "the loop
+    itself", idle included.
+    """
+    per_1000 = 1000.0 / SAMPLE_RATE * 1000.0 / ticks
+    stages: Counter[str] = Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if stack and count_text.isdigit():
+            stages[_stage(stack)] += int(count_text)
+    return {stage: count * per_1000 for stage, count in sorted(stages.items())}
+
+
+def _stage(stack: str) -> str:
+    frames = stack.split(";")
+    if "futures/thread.py" in stack:
+        return next((stage for stage, marker in EXECUTOR_STAGES if marker in stack), "executor: wake-ups and idle")
+    if any("_bootstrap" in frame for frame in frames[:2]):
+        return "Faust's consumer thread (and any other thread)"
+    if frames[-1].startswith(LOOP_ITSELF) or "EpollSelector.select" in frames[-1]:
+        return "event loop: the loop itself (select or uvloop's C code), idle included"
+    return next((stage for stage, marker in PIPELINE_STAGES if marker in stack),
+                "event loop: Faust, mode and aiokafka per-message plumbing and asyncio")  # fmt: skip
