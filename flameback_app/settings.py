@@ -58,9 +58,9 @@ class Settings(BaseSettings):
     )
     partitions: int = Field(4, ge=1, description="Partitions of every topic the app creates.")
     tansu_bin: str | None = None
-    batch_size: int = Field(1000, ge=1, description="Max events per stream.take batch.")
+    batch_size: int = Field(500, ge=1, description="Max events per stream.take batch.")
     batch_within_s: float = Field(
-        0.04, gt=0, description="Max wait to fill a batch: its fixed costs (inference, transactions) vs latency."
+        0.02, gt=0, description="Max wait to fill a batch: its fixed costs (inference, transactions) vs latency."
     )
     fetch_max_wait_ms: int = Field(25, ge=1, description="How long an empty fetch may idle (Tansu waits it out).")
     event_loop: Literal["uvloop", "asyncio"] = Field(
