@@ -107,9 +107,17 @@ def _advance(batch: Sequence[tuple[EventT, Tick]]) -> BatchStep:
             counters.stale += 1
             continue
         if verdict is Verdict.SAME_TIMESTAMP:
-            step.refused.append((event, tick, InvalidTick(
-                "same_timestamp", f"a different tick at {tick.timestamp.isoformat()} was applied already and "
-                "neither has a seq to order them")))  # fmt: skip
+            step.refused.append(
+                (
+                    event,
+                    tick,
+                    InvalidTick(
+                        "same_timestamp",
+                        f"a different tick at {tick.timestamp.isoformat()} was applied already and "
+                        "neither has a seq to order them",
+                    ),
+                )
+            )
             continue
         step.applied.append((event, state.apply(tick)))
         step.last_event[tick.symbol] = event
@@ -143,6 +151,8 @@ async def _publish_features(applied: Sequence[tuple[EventT, FeatureRow]]) -> Non
 
     Keyed by symbol on the symbol's default-partitioner partition, as a plain producer would put them.
     """
-    records = [(partition_for(row.symbol, settings.partitions), row.symbol.encode(), row.to_json_bytes())
-               for _event, row in applied]  # fmt: skip
+    records = [
+        (partition_for(row.symbol, settings.partitions), row.symbol.encode(), row.to_json_bytes())
+        for _event, row in applied
+    ]
     await publish_records(app, features_topic.get_topic_name(), records)

@@ -58,4 +58,3 @@ def is_on_home_partition(event: EventT, tick: Tick) -> bool:
     return event.key == tick.symbol.encode() and event.message.partition == partition_for(
         tick.symbol, settings.partitions
     )
-

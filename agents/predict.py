@@ -105,5 +105,9 @@ def _log_write_failure(state: RetryCallState) -> None:
     reason = " ".join(str(getattr(exc, "orig", exc)).split())  # psycopg's messages span lines
     runtime.health.write_failed(reason)
     runtime.counters.db_write_failures += 1
-    log.error("database write failed (%s); attempt %d, next in %.0fs; the batch stays unacknowledged until stored",
-              reason, state.attempt_number, state.upcoming_sleep)  # fmt: skip
+    log.error(
+        "database write failed (%s); attempt %d, next in %.0fs; the batch stays unacknowledged until stored",
+        reason,
+        state.attempt_number,
+        state.upcoming_sleep,
+    )

@@ -66,8 +66,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(SUITES), help="comma-separated suites to run")
     parser.add_argument("--quick", action="store_true", help="smaller inputs (a smoke run, not for figures)")
-    parser.add_argument("--baseline-ref", metavar="REF",
-                        help="pipeline suite: compare with REF's code case by case (bench.pipeline --baseline-ref)")  # fmt: skip
+    parser.add_argument(
+        "--baseline-ref",
+        metavar="REF",
+        help="pipeline suite: compare with REF's code case by case (bench.pipeline --baseline-ref)",
+    )
     args = parser.parse_args()
     memory = psutil.virtual_memory().total / 2**30
     print(f"machine: {os.cpu_count()} cores, {memory:.0f} GiB; figures beside same-run baselines")
@@ -87,8 +90,10 @@ def main() -> None:
     print(f"\n{'suite':<15}{'benchmark':<58}{'figure':>16}{'baseline':>16}{'ratio':>8}")
     for suite, row in table:
         unit = row.get("unit", "")
-        print(f"{suite:<15}{row['name'][:57]:<58}{_cell(row.get('figure'), unit):>16}"
-              f"{_cell(row.get('baseline'), unit):>16}{_ratio(row):>8}")  # fmt: skip
+        print(
+            f"{suite:<15}{row['name'][:57]:<58}{_cell(row.get('figure'), unit):>16}"
+            f"{_cell(row.get('baseline'), unit):>16}{_ratio(row):>8}"
+        )
 
 
 if __name__ == "__main__":

@@ -70,10 +70,14 @@ const done = arguments[arguments.length - 1], test = new Function(arguments[0]),
   requestAnimationFrame(poll);
 })();
 """
-OVERVIEW_FILLED = (f"return document.querySelectorAll('#{ids.OVERVIEW} td[data-dash-column=symbol]').length >= {{n}}"
-                   " && !document.querySelector('._dash-loading')")  # fmt: skip
-CHARTS_DRAWN = (f"const g = document.querySelectorAll('#{ids.SYMBOL_PANE} .js-plotly-plot');"
-                "return g.length > 0 && Array.from(g).every(gd => (gd._fullData || []).some(t => t._length > 0))")
+OVERVIEW_FILLED = (
+    f"return document.querySelectorAll('#{ids.OVERVIEW} td[data-dash-column=symbol]').length >= {{n}}"
+    " && !document.querySelector('._dash-loading')"
+)
+CHARTS_DRAWN = (
+    f"const g = document.querySelectorAll('#{ids.SYMBOL_PANE} .js-plotly-plot');"
+    "return g.length > 0 && Array.from(g).every(gd => (gd._fullData || []).some(t => t._length > 0))"
+)
 
 SYMBOL_CHANGE = f"""
 const done = arguments[arguments.length - 1], target = arguments[0];
@@ -118,10 +122,16 @@ const seen = window.__fb.requests.length, start = performance.now();
 def terminal(url: str) -> Iterator[str]:
     """``python -m dashboard`` (waitress, as the run command serves it) on a free loopback port."""
     port = free_port()
-    env = {**os.environ, "FLAMEBACK_DB_URL": url, "FLAMEBACK_DASH_PORT": str(port),
-           "FLAMEBACK_DASH_HOST": "127.0.0.1", "FLAMEBACK_DASH_REFRESH_S": str(REFRESH_S)}  # fmt: skip
-    server = subprocess.Popen([sys.executable, "-m", "dashboard"], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    env = {
+        **os.environ,
+        "FLAMEBACK_DB_URL": url,
+        "FLAMEBACK_DASH_PORT": str(port),
+        "FLAMEBACK_DASH_HOST": "127.0.0.1",
+        "FLAMEBACK_DASH_REFRESH_S": str(REFRESH_S),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dashboard"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: server.poll() is not None or _answers(base), 60, "the terminal to answer")
@@ -180,7 +190,9 @@ def first_view(driver: webdriver.Chrome, url: str, ready: str) -> tuple[float, f
     if at is None:
         raise RuntimeError(f"{url}: the view never became ready")
     spans = driver.execute_script(
-        "return window.__fb.requests.filter(r => r.end !== null && r.end <= arguments[0]).map(r => [r.start, r.end])", at)
+        "return window.__fb.requests.filter(r => r.end !== null && r.end <= arguments[0]).map(r => [r.start, r.end])",
+        at,
+    )
     return at, in_flight(spans)
 
 
@@ -210,8 +222,9 @@ def run(rows: int = 44_070, symbols: int = 39, reps: int = 7) -> list[dict[str, 
     path = Path(tempfile.gettempdir()) / f"flameback-bench-browser-{rows}-{symbols}.db"
     url = build_database(path, rows, symbols)
     names = bench_symbols(symbols)
-    results: dict[str, list[tuple[float, float]]] = {k: [] for k in ("overview first view", "symbol first view",
-                                                                       "symbol change", "overview refresh")}  # fmt: skip
+    results: dict[str, list[tuple[float, float]]] = {
+        k: [] for k in ("overview first view", "symbol first view", "symbol change", "overview refresh")
+    }
     with terminal(url) as base, browser() as driver, live_rows(url, names, rows // symbols + 1):
         overview_ready = OVERVIEW_FILLED.format(n=min(symbols, 10))
         results["overview first view, cold browser cache"] = [first_view(driver, base + "/", overview_ready)]
@@ -220,15 +233,24 @@ def run(rows: int = 44_070, symbols: int = 39, reps: int = 7) -> list[dict[str, 
             refresh = driver.execute_async_script(OVERVIEW_REFRESH)
             results["overview refresh"].append(None if refresh is None else (refresh[0], in_flight(refresh[1])))
             symbol = names[i % len(names)]
-            results["symbol first view"].append(first_view(driver, f"{base}/?symbol={symbol.replace(' ', '%20')}",
-                                                           CHARTS_DRAWN))  # fmt: skip
+            results["symbol first view"].append(
+                first_view(driver, f"{base}/?symbol={symbol.replace(' ', '%20')}", CHARTS_DRAWN)
+            )
             open_picker(driver)
             change = driver.execute_async_script(SYMBOL_CHANGE, names[(i + 1) % len(names)])
             results["symbol change"].append(None if change is None else (change[0], in_flight(change[1])))
     if any(v is None for values in results.values() for v in values):
         raise RuntimeError("a measurement timed out in the page")
-    return [{"name": name, "browser_ms": _median(values)[0], "server_ms": _median(values)[1], "reps": len(values),
-             "worst_ms": max(v[0] for v in values)} for name, values in results.items()]  # fmt: skip
+    return [
+        {
+            "name": name,
+            "browser_ms": _median(values)[0],
+            "server_ms": _median(values)[1],
+            "reps": len(values),
+            "worst_ms": max(v[0] for v in values),
+        }
+        for name, values in results.items()
+    ]
 
 
 def _target(name: str) -> float | None:
@@ -237,8 +259,17 @@ def _target(name: str) -> float | None:
 
 def table_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """For ``python -m bench``: the browser's time, with the callbacks' round trips as the baseline column."""
-    return [{"name": f"browser: {r['name']} (baseline: callback round trips)", "figure": r["browser_ms"],
-             "baseline": r["server_ms"], "ratio": None, "unit": "ms", "better": "lower"} for r in results]  # fmt: skip
+    return [
+        {
+            "name": f"browser: {r['name']} (baseline: callback round trips)",
+            "figure": r["browser_ms"],
+            "baseline": r["server_ms"],
+            "ratio": None,
+            "unit": "ms",
+            "better": "lower",
+        }
+        for r in results
+    ]
 
 
 def main() -> None:
@@ -252,8 +283,10 @@ def main() -> None:
     print(f"{'view':<22}{'browser ms':>12}{'worst ms':>10}{'callbacks ms':>14}{'target ms':>11}")
     for r in results:
         target = _target(r["name"])
-        print(f"{r['name']:<22}{r['browser_ms']:>12.0f}{r['worst_ms']:>10.0f}{r['server_ms']:>14.0f}"
-              f"{target if target else '-':>11}")  # fmt: skip
+        print(
+            f"{r['name']:<22}{r['browser_ms']:>12.0f}{r['worst_ms']:>10.0f}{r['server_ms']:>14.0f}"
+            f"{target if target else '-':>11}"
+        )
 
 
 if __name__ == "__main__":

@@ -94,7 +94,9 @@ def original_refresh(engine: Any, symbol: str, limit: int) -> list[Any]:
     with engine.connect() as conn:
         df = pd.read_sql_query(
             "SELECT * FROM predictions WHERE symbol = ? ORDER BY processing_time DESC LIMIT ?",
-            conn.connection.driver_connection, params=(symbol, limit))  # fmt: skip
+            conn.connection.driver_connection,
+            params=(symbol, limit),
+        )
     df = df.iloc[::-1]
     price = go.Figure()
     for column in ("current_price", "sma_10", "sma_20", "bb_upper", "bb_lower"):
@@ -127,8 +129,9 @@ def _as_outputs(update: dict[tuple[str, str], Any]) -> list[Any]:
     return [update.get(key) for key in VIEW_OUTPUTS]
 
 
-def run(rows: int = 1_000_000, symbols: int = 39, reps: int = 200, max_points: int = 500,
-        db_path: Path | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def run(
+    rows: int = 1_000_000, symbols: int = 39, reps: int = 200, max_points: int = 500, db_path: Path | None = None
+) -> list[dict[str, Any]]:
     """Time every refresh callback and its baseline; one dict per case."""
     path = db_path or Path(tempfile.gettempdir()) / f"flameback-bench-dashboard-{rows}-{symbols}.db"
     url = build_database(path, rows, symbols)
@@ -143,22 +146,49 @@ def run(rows: int = 1_000_000, symbols: int = 39, reps: int = 200, max_points: i
 
     original = (lambda i: original_refresh(source.engine, pick(i), max_points), base_reps)
     cases = [
-        ("symbol list (skip-scan)", lambda i: symbol_choices(source, pick(i), None), reps,
-         "SELECT DISTINCT symbol", (lambda i: original_symbols(source.engine), base_reps)),
-        ("view: symbol change (KPIs, signals)", lambda i: _as_outputs(view_update(source, pick(i), NO_CURSOR)), reps,
-         "original reload + 3 go.Figure", original),
-        ("view: steady, no new rows", lambda i: _as_outputs(view_update(source, pick(i), cursors[pick(i)])), reps,
-         "original reload + 3 go.Figure", original),
-        ("view: 1 new row", lambda i: _as_outputs(view_update(
-            source, pick(i), {**cursors[pick(i)], "last_id": last_ids[pick(i)][0]})), reps,
-         "original reload + 3 go.Figure", original),
+        (
+            "symbol list (skip-scan)",
+            lambda i: symbol_choices(source, pick(i), None),
+            reps,
+            "SELECT DISTINCT symbol",
+            (lambda i: original_symbols(source.engine), base_reps),
+        ),
+        (
+            "view: symbol change (KPIs, signals)",
+            lambda i: _as_outputs(view_update(source, pick(i), NO_CURSOR)),
+            reps,
+            "original reload + 3 go.Figure",
+            original,
+        ),
+        (
+            "view: steady, no new rows",
+            lambda i: _as_outputs(view_update(source, pick(i), cursors[pick(i)])),
+            reps,
+            "original reload + 3 go.Figure",
+            original,
+        ),
+        (
+            "view: 1 new row",
+            lambda i: _as_outputs(view_update(source, pick(i), {**cursors[pick(i)], "last_id": last_ids[pick(i)][0]})),
+            reps,
+            "original reload + 3 go.Figure",
+            original,
+        ),
         ("pipeline health", lambda i: health_update(source), reps, None, None),
-    ]  # fmt: skip
+    ]
     results = []
     for name, fn, n, baseline_name, baseline in cases:
         median, p95, size = timed(fn, n)
-        row = {"callback": name, "median_ms": median, "p95_ms": p95, "bytes": size, "reps": n,
-               "baseline": baseline_name, "baseline_median_ms": None, "ratio": None}  # fmt: skip
+        row = {
+            "callback": name,
+            "median_ms": median,
+            "p95_ms": p95,
+            "bytes": size,
+            "reps": n,
+            "baseline": baseline_name,
+            "baseline_median_ms": None,
+            "ratio": None,
+        }
         if baseline is not None:
             b_median, _b_p95, _b_size = timed(*baseline)
             row.update(baseline_median_ms=b_median, ratio=b_median / median)
@@ -169,8 +199,16 @@ def run(rows: int = 1_000_000, symbols: int = 39, reps: int = 200, max_points: i
 
 def table_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows of ``python -m bench``'s table: median ms per callback, beside its baseline's."""
-    return [{"name": f"terminal {r['callback']}", "figure": r["median_ms"], "baseline": r["baseline_median_ms"],
-             "unit": "ms", "better": "lower"} for r in results]  # fmt: skip
+    return [
+        {
+            "name": f"terminal {r['callback']}",
+            "figure": r["median_ms"],
+            "baseline": r["baseline_median_ms"],
+            "unit": "ms",
+            "better": "lower",
+        }
+        for r in results
+    ]
 
 
 def print_table(results: list[dict[str, Any]], rows: int, symbols: int) -> None:
@@ -179,8 +217,10 @@ def print_table(results: list[dict[str, Any]], rows: int, symbols: int) -> None:
     for r in results:
         base = "-" if r["baseline_median_ms"] is None else f"{r['baseline_median_ms']:8.2f}"
         ratio = "-" if r["ratio"] is None else f"{r['ratio']:6.1f}x"
-        print(f"{r['callback']:34} {r['median_ms']:9.2f} {r['p95_ms']:8.2f} {r['bytes']:8,}  "
-              f"{(r['baseline'] or '-'):30} {base:>8} {ratio:>7}")  # fmt: skip
+        print(
+            f"{r['callback']:34} {r['median_ms']:9.2f} {r['p95_ms']:8.2f} {r['bytes']:8,}  "
+            f"{(r['baseline'] or '-'):30} {base:>8} {ratio:>7}"
+        )
 
 
 def main() -> None:

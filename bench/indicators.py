@@ -112,18 +112,26 @@ def naive_features(window: deque[float]) -> dict[str, float | None]:
     std20 = _pstd(p[-20:]) if n >= 20 else None
     returns = [(b - a) / a for a, b in pairwise(p[-21:])]
     return {
-        "sma_5": sum(p[-5:]) / 5 if n >= 5 else None, "sma_10": sum(p[-10:]) / 10 if n >= 10 else None,
-        "sma_20": sma20, "ema_12": _ema(p, 12), "ema_26": _ema(p, 26),
+        "sma_5": sum(p[-5:]) / 5 if n >= 5 else None,
+        "sma_10": sum(p[-10:]) / 10 if n >= 10 else None,
+        "sma_20": sma20,
+        "ema_12": _ema(p, 12),
+        "ema_26": _ema(p, 26),
         "rsi_14": 100 * gain / (gain + loss) if n > 14 and gain + loss else None,
-        "macd_line": macd, "macd_signal": signal, "macd_histogram": macd - signal,
-        "bb_upper": sma20 + 2 * std20 if std20 is not None else None, "bb_middle": sma20,
+        "macd_line": macd,
+        "macd_signal": signal,
+        "macd_histogram": macd - signal,
+        "bb_upper": sma20 + 2 * std20 if std20 is not None else None,
+        "bb_middle": sma20,
         "bb_lower": sma20 - 2 * std20 if std20 is not None else None,
         "volatility_20": _pstd(returns) * ANNUALISER if n > 20 else None,
         "momentum_10": p[-1] / p[-11] - 1 if n > 10 else None,
         "price_change": p[-1] - p[-2] if n > 1 else None,
         "price_change_pct": (p[-1] / p[-2] - 1) * 100 if n > 1 else None,
-        "lag_1": p[-2] if n > 1 else None, "lag_2": p[-3] if n > 2 else None, "lag_5": p[-6] if n > 5 else None,
-    }  # fmt: skip
+        "lag_1": p[-2] if n > 1 else None,
+        "lag_2": p[-3] if n > 2 else None,
+        "lag_5": p[-6] if n > 5 else None,
+    }
 
 
 def run_naive(stream: Stream) -> None:
@@ -154,16 +162,26 @@ class TalippEngine:
         macd, bb, p = self.macd[-1], self.bb[-1], self.prices
         vol = self.vol[-1] if len(self.vol) else None
         return {
-            "sma_5": self.smas[0][-1], "sma_10": self.smas[1][-1], "sma_20": self.smas[2][-1],
-            "ema_12": self.emas[0][-1], "ema_26": self.emas[1][-1], "rsi_14": self.rsi[-1],
-            "macd_line": macd.macd if macd else None, "macd_signal": macd.signal if macd else None,
+            "sma_5": self.smas[0][-1],
+            "sma_10": self.smas[1][-1],
+            "sma_20": self.smas[2][-1],
+            "ema_12": self.emas[0][-1],
+            "ema_26": self.emas[1][-1],
+            "rsi_14": self.rsi[-1],
+            "macd_line": macd.macd if macd else None,
+            "macd_signal": macd.signal if macd else None,
             "macd_histogram": macd.histogram if macd else None,
-            "bb_upper": bb.ub if bb else None, "bb_middle": bb.cb if bb else None, "bb_lower": bb.lb if bb else None,
+            "bb_upper": bb.ub if bb else None,
+            "bb_middle": bb.cb if bb else None,
+            "bb_lower": bb.lb if bb else None,
             "volatility_20": vol / 100 * ANNUALISER if vol is not None else None,
-            "momentum_10": self.roc10[-1], "price_change": p[-1] - p[-2] if len(p) > 1 else None,
-            "price_change_pct": self.roc1[-1], "lag_1": p[-2] if len(p) > 1 else None,
-            "lag_2": p[-3] if len(p) > 2 else None, "lag_5": p[-6] if len(p) > 5 else None,
-        }  # fmt: skip
+            "momentum_10": self.roc10[-1],
+            "price_change": p[-1] - p[-2] if len(p) > 1 else None,
+            "price_change_pct": self.roc1[-1],
+            "lag_1": p[-2] if len(p) > 1 else None,
+            "lag_2": p[-3] if len(p) > 2 else None,
+            "lag_5": p[-6] if len(p) > 5 else None,
+        }
 
 
 def run_talipp(stream: Stream) -> None:
@@ -221,8 +239,14 @@ def run(ticks: int = 200_000) -> list[dict]:
             figure = micros_per_tick(runner, stream)
             rows.append({"name": f"{name}, {label}", "figure": figure, "baseline": engine, "ratio": figure / engine})
     compared, worst = worst_error_vs_talib((one, spread))
-    rows.append({"name": f"engine vs TA-Lib, worst error ({compared:,} values)", "figure": worst,
-                 "baseline": 1e-9, "ratio": worst / 1e-9})  # fmt: skip
+    rows.append(
+        {
+            "name": f"engine vs TA-Lib, worst error ({compared:,} values)",
+            "figure": worst,
+            "baseline": 1e-9,
+            "ratio": worst / 1e-9,
+        }
+    )
     return rows
 
 

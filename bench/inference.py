@@ -29,8 +29,10 @@ def _rows(n: int, seed: int = 1) -> list[dict[str, Any]]:
     symbols = 4
     frame = indicator_frame(random_walk_prices(n // symbols + 40, symbols=symbols, seed=seed))
     frame = frame[frame.groupby("symbol").cumcount() >= 34].head(n)
-    return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
-            for row in frame.to_dict("records")]  # fmt: skip
+    return [
+        {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]
 
 
 def _bundle(models_dir: Path | None, scratch: Path) -> ModelBundle:
@@ -51,8 +53,9 @@ def _rate(engine: SignalEngine, rows: list[dict], batch_size: int) -> float:
     return len(rows) / (time.perf_counter() - started)
 
 
-def run(models_dir: Path | None = None, *, batched_rows: int = 20_000, single_rows: int = 500,
-        batch_size: int = 500) -> list[dict[str, Any]]:  # fmt: skip
+def run(
+    models_dir: Path | None = None, *, batched_rows: int = 20_000, single_rows: int = 500, batch_size: int = 500
+) -> list[dict[str, Any]]:
     """Rows/s batched and one by one; the one-by-one row carries its ratio to batched."""
     with tempfile.TemporaryDirectory() as scratch:
         bundle = _bundle(models_dir, Path(scratch))
@@ -61,25 +64,48 @@ def run(models_dir: Path | None = None, *, batched_rows: int = 20_000, single_ro
     batched = _rate(engine, rows[:batched_rows], batch_size)
     single = _rate(engine, rows[:single_rows], 1)
     return [
-        {"mode": "batched", "batch_size": batch_size, "rows": batched_rows, "rows_per_s": batched,
-         "ratio_vs_batched": 1.0, "model_version": bundle.version},
-        {"mode": "one_by_one", "batch_size": 1, "rows": single_rows, "rows_per_s": single,
-         "ratio_vs_batched": single / batched, "model_version": bundle.version},
-    ]  # fmt: skip
+        {
+            "mode": "batched",
+            "batch_size": batch_size,
+            "rows": batched_rows,
+            "rows_per_s": batched,
+            "ratio_vs_batched": 1.0,
+            "model_version": bundle.version,
+        },
+        {
+            "mode": "one_by_one",
+            "batch_size": 1,
+            "rows": single_rows,
+            "rows_per_s": single,
+            "ratio_vs_batched": single / batched,
+            "model_version": bundle.version,
+        },
+    ]
 
 
 def table_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows of ``python -m bench``'s table: batched, beside one row at a time."""
     batched, single = results
-    return [{"name": f"model inference, {batched['batch_size']}-row batches vs 1 row", "figure": batched["rows_per_s"],
-             "baseline": single["rows_per_s"], "unit": "rows/s", "better": "higher"}]  # fmt: skip
+    return [
+        {
+            "name": f"model inference, {batched['batch_size']}-row batches vs 1 row",
+            "figure": batched["rows_per_s"],
+            "baseline": single["rows_per_s"],
+            "unit": "rows/s",
+            "better": "higher",
+        }
+    ]
 
 
 def format_results(results: list[dict[str, Any]]) -> str:
-    lines = [f"models {results[0]['model_version']}: SignalEngine.predict, 4 models + 5 rules per row",
-             f"{'mode':<12}{'batch':>7}{'rows':>8}{'rows/s':>12}{'vs batched':>12}"]  # fmt: skip
-    lines += [f"{r['mode']:<12}{r['batch_size']:>7}{r['rows']:>8}{r['rows_per_s']:>12,.0f}{r['ratio_vs_batched']:>11.3f}x"
-              for r in results]  # fmt: skip
+    lines = [
+        f"models {results[0]['model_version']}: SignalEngine.predict, 4 models + 5 rules per row",
+        f"{'mode':<12}{'batch':>7}{'rows':>8}{'rows/s':>12}{'vs batched':>12}",
+    ]
+    lines += [
+        f"{r['mode']:<12}{r['batch_size']:>7}{r['rows']:>8}{r['rows_per_s']:>12,.0f}{r['ratio_vs_batched']:>11.3f}x"
+        for r in results
+    ]
     return "\n".join(lines)
 
 
@@ -95,8 +121,7 @@ def main() -> None:
     parser.add_argument("--single-rows", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=500)
     args = parser.parse_args()
-    results = run(args.models, batched_rows=args.batched_rows, single_rows=args.single_rows,
-                  batch_size=args.batch_size)  # fmt: skip
+    results = run(args.models, batched_rows=args.batched_rows, single_rows=args.single_rows, batch_size=args.batch_size)
     print(format_results(results))
 
 

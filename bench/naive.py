@@ -52,15 +52,23 @@ def naive_features(prices: deque) -> dict[str, float | None]:
     std20 = _std(p[-20:]) if len(p) >= 20 else None
     returns = [(p[i] - p[i - 1]) / p[i - 1] for i in range(max(1, len(p) - 20), len(p)) if p[i - 1]]
     return {
-        "sma_5": _sma(p, 5), "sma_10": _sma(p, 10), "sma_20": sma20, "ema_12": ema12, "ema_26": ema26,
-        "rsi_14": _rsi(p), "macd_line": macd, "macd_signal": signal,
+        "sma_5": _sma(p, 5),
+        "sma_10": _sma(p, 10),
+        "sma_20": sma20,
+        "ema_12": ema12,
+        "ema_26": ema26,
+        "rsi_14": _rsi(p),
+        "macd_line": macd,
+        "macd_signal": signal,
         "macd_histogram": None if signal is None else macd - signal,
-        "bb_upper": None if std20 is None else sma20 + 2 * std20, "bb_middle": sma20,
+        "bb_upper": None if std20 is None else sma20 + 2 * std20,
+        "bb_middle": sma20,
         "bb_lower": None if std20 is None else sma20 - 2 * std20,
         "volatility_20": _std(returns) * math.sqrt(252) if len(returns) >= 20 else None,
         "momentum_10": p[-1] / p[-11] - 1 if len(p) > 10 and p[-11] else None,
         "price_change": p[-1] - p[-2] if len(p) > 1 else None,
         "price_change_pct": (p[-1] / p[-2] - 1) * 100 if len(p) > 1 and p[-2] else None,
-        "lag_1": p[-2] if len(p) > 1 else None, "lag_2": p[-3] if len(p) > 2 else None,
+        "lag_1": p[-2] if len(p) > 1 else None,
+        "lag_2": p[-3] if len(p) > 2 else None,
         "lag_5": p[-6] if len(p) > 5 else None,
-    }  # fmt: skip
+    }

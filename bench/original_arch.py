@@ -30,8 +30,9 @@ def kafka_kwargs() -> dict:
 
 
 async def feature_stage(source: str, sink: str, group: str) -> None:
-    consumer = AIOKafkaConsumer(source, **kafka_kwargs(), group_id=group,
-                                auto_offset_reset="earliest", fetch_max_wait_ms=100)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        source, **kafka_kwargs(), group_id=group, auto_offset_reset="earliest", fetch_max_wait_ms=100
+    )
     producer = AIOKafkaProducer(**kafka_kwargs(), linger_ms=5)
     await consumer.start()
     await producer.start()
@@ -41,8 +42,13 @@ async def feature_stage(source: str, sink: str, group: str) -> None:
             tick = json.loads(message.value)
             prices = history[tick["symbol"]]
             prices.append(tick["price"])
-            row = {"symbol": tick["symbol"], "timestamp": tick["timestamp"], "current_price": tick["price"],
-                   "ingest": message.timestamp / 1000.0, **naive_features(prices)}  # fmt: skip
+            row = {
+                "symbol": tick["symbol"],
+                "timestamp": tick["timestamp"],
+                "current_price": tick["price"],
+                "ingest": message.timestamp / 1000.0,
+                **naive_features(prices),
+            }
             await producer.send(sink, key=message.key, value=json.dumps(row).encode())
     finally:
         await consumer.stop()
@@ -55,18 +61,28 @@ async def model_stage(source: str, group: str, db_path: Path, models_dir: Path) 
 
     engine = SignalEngine(load_latest(models_dir))
     conn = sqlite3.connect(db_path)
-    conn.execute("CREATE TABLE IF NOT EXISTS predictions (symbol TEXT, timestamp TEXT, current_price REAL, "
-                 "payload TEXT, latency_ms REAL)")  # fmt: skip
-    consumer = AIOKafkaConsumer(source, **kafka_kwargs(), group_id=group,
-                                auto_offset_reset="earliest", fetch_max_wait_ms=100)  # fmt: skip
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS predictions (symbol TEXT, timestamp TEXT, current_price REAL, "
+        "payload TEXT, latency_ms REAL)"
+    )
+    consumer = AIOKafkaConsumer(
+        source, **kafka_kwargs(), group_id=group, auto_offset_reset="earliest", fetch_max_wait_ms=100
+    )
     await consumer.start()
     try:
         async for message in consumer:
             row = json.loads(message.value)
             (signals,) = engine.predict([row])  # one row at a time, as the prototype did
-            conn.execute("INSERT INTO predictions VALUES (?, ?, ?, ?, ?)",
-                         (row["symbol"], row["timestamp"], row["current_price"], json.dumps(signals.columns()),
-                          (time.time() - row["ingest"]) * 1000.0))  # fmt: skip
+            conn.execute(
+                "INSERT INTO predictions VALUES (?, ?, ?, ?, ?)",
+                (
+                    row["symbol"],
+                    row["timestamp"],
+                    row["current_price"],
+                    json.dumps(signals.columns()),
+                    (time.time() - row["ingest"]) * 1000.0,
+                ),
+            )
             conn.commit()
     finally:
         await consumer.stop()

@@ -46,8 +46,19 @@ from tests.support.seed import scoreboard_rows
 TARGETS_MS = {39: 200.0, 1000: 500.0}
 NAIVE_REPS = 2  # seconds each on a million rows; more would make the run take minutes
 END = datetime(2026, 11, 30, 16, 0)
-LOADED_COLUMNS = ("symbol", "timestamp", "seq", "current_price", "processing_time", "rsi_14", "price_change_pct",
-                  *MODEL_COLUMNS, *PROBABILITY_COLUMNS, *RULE_COLUMNS, "model_version")  # fmt: skip
+LOADED_COLUMNS = (
+    "symbol",
+    "timestamp",
+    "seq",
+    "current_price",
+    "processing_time",
+    "rsi_14",
+    "price_change_pct",
+    *MODEL_COLUMNS,
+    *PROBABILITY_COLUMNS,
+    *RULE_COLUMNS,
+    "model_version",
+)
 NAIVE_LATEST = text(
     "SELECT * FROM (SELECT p.*, ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY timestamp DESC, seq DESC) AS rn"
     " FROM predictions p) t WHERE rn <= 2 ORDER BY symbol, rn"
@@ -79,9 +90,21 @@ def _rows(names: list[str], per_symbol: int, seed: int) -> list[tuple[Any, ...]]
         for k, name in enumerate(names):
             prices[k] *= 1.0 + rng.gauss(0.0, 0.001)
             p_ups = [rng.random() for _ in MODEL_COLUMNS]
-            out.append((name, stamp, 0, prices[k], stamp, rng.uniform(15, 85), rng.gauss(0, 0.1),
-                        *(calls[p <= 0.5] for p in p_ups), *p_ups, *(rng.choice(calls) for _ in RULE_COLUMNS),
-                        "bench"))  # fmt: skip
+            out.append(
+                (
+                    name,
+                    stamp,
+                    0,
+                    prices[k],
+                    stamp,
+                    rng.uniform(15, 85),
+                    rng.gauss(0, 0.1),
+                    *(calls[p <= 0.5] for p in p_ups),
+                    *p_ups,
+                    *(rng.choice(calls) for _ in RULE_COLUMNS),
+                    "bench",
+                )
+            )
     return out
 
 
@@ -99,8 +122,10 @@ def build_database(path: Path, rows: int, symbols: int) -> str:
     marks = ", ".join("?" * len(LOADED_COLUMNS))
     columns = ", ".join(f'"{c}"' for c in LOADED_COLUMNS)
     with conn:
-        conn.executemany(f"INSERT INTO predictions ({columns}) VALUES ({marks})",  # noqa: S608 - our column names; values bound
-                         _rows(names, rows // symbols, 0))  # fmt: skip
+        conn.executemany(
+            f"INSERT INTO predictions ({columns}) VALUES ({marks})",  # noqa: S608 - our column names; values bound
+            _rows(names, rows // symbols, 0),
+        )
     conn.execute("ANALYZE")
     conn.close()
     return url
@@ -155,9 +180,17 @@ def run_one(rows: int, symbols: int, reps: int, window: str = overview.DEFAULT_W
     source.engine.dispose()
     if _comparable(table) != _comparable(naive) or len(table) != symbols:
         raise AssertionError("the overview and the naive query disagree")
-    return {"symbols": symbols, "rows": rows, "median_ms": median, "p95_ms": p95, "naive_ms": b_median,
-            "ratio": b_median / median, "bytes": len(json.dumps(table)), "target_ms": TARGETS_MS.get(symbols),
-            "build_s": build_s}  # fmt: skip
+    return {
+        "symbols": symbols,
+        "rows": rows,
+        "median_ms": median,
+        "p95_ms": p95,
+        "naive_ms": b_median,
+        "ratio": b_median / median,
+        "bytes": len(json.dumps(table)),
+        "target_ms": TARGETS_MS.get(symbols),
+        "build_s": build_s,
+    }
 
 
 def _comparable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -170,17 +203,29 @@ def run(rows: int = 1_000_000, symbols: tuple[int, ...] = (39, 1000), reps: int 
 
 def table_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows of ``python -m bench``'s table: median ms of one overview refresh beside the naive query's."""
-    return [{"name": f"overview refresh, {r['symbols']} symbols, {r['rows']:,} rows", "figure": r["median_ms"],
-             "baseline": r["naive_ms"], "unit": "ms", "better": "lower"} for r in results]  # fmt: skip
+    return [
+        {
+            "name": f"overview refresh, {r['symbols']} symbols, {r['rows']:,} rows",
+            "figure": r["median_ms"],
+            "baseline": r["naive_ms"],
+            "unit": "ms",
+            "better": "lower",
+        }
+        for r in results
+    ]
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
     print("market overview refresh (server side: reads + table rows), SQLite")
-    print(f"{'symbols':>7} {'rows':>10} {'median ms':>9} {'p95 ms':>8} {'target':>7} {'naive ms':>9} {'ratio':>7} "
-          f"{'bytes':>9} {'build s':>7}")  # fmt: skip
+    print(
+        f"{'symbols':>7} {'rows':>10} {'median ms':>9} {'p95 ms':>8} {'target':>7} {'naive ms':>9} {'ratio':>7} "
+        f"{'bytes':>9} {'build s':>7}"
+    )
     for r in results:
-        print(f"{r['symbols']:>7} {r['rows']:>10,} {r['median_ms']:9.1f} {r['p95_ms']:8.1f} {r['target_ms'] or 0:7.0f} "
-              f"{r['naive_ms']:9.1f} {r['ratio']:6.1f}x {r['bytes']:9,} {r['build_s']:7.1f}")  # fmt: skip
+        print(
+            f"{r['symbols']:>7} {r['rows']:>10,} {r['median_ms']:9.1f} {r['p95_ms']:8.1f} {r['target_ms'] or 0:7.0f} "
+            f"{r['naive_ms']:9.1f} {r['ratio']:6.1f}x {r['bytes']:9,} {r['build_s']:7.1f}"
+        )
 
 
 def main() -> None:

@@ -94,8 +94,14 @@ def trained_models(code_dir: Path = REPO) -> Path:
     if not any(models.glob("*/manifest.json")):
         print(f"training a model version for the benchmark with {code_dir} (once, cached)…", file=sys.stderr)
         env = {**os.environ, "PYTHONPATH": str(code_dir)} if code_dir != REPO else None
-        subprocess.run([*FAUST, "train", str(tick_file(40_000)), "--out", str(models)], cwd=code_dir, env=env,
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            [*FAUST, "train", str(tick_file(40_000)), "--out", str(models)],
+            cwd=code_dir,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     return models
 
 
@@ -118,8 +124,17 @@ class PeakRss:
         return self.peak / 2**20
 
 
-def flameback_run(root: Path, file: Path, n: int, rate: float | None, pack: int = 64, workers: int = 1,
-                  db_url: str | None = None, code_dir: Path = REPO, profile: Path | None = None) -> dict:  # fmt: skip
+def flameback_run(
+    root: Path,
+    file: Path,
+    n: int,
+    rate: float | None,
+    pack: int = 64,
+    workers: int = 1,
+    db_url: str | None = None,
+    code_dir: Path = REPO,
+    profile: Path | None = None,
+) -> dict:
     """A fresh broker and worker(s) (topics are shared by name, so every run gets its own broker).
 
     The database is a new SQLite file in ``root``, or ``db_url`` (an empty database).
@@ -134,17 +149,39 @@ def flameback_run(root: Path, file: Path, n: int, rate: float | None, pack: int 
         broker.stop()
 
 
-def _flameback_run(root: Path, broker: Broker, file: Path, n: int, rate: float | None, pack: int,
-                   workers: int, db_url: str | None, code_dir: Path, profile: Path | None) -> dict:  # fmt: skip
-    stack = Stack(root=root, broker=broker, app_id=f"bench-{uuid.uuid4().hex[:6]}", db_url=db_url,
-                  extra_env={"FLAMEBACK_MODELS_DIR": str(trained_models(code_dir))}, code_dir=code_dir)  # fmt: skip
+def _flameback_run(
+    root: Path,
+    broker: Broker,
+    file: Path,
+    n: int,
+    rate: float | None,
+    pack: int,
+    workers: int,
+    db_url: str | None,
+    code_dir: Path,
+    profile: Path | None,
+) -> dict:
+    stack = Stack(
+        root=root,
+        broker=broker,
+        app_id=f"bench-{uuid.uuid4().hex[:6]}",
+        db_url=db_url,
+        extra_env={"FLAMEBACK_MODELS_DIR": str(trained_models(code_dir))},
+        code_dir=code_dir,
+    )
     names = [f"w{i + 1}" for i in range(workers)]
     pids = [stack.start_worker(name).pid for name in names]
     rss = [PeakRss(pid) for pid in pids]
     for name in names:  # the clock starts once each worker owns partitions and has loaded its models
-        wait_for(lambda w=name: (h := stack.health(w)) and h.get("model_version")
-                 and any(a.startswith("futures-ticks") for a in h["assigned"]),
-                 120, f"worker {name} to own futures-ticks partitions and load its models")  # fmt: skip
+        wait_for(
+            lambda w=name: (
+                (h := stack.health(w))
+                and h.get("model_version")
+                and any(a.startswith("futures-ticks") for a in h["assigned"])
+            ),
+            120,
+            f"worker {name} to own futures-ticks partitions and load its models",
+        )
     recorder = PySpyRecorder(pids[0], profile) if profile else None
     cpu_before, broker_before = sum(_cpu_s(pid) for pid in pids), _cpu_s(broker.proc.pid)
     feed_before = _children_cpu_s()
@@ -161,9 +198,15 @@ def _flameback_run(root: Path, broker: Broker, file: Path, n: int, rate: float |
     peak = max(r.stop() for r in rss)
     latencies = _latencies(stack.database_url)
     stack.stop_all()
-    return {"elapsed_s": elapsed, "ticks_per_s": n / elapsed, "rss_mb": peak,
-            "worker_cpu_ms_per_1000": cpu * 1e6 / n, "feed_cpu_ms_per_1000": feed_cpu * 1e6 / n,
-            "broker_cpu_ms_per_1000": broker_cpu * 1e6 / n, **latencies}  # fmt: skip
+    return {
+        "elapsed_s": elapsed,
+        "ticks_per_s": n / elapsed,
+        "rss_mb": peak,
+        "worker_cpu_ms_per_1000": cpu * 1e6 / n,
+        "feed_cpu_ms_per_1000": feed_cpu * 1e6 / n,
+        "broker_cpu_ms_per_1000": broker_cpu * 1e6 / n,
+        **latencies,
+    }
 
 
 def _children_cpu_s() -> float:
@@ -206,12 +249,41 @@ def _baseline_run(root: Path, broker: Broker, file: Path, seconds: float) -> dic
     asyncio.run(ensure_topics(list(kafka.bootstrap), {source: 4, features: 4}, security=kafka.security_kwargs()))
     db = root / "baseline.db"
     stages = [
-        subprocess.Popen([sys.executable, "-m", "bench.original_arch", "features",
-                          "--source", source, "--sink", features, "--group", source], cwd=REPO, env=env),
-        subprocess.Popen([sys.executable, "-m", "bench.original_arch", "models",
-                          "--source", features, "--group", features, "--db", str(db), "--models",
-                          str(trained_models())], cwd=REPO, env=env),
-    ]  # fmt: skip
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.original_arch",
+                "features",
+                "--source",
+                source,
+                "--sink",
+                features,
+                "--group",
+                source,
+            ],
+            cwd=REPO,
+            env=env,
+        ),
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.original_arch",
+                "models",
+                "--source",
+                features,
+                "--group",
+                features,
+                "--db",
+                str(db),
+                "--models",
+                str(trained_models()),
+            ],
+            cwd=REPO,
+            env=env,
+        ),
+    ]
     try:
         _send_to(kafka.kwargs(), source, file)
         wait_for(lambda: db.exists() and _count(db) > 0, 120, "the baseline's first row")
@@ -251,8 +323,9 @@ def _send_to(kafka_kwargs: dict, topic: str, file: Path) -> None:
     asyncio.run(send())
 
 
-def run(ticks: int | None = None, rate: float = 1000.0, latency_seconds: float = 20.0,
-        baseline_seconds: float = 30.0) -> list[dict]:  # fmt: skip
+def run(
+    ticks: int | None = None, rate: float = 1000.0, latency_seconds: float = 20.0, baseline_seconds: float = 30.0
+) -> list[dict]:
     """All end-to-end figures as rows of name / figure / baseline / ratio."""
     trained_models()
     full = tick_file(ticks)
@@ -266,25 +339,61 @@ def run(ticks: int | None = None, rate: float = 1000.0, latency_seconds: float =
         paced_run = _logged("paced", flameback_run(root / "paced", paced, int(rate * latency_seconds), rate))
         base = _logged("baseline", baseline_run(root / "baseline", paced, baseline_seconds))
     return [
-        {"name": f"end-to-end ticks/s ({n_full:,} ticks, full speed)", "figure": sustained["ticks_per_s"],
-         "baseline": base["ticks_per_s"], "unit": "ticks/s", "better": "higher"},
-        {"name": "end-to-end ticks/s, one tick per message", "figure": single["ticks_per_s"],
-         "baseline": base["ticks_per_s"], "unit": "ticks/s", "better": "higher"},
-        {"name": "end-to-end ticks/s, 2 workers (vs 1 worker)", "figure": two["ticks_per_s"],
-         "baseline": sustained["ticks_per_s"], "unit": "ticks/s", "better": "higher"},
-        {"name": f"tick→row p50 at {rate:,.0f}/s offered", "figure": paced_run.get("p50_ms"),
-         "baseline": None, "unit": "ms", "better": "lower"},
-        {"name": f"tick→row p99 at {rate:,.0f}/s offered", "figure": paced_run.get("p99_ms"),
-         "baseline": None, "unit": "ms", "better": "lower"},
-        {"name": "whole file replayed to rows", "figure": sustained["elapsed_s"], "baseline": None,
-         "unit": "s", "better": "lower"},
-        {"name": "worker peak RSS", "figure": max(r["rss_mb"] for r in (sustained, single, two, paced_run)),
-         "baseline": None, "unit": "MiB", "better": "lower"},
-    ]  # fmt: skip
+        {
+            "name": f"end-to-end ticks/s ({n_full:,} ticks, full speed)",
+            "figure": sustained["ticks_per_s"],
+            "baseline": base["ticks_per_s"],
+            "unit": "ticks/s",
+            "better": "higher",
+        },
+        {
+            "name": "end-to-end ticks/s, one tick per message",
+            "figure": single["ticks_per_s"],
+            "baseline": base["ticks_per_s"],
+            "unit": "ticks/s",
+            "better": "higher",
+        },
+        {
+            "name": "end-to-end ticks/s, 2 workers (vs 1 worker)",
+            "figure": two["ticks_per_s"],
+            "baseline": sustained["ticks_per_s"],
+            "unit": "ticks/s",
+            "better": "higher",
+        },
+        {
+            "name": f"tick→row p50 at {rate:,.0f}/s offered",
+            "figure": paced_run.get("p50_ms"),
+            "baseline": None,
+            "unit": "ms",
+            "better": "lower",
+        },
+        {
+            "name": f"tick→row p99 at {rate:,.0f}/s offered",
+            "figure": paced_run.get("p99_ms"),
+            "baseline": None,
+            "unit": "ms",
+            "better": "lower",
+        },
+        {
+            "name": "whole file replayed to rows",
+            "figure": sustained["elapsed_s"],
+            "baseline": None,
+            "unit": "s",
+            "better": "lower",
+        },
+        {
+            "name": "worker peak RSS",
+            "figure": max(r["rss_mb"] for r in (sustained, single, two, paced_run)),
+            "baseline": None,
+            "unit": "MiB",
+            "better": "lower",
+        },
+    ]
 
 
-def compare_databases(ticks: int | None = None, rate: float = 1000.0, latency_seconds: float = 20.0,
-                      repeat: int = 1) -> list[dict]:  # fmt: skip
+def compare_databases(
+    ticks: int | None = None, rate: float = 1000.0, latency_seconds: float = 20.0, repeat: int = 1
+) -> list[dict]:
     """The packed full-speed run and the paced run on SQLite, then on PostgreSQL, ``repeat`` times (alternating).
 
     Rows: PostgreSQL's median beside SQLite's median (this machine is shared: the
@@ -305,14 +414,30 @@ def compare_databases(ticks: int | None = None, rate: float = 1000.0, latency_se
         for rep in range(repeat):
             for kind, results in runs.items():
                 pg = kind == "postgresql"
-                results.append({
-                    "sustained": _logged(f"{kind} #{rep + 1}, sustained, packed feed", flameback_run(
-                        root / f"{kind}-{rep}-sustained", full, n_full, None,
-                        db_url=server.create_database(f"full_{rep}") if pg else None)),
-                    "paced": _logged(f"{kind} #{rep + 1}, paced", flameback_run(
-                        root / f"{kind}-{rep}-paced", paced, n_paced, rate,
-                        db_url=server.create_database(f"paced_{rep}") if pg else None)),
-                })  # fmt: skip
+                results.append(
+                    {
+                        "sustained": _logged(
+                            f"{kind} #{rep + 1}, sustained, packed feed",
+                            flameback_run(
+                                root / f"{kind}-{rep}-sustained",
+                                full,
+                                n_full,
+                                None,
+                                db_url=server.create_database(f"full_{rep}") if pg else None,
+                            ),
+                        ),
+                        "paced": _logged(
+                            f"{kind} #{rep + 1}, paced",
+                            flameback_run(
+                                root / f"{kind}-{rep}-paced",
+                                paced,
+                                n_paced,
+                                rate,
+                                db_url=server.create_database(f"paced_{rep}") if pg else None,
+                            ),
+                        ),
+                    }
+                )
 
     def med(kind: str, case: str, key: str) -> float | None:
         values = [r[case][key] for r in runs[kind] if r[case].get(key) is not None]
@@ -326,23 +451,32 @@ def compare_databases(ticks: int | None = None, rate: float = 1000.0, latency_se
         (f"tick→row p99 at {rate:,.0f}/s", "paced", "p99_ms", "ms", "lower"),
         ("whole file to rows", "sustained", "elapsed_s", "s", "lower"),
         ("worker peak RSS", "sustained", "rss_mb", "MiB", "lower"),
-    ):  # fmt: skip
-        rows.append({"name": f"PostgreSQL (vs SQLite): {name}{of}", "unit": unit, "better": better,
-                     "figure": med("postgresql", case, key), "baseline": med("sqlite", case, key)})  # fmt: skip
+    ):
+        rows.append(
+            {
+                "name": f"PostgreSQL (vs SQLite): {name}{of}",
+                "unit": unit,
+                "better": better,
+                "figure": med("postgresql", case, key),
+                "baseline": med("sqlite", case, key),
+            }
+        )
     return rows
 
 
 def baseline_tree(ref: str, into: Path) -> Path:
     """``ref``'s source tree, extracted with ``git archive`` (no checkout is touched)."""
     into.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref], check=True,
-                             capture_output=True).stdout  # fmt: skip
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", ref], check=True, capture_output=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
 
 
-def compare_with_ref(ref: str, ticks: int | None = 60_000, latency_seconds: float = 15.0,
-                     rate: float = 1000.0) -> list[dict]:  # fmt: skip
+def compare_with_ref(
+    ref: str, ticks: int | None = 60_000, latency_seconds: float = 15.0, rate: float = 1000.0
+) -> list[dict]:
     """This tree against ``ref``'s code, case by case in one run (``ref`` first each time).
 
     Cases: one tick per message and packed at full speed, then paced one tick per
@@ -360,15 +494,18 @@ def compare_with_ref(ref: str, ticks: int | None = 60_000, latency_seconds: floa
             runs = {}
             for who, code in ((ref, base_code), ("this tree", REPO)):
                 slug = f"{case}-{'base' if code is base_code else 'this'}".replace(" ", "-").replace("/", "-")
-                runs[who] = _logged(f"{case}, {who}", flameback_run(root / slug, file, n, pace, pack=pack,
-                                                                     code_dir=code))  # fmt: skip
+                runs[who] = _logged(
+                    f"{case}, {who}", flameback_run(root / slug, file, n, pace, pack=pack, code_dir=code)
+                )
             return runs["this tree"], runs[ref]
 
         single = both("1 tick/message", full, n_full, None, 1)
         packed = both("packed", full, n_full, None, 64)
         rate40 = max(100.0, int(0.4 * single[0]["ticks_per_s"] / 50) * 50.0)
-        paced = {r: both(f"paced {r:.0f}/s", tick_file(int(r * latency_seconds)), int(r * latency_seconds), r, 1)
-                 for r in dict.fromkeys((rate40, rate))}  # fmt: skip
+        paced = {
+            r: both(f"paced {r:.0f}/s", tick_file(int(r * latency_seconds)), int(r * latency_seconds), r, 1)
+            for r in dict.fromkeys((rate40, rate))
+        }
     rows = [
         _row(f"ticks/s, one tick per message ({n_full:,} ticks)", single, "ticks_per_s", "ticks/s", "higher"),
         _row(f"ticks/s, packed ({n_full:,} ticks)", packed, "ticks_per_s", "ticks/s", "higher"),
@@ -382,13 +519,19 @@ def compare_with_ref(ref: str, ticks: int | None = 60_000, latency_seconds: floa
             _row(f"tick→row p50 at {r:,.0f}/s, 1/message{share}", pair, "p50_ms", "ms", "lower"),
             _row(f"tick→row p99 at {r:,.0f}/s, 1/message{share}", pair, "p99_ms", "ms", "lower"),
         ]
-    rows.append({"name": "indicator engine µs/tick (places the machine)", "figure": engine_micros_per_tick(),
-                 "baseline": None, "unit": "µs", "better": "lower"})  # fmt: skip
+    rows.append(
+        {
+            "name": "indicator engine µs/tick (places the machine)",
+            "figure": engine_micros_per_tick(),
+            "baseline": None,
+            "unit": "µs",
+            "better": "lower",
+        }
+    )
     return rows
 
 
-def compare_retraining(ticks: int | None = 100_000, nice: int = 10, threads: int = 1,
-                       repeat: int = 1) -> list[dict]:  # fmt: skip
+def compare_retraining(ticks: int | None = 100_000, nice: int = 10, threads: int = 1, repeat: int = 1) -> list[dict]:
     """Packed full-speed throughput without a retrain and during one (``bench.retrain_load``), in one run.
 
     The retrain runs at ``nice``/``threads`` (the worker's defaults, FLAMEBACK_TRAINING_NICE
@@ -401,20 +544,33 @@ def compare_retraining(ticks: int | None = 100_000, nice: int = 10, threads: int
     trained_models()
     file, load = tick_file(ticks), tick_file(40_000)
     n = sum(1 for _ in file.open()) - 1
-    cases = {"no retrain": None, f"retrain at nice {nice}, {threads} thread(s)": (nice, threads),
-             "retrain at nice 0, 2 threads": (0, 2)}  # fmt: skip
+    cases = {
+        "no retrain": None,
+        f"retrain at nice {nice}, {threads} thread(s)": (nice, threads),
+        "retrain at nice 0, 2 threads": (0, 2),
+    }
     figures: dict[str, list[float]] = {case: [] for case in cases}
     with tempfile.TemporaryDirectory(prefix="flameback-bench-") as tmp:
         for rep in range(repeat):
             for k, (case, limits) in enumerate(cases.items()):
                 root = Path(tmp) / f"{rep}-{k}"
-                result = (flameback_run(root, file, n, None) if limits is None
-                          else _during_retrain(root, file, n, load, *limits))  # fmt: skip
+                result = (
+                    flameback_run(root, file, n, None)
+                    if limits is None
+                    else _during_retrain(root, file, n, load, *limits)
+                )
                 figures[case].append(_logged(f"packed, {case}", result)["ticks_per_s"])
     quiet = median(figures["no retrain"])
-    return [{"name": f"end-to-end ticks/s ({n:,} ticks, packed), {case}" if limits is None else f"… {case} vs none",
-             "figure": median(figures[case]), "baseline": None if limits is None else quiet, "unit": "ticks/s",
-             "better": "higher"} for case, limits in cases.items()]  # fmt: skip
+    return [
+        {
+            "name": f"end-to-end ticks/s ({n:,} ticks, packed), {case}" if limits is None else f"… {case} vs none",
+            "figure": median(figures[case]),
+            "baseline": None if limits is None else quiet,
+            "unit": "ticks/s",
+            "better": "higher",
+        }
+        for case, limits in cases.items()
+    ]
 
 
 def _during_retrain(root: Path, file: Path, n: int, load: Path, nice: int, threads: int) -> dict:
@@ -422,8 +578,22 @@ def _during_retrain(root: Path, file: Path, n: int, load: Path, nice: int, threa
     root.mkdir(parents=True, exist_ok=True)
     ready, log = root / "retrain.ready", root / "retrain.log"
     with log.open("w") as err:
-        trainer = subprocess.Popen([sys.executable, "-m", "bench.retrain_load", str(load), "--ready", str(ready),
-                                    "--nice", str(nice), "--threads", str(threads)], cwd=REPO, stderr=err)  # fmt: skip
+        trainer = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.retrain_load",
+                str(load),
+                "--ready",
+                str(ready),
+                "--nice",
+                str(nice),
+                "--threads",
+                str(threads),
+            ],
+            cwd=REPO,
+            stderr=err,
+        )
         try:
             wait_for(lambda: ready.exists() or trainer.poll() is not None, 300, "the retrain to start training")
             if trainer.poll() is not None:
@@ -461,10 +631,16 @@ def profile_one_per_message(out: Path, ticks: int, ref: str | None) -> None:
         root = Path(tmp)
         trees = [(ref, baseline_tree(ref, root / "baseline-code"), out.with_name(f"{out.name}.{ref}"))] if ref else []
         for who, code, raw in [*trees, ("this tree", REPO, out)]:
-            result = _logged(f"profiled, {who}", flameback_run(root / f"profile-{who}".replace(" ", "-"), file, n,
-                                                               None, pack=1, code_dir=code, profile=raw))  # fmt: skip
-            print(f"\n== {who}: {result['ticks_per_s']:,.0f} ticks/s under py-spy, worker CPU "
-                  f"{result['worker_cpu_ms_per_1000']:,.0f} ms per 1,000 ticks ({raw})")  # fmt: skip
+            result = _logged(
+                f"profiled, {who}",
+                flameback_run(
+                    root / f"profile-{who}".replace(" ", "-"), file, n, None, pack=1, code_dir=code, profile=raw
+                ),
+            )
+            print(
+                f"\n== {who}: {result['ticks_per_s']:,.0f} ticks/s under py-spy, worker CPU "
+                f"{result['worker_cpu_ms_per_1000']:,.0f} ms per 1,000 ticks ({raw})"
+            )
             print(summarise(raw, n))
             print("  by stage (ms per 1,000 ticks):")
             print("\n".join(f"    {ms:8.1f}  {stage}" for stage, ms in by_stage(raw, n).items()))
@@ -496,16 +672,26 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument("--baseline-seconds", type=float, default=30.0)
-    parser.add_argument("--databases", action="store_true",
-                        help="compare PostgreSQL (a throwaway local server) with SQLite instead")  # fmt: skip
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="--databases: runs per database; --retrain: runs per case; alternating")  # fmt: skip
-    parser.add_argument("--baseline-ref", metavar="REF",
-                        help="compare with REF's code (git archive), case by case in this run")  # fmt: skip
-    parser.add_argument("--profile", metavar="FILE", type=Path,
-                        help="py-spy the worker through a one-tick-per-message run (--ticks, default 20,000)")  # fmt: skip
-    parser.add_argument("--retrain", action="store_true",
-                        help="packed full-speed ticks/s without and during a retrain, in one run (--ticks, default 100,000)")  # fmt: skip
+    parser.add_argument(
+        "--databases", action="store_true", help="compare PostgreSQL (a throwaway local server) with SQLite instead"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="--databases: runs per database; --retrain: runs per case; alternating"
+    )
+    parser.add_argument(
+        "--baseline-ref", metavar="REF", help="compare with REF's code (git archive), case by case in this run"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        type=Path,
+        help="py-spy the worker through a one-tick-per-message run (--ticks, default 20,000)",
+    )
+    parser.add_argument(
+        "--retrain",
+        action="store_true",
+        help="packed full-speed ticks/s without and during a retrain, in one run (--ticks, default 100,000)",
+    )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")
     if args.retrain:

@@ -44,18 +44,32 @@ def run(rows: int = 1_000_000, symbols: int = 39, reps: int = 20) -> list[dict[s
     symbol = bench_symbols(symbols)[symbols // 2]
     results = []
     for name in history.RANGES:
-        median, p95, (figure, key) = timed(lambda n=name: symbol_view.chart_update(source, symbol, n, "XGBoost", None),
-                                           reps)  # fmt: skip
+        median, p95, (figure, key) = timed(
+            lambda n=name: symbol_view.chart_update(source, symbol, n, "XGBoost", None), reps
+        )
         win = history.window(source.engine, symbol, name)
         price = next(t for t in figure["data"] if t["name"] in ("Price", "OHLC"))
-        results.append({"case": f"range={name} redraw ({win.rows:,} rows → {len(price['x']):,} bars)",
-                        "median_ms": median, "p95_ms": p95, "bytes": payload_bytes(figure), "key": key})  # fmt: skip
+        results.append(
+            {
+                "case": f"range={name} redraw ({win.rows:,} rows → {len(price['x']):,} bars)",
+                "median_ms": median,
+                "p95_ms": p95,
+                "bytes": payload_bytes(figure),
+                "key": key,
+            }
+        )
     steady = results[-1]["key"]
     median, p95, _ = timed(lambda: symbol_view.chart_update(source, symbol, "All", "XGBoost", steady), reps)
     results.append({"case": "refresh, no new row (no redraw)", "median_ms": median, "p95_ms": p95, "bytes": 0})
     median, p95, naive = timed(lambda: history.naive_rows(source.engine, symbol), NAIVE_REPS, warm_up=False)
-    results.append({"case": f"naive: all {len(naive):,} rows of the symbol", "median_ms": median, "p95_ms": p95,
-                    "bytes": payload_bytes(naive)})  # fmt: skip
+    results.append(
+        {
+            "case": f"naive: all {len(naive):,} rows of the symbol",
+            "median_ms": median,
+            "p95_ms": p95,
+            "bytes": payload_bytes(naive),
+        }
+    )
     source.engine.dispose()
     return results
 
@@ -63,15 +77,29 @@ def run(rows: int = 1_000_000, symbols: int = 39, reps: int = 20) -> list[dict[s
 def table_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``python -m bench`` rows: range = All's redraw (ms, then bytes) beside the naive read of all rows."""
     every, naive = next(r for r in results if r["case"].startswith("range=All")), results[-1]
-    return [{"name": "symbol chart range=All redraw (SQL buckets)", "figure": every["median_ms"],
-             "baseline": naive["median_ms"], "unit": "ms", "better": "lower"},
-            {"name": "symbol chart range=All payload", "figure": every["bytes"] / 1000,
-             "baseline": naive["bytes"] / 1000, "unit": "kB", "better": "lower"}]  # fmt: skip
+    return [
+        {
+            "name": "symbol chart range=All redraw (SQL buckets)",
+            "figure": every["median_ms"],
+            "baseline": naive["median_ms"],
+            "unit": "ms",
+            "better": "lower",
+        },
+        {
+            "name": "symbol chart range=All payload",
+            "figure": every["bytes"] / 1000,
+            "baseline": naive["bytes"] / 1000,
+            "unit": "kB",
+            "better": "lower",
+        },
+    ]
 
 
 def print_table(results: list[dict[str, Any]], rows: int, symbols: int) -> None:
-    print(f"symbol chart, {rows:,} rows, {symbols} symbols, SQLite (targets: range=All ≤ {TARGET_MS:.0f} ms server, "
-          f"≤ {TARGET_BYTES / 1e6:.0f} MB to the browser)")  # fmt: skip
+    print(
+        f"symbol chart, {rows:,} rows, {symbols} symbols, SQLite (targets: range=All ≤ {TARGET_MS:.0f} ms server, "
+        f"≤ {TARGET_BYTES / 1e6:.0f} MB to the browser)"
+    )
     print(f"{'case':52} {'median ms':>9} {'p95 ms':>8} {'bytes':>11}")
     for r in results:
         print(f"{r['case']:52} {r['median_ms']:9.1f} {r['p95_ms']:8.1f} {r['bytes']:11,}")

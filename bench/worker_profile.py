@@ -19,8 +19,17 @@ from pathlib import Path
 SAMPLE_RATE = 250  # samples/s; py-spy's default is 100 (too coarse for a 10–30 s run)
 # Frames every sample of a thread passes through (process start, the CLI, the event loop, thread
 # start): listing them by inclusive time says nothing, so they are left out of that list.
-ROOT_FILES = ("<frozen runpy>", "click/core.py", "click/decorators.py", "cli/base.py", "mode/worker.py",
-              "faust/__main__.py", "threading.py", "asyncio/base_events.py", "asyncio/events.py")  # fmt: skip
+ROOT_FILES = (
+    "<frozen runpy>",
+    "click/core.py",
+    "click/decorators.py",
+    "cli/base.py",
+    "mode/worker.py",
+    "faust/__main__.py",
+    "threading.py",
+    "asyncio/base_events.py",
+    "asyncio/events.py",
+)
 
 
 class PySpyRecorder:
@@ -29,10 +38,22 @@ class PySpyRecorder:
     def __init__(self, pid: int, out: Path) -> None:
         self.out = out
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--rate", str(SAMPLE_RATE),
-             "--format", "raw", "--output", str(out), "--nonblocking"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
+            [
+                str(Path(sys.executable).with_name("py-spy")),
+                "record",
+                "--pid",
+                str(pid),
+                "--rate",
+                str(SAMPLE_RATE),
+                "--format",
+                "raw",
+                "--output",
+                str(out),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
@@ -77,17 +98,21 @@ def _function(frame: str) -> str:
 
 
 # (stage, what a sample's stack must contain), first match wins; see by_stage.
-EXECUTOR_STAGES = (("executor: model inference", "SignalEngine.predict"),
-                   ("executor: predictions insert", "insert_predictions"),
-                   ("executor: scoreboard upsert", "upsert_scoreboard"),
-                   ("executor: alerts insert", "insert_alerts"))  # fmt: skip
-PIPELINE_STAGES = (("event loop: feature rows to real-features-ticks", "_publish_features"),
-                   ("event loop: scoring, alerts, row building (predict_and_store)", "predict_and_store"),
-                   ("event loop: table writes (RocksDB + changelog)", "_store ("),
-                   ("event loop: state steps (_advance)", "_advance"),
-                   ("event loop: table reads (scoreboard)", "process_ticks.<locals>.<dictcomp>"),
-                   ("event loop: process_ticks, other", "process_ticks ("),
-                   ("event loop: ingest (parsing, batch hand-off)", "ingest ("))  # fmt: skip
+EXECUTOR_STAGES = (
+    ("executor: model inference", "SignalEngine.predict"),
+    ("executor: predictions insert", "insert_predictions"),
+    ("executor: scoreboard upsert", "upsert_scoreboard"),
+    ("executor: alerts insert", "insert_alerts"),
+)
+PIPELINE_STAGES = (
+    ("event loop: feature rows to real-features-ticks", "_publish_features"),
+    ("event loop: scoring, alerts, row building (predict_and_store)", "predict_and_store"),
+    ("event loop: table writes (RocksDB + changelog)", "_store ("),
+    ("event loop: state steps (_advance)", "_advance"),
+    ("event loop: table reads (scoreboard)", "process_ticks.<locals>.<dictcomp>"),
+    ("event loop: process_ticks, other", "process_ticks ("),
+    ("event loop: ingest (parsing, batch hand-off)", "ingest ("),
+)
 LOOP_ITSELF = ("EpollSelector.select", "Worker.execute_from_commandline")
 
 
@@ -117,5 +142,7 @@ def _stage(stack: str) -> str:
         return "Faust's consumer thread (and any other thread)"
     if frames[-1].startswith(LOOP_ITSELF) or "EpollSelector.select" in frames[-1]:
         return "event loop: the loop itself (select or uvloop's C code), idle included"
-    return next((stage for stage, marker in PIPELINE_STAGES if marker in stack),
-                "event loop: Faust, mode and aiokafka per-message plumbing and asyncio")  # fmt: skip
+    return next(
+        (stage for stage, marker in PIPELINE_STAGES if marker in stack),
+        "event loop: Faust, mode and aiokafka per-message plumbing and asyncio",
+    )

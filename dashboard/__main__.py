@@ -27,11 +27,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--debug", action="store_true", help="Flask's development server with Dash's dev tools.")
     args = parser.parse_args(argv)
     settings = load_settings()
-    app = create_app(settings.db_url, settings.dash_refresh_s, settings.symbol_sheet,
-                     stale_after_s=settings.worker_stale_s)  # fmt: skip
+    app = create_app(
+        settings.db_url, settings.dash_refresh_s, settings.symbol_sheet, stale_after_s=settings.worker_stale_s
+    )
     server = "Flask development server (--debug)" if args.debug else "waitress"
-    print(f"Flameback terminal on http://{settings.dash_host}:{settings.dash_port}/ "
-          f"(database {make_url(settings.db_url).render_as_string(hide_password=True)}, refresh {settings.dash_refresh_s:g}s, {server})", flush=True)  # fmt: skip
+    print(
+        f"Flameback terminal on http://{settings.dash_host}:{settings.dash_port}/ "
+        f"(database {make_url(settings.db_url).render_as_string(hide_password=True)}, refresh {settings.dash_refresh_s:g}s, {server})",
+        flush=True,
+    )
     if args.debug:
         app.run(host=settings.dash_host, port=settings.dash_port, debug=True, use_reloader=False)
         return

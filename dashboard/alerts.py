@@ -36,8 +36,11 @@ HIT_RATE = "alert-hit-rate"
 ADD = "alert-add"
 FORM_STATUS = "alert-form-status"
 LOG_SIZE = 50
-KIND_LABELS = {"consensus_flip": "consensus flips", "rsi_cross": "RSI crosses upper/lower",
-               "model_up": "a model above the hit rate calls UP"}  # fmt: skip
+KIND_LABELS = {
+    "consensus_flip": "consensus flips",
+    "rsi_cross": "RSI crosses upper/lower",
+    "model_up": "a model above the hit rate calls UP",
+}
 
 
 def components() -> list[Any]:
@@ -52,25 +55,35 @@ def _number(label: str, component_id: str, value: float, **limits: float) -> htm
 def alerts_pane() -> html.Details:
     """The alert log under an add-rule form (a rule's other settings: the rule file, README "Alerts")."""
     kinds = [{"label": KIND_LABELS[k], "value": k} for k in KINDS]
-    form = html.Div([
-        html.Span("ADD RULE", className="picker-label"),
-        dcc.Dropdown(id=KIND, options=kinds, value="rsi_cross", clearable=False, className="alert-kind"),
-        dcc.Input(id=SYMBOL, placeholder="symbol (* = all)", value="*", debounce=True, className="alert-input"),
-        _number("upper ", UPPER, 70, min=1, max=99),
-        _number("lower ", LOWER, 30, min=1, max=99),
-        _number("hit rate > ", HIT_RATE, 0.55, min=0, max=1, step=0.01),
-        html.Button("ADD", id=ADD, n_clicks=0, className="alert-add"),
-        html.Span(id=FORM_STATUS, className="muted"),
-    ], className="alert-form")  # fmt: skip
-    return html.Details([html.Summary("ALERTS", className="panel-title"), form, html.Div(id=LOG)],
-                        id=PANE, open=True, className="panel alerts-pane")  # fmt: skip
+    form = html.Div(
+        [
+            html.Span("ADD RULE", className="picker-label"),
+            dcc.Dropdown(id=KIND, options=kinds, value="rsi_cross", clearable=False, className="alert-kind"),
+            dcc.Input(id=SYMBOL, placeholder="symbol (* = all)", value="*", debounce=True, className="alert-input"),
+            _number("upper ", UPPER, 70, min=1, max=99),
+            _number("lower ", LOWER, 30, min=1, max=99),
+            _number("hit rate > ", HIT_RATE, 0.55, min=0, max=1, step=0.01),
+            html.Button("ADD", id=ADD, n_clicks=0, className="alert-add"),
+            html.Span(id=FORM_STATUS, className="muted"),
+        ],
+        className="alert-form",
+    )
+    return html.Details(
+        [html.Summary("ALERTS", className="panel-title"), form, html.Div(id=LOG)],
+        id=PANE,
+        open=True,
+        className="panel alerts-pane",
+    )
 
 
 def recent_alerts(engine: Engine, limit: int = LOG_SIZE) -> list[dict[str, Any]]:
     """The newest alerts, newest first (by id: the order the worker stored them)."""
     table = db.alerts
-    stmt = select(table.c.id, table.c.fired_at, table.c.timestamp, table.c.symbol, table.c.rule_name,
-                  table.c.message).order_by(table.c.id.desc()).limit(limit)  # fmt: skip
+    stmt = (
+        select(table.c.id, table.c.fired_at, table.c.timestamp, table.c.symbol, table.c.rule_name, table.c.message)
+        .order_by(table.c.id.desc())
+        .limit(limit)
+    )
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(stmt)]
 
@@ -90,9 +103,19 @@ def alert_log(rows: list[dict[str, Any]]) -> Any:
     if not rows:
         return html.Div("no alerts yet — add a rule below or in FLAMEBACK_ALERT_RULES", className="muted")
     head = html.Tr([html.Th(h) for h in ("FIRED (UTC)", "TICK", "SYMBOL", "ALERT", "RULE")])
-    body = [html.Tr([html.Td(f"{r['fired_at']:%H:%M:%S}"), html.Td(f"{r['timestamp']:%Y-%m-%d %H:%M}"),
-                     html.Td(r["symbol"]), html.Td(r["message"].split(": ", 1)[-1]), html.Td(r["rule_name"])],
-                    className="alert-row") for r in rows]  # fmt: skip
+    body = [
+        html.Tr(
+            [
+                html.Td(f"{r['fired_at']:%H:%M:%S}"),
+                html.Td(f"{r['timestamp']:%Y-%m-%d %H:%M}"),
+                html.Td(r["symbol"]),
+                html.Td(r["message"].split(": ", 1)[-1]),
+                html.Td(r["rule_name"]),
+            ],
+            className="alert-row",
+        )
+        for r in rows
+    ]
     return html.Table([html.Thead(head), html.Tbody(body)], className="alert-log")
 
 
@@ -104,8 +127,9 @@ def toast(fresh: list[dict[str, Any]]) -> Any:
     return html.Div([html.B("ALERT "), fresh[0]["message"], more], key=str(fresh[0]["id"]))
 
 
-def add_rule(source: Source, kind: str, symbol: str | None, upper: float | None, lower: float | None,
-             hit_rate: float | None) -> str:  # fmt: skip
+def add_rule(
+    source: Source, kind: str, symbol: str | None, upper: float | None, lower: float | None, hit_rate: float | None
+) -> str:
     """Validate the form as a rule and store it; the answer is one line for the page."""
     fields = {"kind": kind, "symbol": (symbol or "*").strip() or "*"}
     if kind == "rsi_cross":
@@ -142,14 +166,28 @@ def _writer(url: str) -> Engine:
 
 
 def register_alert_callbacks(app: dash.Dash, source: Source, refresh_interval_id: str) -> None:
-    @app.callback(Output(LOG, "children"), Output(TOAST, "children"), Output(TOAST, "className"),
-                  Output(SEEN, "data"), Input(refresh_interval_id, "n_intervals"), State(SEEN, "data"))  # fmt: skip
+    @app.callback(
+        Output(LOG, "children"),
+        Output(TOAST, "children"),
+        Output(TOAST, "className"),
+        Output(SEEN, "data"),
+        Input(refresh_interval_id, "n_intervals"),
+        State(SEEN, "data"),
+    )
     def refresh_alerts(_n: int, seen: int | None) -> tuple[Any, Any, str, int | None]:
         return alerts_update(source, seen)
 
-    @app.callback(Output(FORM_STATUS, "children"), Input(ADD, "n_clicks"),
-                  State(KIND, "value"), State(SYMBOL, "value"), State(UPPER, "value"), State(LOWER, "value"),
-                  State(HIT_RATE, "value"), prevent_initial_call=True)  # fmt: skip
-    def add_alert_rule(_clicks: int, kind: str, symbol: str | None, upper: float | None, lower: float | None,
-                       hit_rate: float | None) -> str:  # fmt: skip
+    @app.callback(
+        Output(FORM_STATUS, "children"),
+        Input(ADD, "n_clicks"),
+        State(KIND, "value"),
+        State(SYMBOL, "value"),
+        State(UPPER, "value"),
+        State(LOWER, "value"),
+        State(HIT_RATE, "value"),
+        prevent_initial_call=True,
+    )
+    def add_alert_rule(
+        _clicks: int, kind: str, symbol: str | None, upper: float | None, lower: float | None, hit_rate: float | None
+    ) -> str:
         return add_rule(source, kind, symbol, upper, lower, hit_rate)

@@ -35,14 +35,26 @@ class OfflineDash(dash.Dash):
         return config
 
 
-def create_app(db_url: str, refresh_s: float = 3.0, symbol_sheet: Path | None = None,
-               max_points: int = 500, stale_after_s: float = 10.0) -> dash.Dash:  # fmt: skip
+def create_app(
+    db_url: str,
+    refresh_s: float = 3.0,
+    symbol_sheet: Path | None = None,
+    max_points: int = 500,
+    stale_after_s: float = 10.0,
+) -> dash.Dash:
     """Build the terminal for a database URL; nothing is read until a page asks."""
-    app = OfflineDash(__name__, title="Flameback terminal", update_title=None, serve_locally=True,
-                    assets_folder=str(ASSETS), include_assets_files=True)  # fmt: skip
+    app = OfflineDash(
+        __name__,
+        title="Flameback terminal",
+        update_title=None,
+        serve_locally=True,
+        assets_folder=str(ASSETS),
+        include_assets_files=True,
+    )
     app.layout = build_layout(refresh_s)
-    source = Source(db_url, reader_engine(db_url), load_symbol_sheet(symbol_sheet), max_points,
-                    stale_after_s=stale_after_s)  # fmt: skip
+    source = Source(
+        db_url, reader_engine(db_url), load_symbol_sheet(symbol_sheet), max_points, stale_after_s=stale_after_s
+    )
     register_callbacks(app, source)
     drift.register_callbacks(app, source)
     register_alert_callbacks(app, source, ids.TICK)
@@ -57,8 +69,9 @@ def app_from_settings() -> dash.Dash:
     from flameback_app.settings import load_settings
 
     settings = load_settings()
-    return create_app(settings.db_url, settings.dash_refresh_s, settings.symbol_sheet,
-                      stale_after_s=settings.worker_stale_s)  # fmt: skip
+    return create_app(
+        settings.db_url, settings.dash_refresh_s, settings.symbol_sheet, stale_after_s=settings.worker_stale_s
+    )
 
 
 _built: dict[str, Any] = {}

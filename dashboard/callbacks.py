@@ -34,8 +34,10 @@ NO_CURSOR: dict[str, Any] = {"symbol": None, "last_id": 0, "rows": 0, "warming":
 MISSING_DB = "NO DATABASE at {path} — start the worker; it creates the database (the terminal only reads)."
 EMPTY_DB = "NO DATA YET — the database has no ticks; waiting for the feed and the worker."
 LOCKED_DB = "DATABASE BUSY — locked by a writer; showing the last data read, retrying every refresh."
-OLD_SCHEMA = ("DATABASE SCHEMA OLDER THAN THIS TERMINAL — the database has {state}, this terminal reads revision "
-              "{head}: upgrade it with `faust -A flameback_app db upgrade` (a starting worker does it too).")
+OLD_SCHEMA = (
+    "DATABASE SCHEMA OLDER THAN THIS TERMINAL — the database has {state}, this terminal reads revision "
+    "{head}: upgrade it with `faust -A flameback_app db upgrade` (a starting worker does it too)."
+)
 WARMING = "{symbol}: WARMING UP — {rows} ticks so far; RSI needs 15, MACD signal 34 (blank until then)."
 KPI_OUTPUTS = (ids.KPI_PRICE, ids.KPI_RSI, ids.KPI_MACD, ids.KPI_VOL, ids.KPI_LAST)
 
@@ -99,10 +101,14 @@ def symbol_choices(source: Source, current: str | None, shown: list[dict[str, st
 # ---------------------------------------------------------------- the symbol's view
 
 VIEW_OUTPUTS: tuple[tuple[str, str], ...] = (
-    (ids.CURSOR, "data"), (ids.STATUS, "children"), (ids.STATUS, "className"),
+    (ids.CURSOR, "data"),
+    (ids.STATUS, "children"),
+    (ids.STATUS, "className"),
     *((kpi, "children") for kpi in KPI_OUTPUTS),
-    (ids.SIGNALS, "children"), (ids.TECHNICALS, "children"), (ids.SYMBOL_INFO, "children"),
-)  # fmt: skip
+    (ids.SIGNALS, "children"),
+    (ids.TECHNICALS, "children"),
+    (ids.SYMBOL_INFO, "children"),
+)
 
 
 def view_update(source: Source, symbol: str | None, cursor: dict[str, Any] | None) -> dict[tuple[str, str], Any]:
@@ -152,15 +158,24 @@ def jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _with_rows(source: Source, symbol: str, cursor: dict[str, Any], rows: list[dict[str, Any]],
-               rates: dict[str, dict[str, dict[str, Any]]], redraw: bool) -> dict[tuple[str, str], Any]:  # fmt: skip
+def _with_rows(
+    source: Source,
+    symbol: str,
+    cursor: dict[str, Any],
+    rows: list[dict[str, Any]],
+    rates: dict[str, dict[str, dict[str, Any]]],
+    redraw: bool,
+) -> dict[tuple[str, str], Any]:
     last = rows[-1]
     count = len(rows) if redraw else min(cursor["rows"] + len(rows), source.max_points)
     new_cursor = {"symbol": symbol, "last_id": last["id"], "rows": count, "warming": last["macd_signal"] is None}
-    update = {(ids.CURSOR, "data"): new_cursor, **_status(status_text(new_cursor), error=False),
-              **dict(zip(((k, "children") for k in KPI_OUTPUTS), kpis(last), strict=True)),
-              (ids.SIGNALS, "children"): signals_table(last, rates),
-              (ids.TECHNICALS, "children"): technicals_table(last)}  # fmt: skip
+    update = {
+        (ids.CURSOR, "data"): new_cursor,
+        **_status(status_text(new_cursor), error=False),
+        **dict(zip(((k, "children") for k in KPI_OUTPUTS), kpis(last), strict=True)),
+        (ids.SIGNALS, "children"): signals_table(last, rates),
+        (ids.TECHNICALS, "children"): technicals_table(last),
+    }
     if redraw:  # the chart is drawn by dashboard.symbol_view (it reads by time range)
         update[(ids.SYMBOL_INFO, "children")] = exchange_line(symbol, source.sheet)
     return update
@@ -175,7 +190,7 @@ def kpis(last: dict[str, Any]) -> list[Any]:
         html.Span(fmt_number(macd, 4) if macd is not None else "— warm-up", style={"color": figures.macd_color(macd)}),
         fmt_percent(last["volatility_20"]),
         str(last["timestamp"]).split(".")[0],
-    ]  # fmt: skip
+    ]
 
 
 def _rate(row: dict[str, Any] | None, key: str) -> str:
@@ -193,12 +208,20 @@ def signals_table(last: dict[str, Any], rates: dict[str, dict[str, dict[str, Any
     """Each signal's current call, its live hit rates (symbol, rolling 20, all symbols) and the always-up baseline."""
     head = html.Tr([html.Th(h) for h in ("SIGNAL", "CALL  p↑", "HIT 20", "HIT", "ALL SYM", "ALWAYS ▲")])
     mine, pooled = rates.get(last["symbol"], {}), rates.get(ALL_SYMBOLS, {})
-    body = [html.Tr([html.Td(name.replace("_Rule", " rule")), _call_cell(last, name),
-                     html.Td(_rate(mine.get(name), "hit_rate_20")), html.Td(_rate(mine.get(name), "hit_rate")),
-                     html.Td(_rate(pooled.get(name), "hit_rate")),
-                     html.Td(_rate(mine.get(name), "baseline_up_rate"), className="muted")],
-                    className="rule-row" if name in RULE_COLUMNS else "model-row")
-            for name in (*user_models.model_names(last, rates.values()), *RULE_COLUMNS)]  # fmt: skip
+    body = [
+        html.Tr(
+            [
+                html.Td(name.replace("_Rule", " rule")),
+                _call_cell(last, name),
+                html.Td(_rate(mine.get(name), "hit_rate_20")),
+                html.Td(_rate(mine.get(name), "hit_rate")),
+                html.Td(_rate(pooled.get(name), "hit_rate")),
+                html.Td(_rate(mine.get(name), "baseline_up_rate"), className="muted"),
+            ],
+            className="rule-row" if name in RULE_COLUMNS else "model-row",
+        )
+        for name in (*user_models.model_names(last, rates.values()), *RULE_COLUMNS)
+    ]
     version = last.get("model_version") or "none loaded yet (TRAINING)"
     scored = max((row.get("n") or 0 for row in mine.values()), default=0)
     note = f"models {version} · hit = next tick moved the called way · {scored:,} calls scored on this symbol"
@@ -207,13 +230,19 @@ def signals_table(last: dict[str, Any], rates: dict[str, dict[str, dict[str, Any
 
 def technicals_table(last: dict[str, Any]) -> html.Table:
     items = [
-        ("Momentum (10)", fmt_percent(last["momentum_10"], 2)), ("Price change", fmt_number(last["price_change_pct"], 2, " %")),
-        ("SMA 5", fmt_price(last["sma_5"])), ("SMA 10", fmt_price(last["sma_10"])), ("SMA 20", fmt_price(last["sma_20"])),
-        ("EMA 12", fmt_price(last["ema_12"])), ("EMA 26", fmt_price(last["ema_26"])),
-        ("BB upper", fmt_price(last["bb_upper"])), ("BB middle", fmt_price(last["bb_middle"])),
-        ("BB lower", fmt_price(last["bb_lower"])), ("Volatility (20, ann.)", fmt_percent(last["volatility_20"])),
+        ("Momentum (10)", fmt_percent(last["momentum_10"], 2)),
+        ("Price change", fmt_number(last["price_change_pct"], 2, " %")),
+        ("SMA 5", fmt_price(last["sma_5"])),
+        ("SMA 10", fmt_price(last["sma_10"])),
+        ("SMA 20", fmt_price(last["sma_20"])),
+        ("EMA 12", fmt_price(last["ema_12"])),
+        ("EMA 26", fmt_price(last["ema_26"])),
+        ("BB upper", fmt_price(last["bb_upper"])),
+        ("BB middle", fmt_price(last["bb_middle"])),
+        ("BB lower", fmt_price(last["bb_lower"])),
+        ("Volatility (20, ann.)", fmt_percent(last["volatility_20"])),
         ("Last tick volume", fmt_number(last.get("volume"), 0)),
-    ]  # fmt: skip
+    ]
     return html.Table([html.Tr([html.Td(k), html.Td(v)]) for k, v in items], className="grid")
 
 
@@ -230,8 +259,10 @@ def health_update(source: Source, now: float | None = None) -> tuple[Any, str, s
         return html.Div(str(problem).split(" — ")[0], className="muted"), clock, ""
     if not workers:
         return html.Div("no counters yet — is the worker running?", className="muted"), clock, ""
-    views = [WorkerView(name, figures, _epoch(written), now - _epoch(written) > source.stale_after_s)
-             for name, (figures, written) in workers.items()]  # fmt: skip
+    views = [
+        WorkerView(name, figures, _epoch(written), now - _epoch(written) > source.stale_after_s)
+        for name, (figures, written) in workers.items()
+    ]
     current = [v for v in views if not v.stale]
     total = sum_workers(current)
     newest = max(views, key=lambda v: v.written)  # with every worker stale, the note still says what the last one saw
@@ -277,15 +308,19 @@ def models_note(counters: dict[str, float]) -> str:
     Once loaded: a warning if they were trained on another tick spacing (the worker's log has both values).
     """
     if counters.get("models_loaded") and counters.get("models_tick_spacing_mismatch"):
-        return ("models trained on another tick spacing than FLAMEBACK_PERIODS_PER_YEAR: their volatility input is "
-                "off scale (see the worker log); retrain")  # fmt: skip
+        return (
+            "models trained on another tick spacing than FLAMEBACK_PERIODS_PER_YEAR: their volatility input is "
+            "off scale (see the worker log); retrain"
+        )
     if counters.get("models_loaded", 1) or "training_rows_needed" not in counters:
         return ""
     if counters.get("training_active"):
         return f"TRAINING — fitting the first models on {counters['training_rows']:,.0f} rows of history…"
     have, need = counters.get("training_rows", 0), counters["training_rows_needed"]
-    return (f"TRAINING — {have:,.0f} of the {need:,.0f} warmed-up rows of history the first models need; "
-            "they train as soon as there are enough")
+    return (
+        f"TRAINING — {have:,.0f} of the {need:,.0f} warmed-up rows of history the first models need; "
+        "they train as soon as there are enough"
+    )
 
 
 def _age(then: float | None, now: float) -> str:
@@ -299,10 +334,17 @@ def health_table(workers: list[WorkerView], total: dict[str, float], now: float)
         newest = max((v.written for v in workers if not v.stale), default=None)
         current = sum(not v.stale for v in workers)
         columns.insert(0, (f"all ({current} current)", total, newest, False))
-    header = html.Tr([html.Th("")] + [html.Th(f"{name} (stale)" if stale else name, style={"color": RED} if stale else {})
-                                      for name, _f, _w, stale in columns])  # fmt: skip
-    rows = [html.Tr([html.Td(label)] + [html.Td(cell(figures, written, now)) for _n, figures, written, _s in columns])
-            for label, cell in HEALTH_ROWS]  # fmt: skip
+    header = html.Tr(
+        [html.Th("")]
+        + [
+            html.Th(f"{name} (stale)" if stale else name, style={"color": RED} if stale else {})
+            for name, _f, _w, stale in columns
+        ]
+    )
+    rows = [
+        html.Tr([html.Td(label)] + [html.Td(cell(figures, written, now)) for _n, figures, written, _s in columns])
+        for label, cell in HEALTH_ROWS
+    ]
     return html.Table([header, *rows], className="grid")
 
 
@@ -338,7 +380,9 @@ def overview_update(source: Source, window: str | None, now: datetime | None = N
         return dash.no_update, dash.no_update  # the status line says why (the view callback reads it)
     rows = overview.overview_rows(latest, prices, rates, source.sheet, now or overview.utc_now_naive())
     mine = user_models.scored_names(rates)
-    return user_models.with_hit_rates(rows, rates, mine), user_models.overview_columns(overview.table_columns(window), mine)
+    return user_models.with_hit_rates(rows, rates, mine), user_models.overview_columns(
+        overview.table_columns(window), mine
+    )
 
 
 def cue_update(source: Source, now: datetime | None = None) -> tuple[str, str]:
@@ -352,13 +396,25 @@ def cue_update(source: Source, now: datetime | None = None) -> tuple[str, str]:
 
 SHOWN, HIDDEN = {}, {"display": "none"}
 ROUTE_OUTPUTS: tuple[tuple[str, str], ...] = (
-    (ids.URL, "search"), (ids.SYMBOL, "options"), (ids.SYMBOL, "value"), (ids.OVERVIEW, "active_cell"),
-    (ids.OVERVIEW_PANE, "style"), (ids.SYMBOL_PANE, "style"), (ids.NOTICE, "children"), (ids.MODELS_PANE, "style"),
-)  # fmt: skip
+    (ids.URL, "search"),
+    (ids.SYMBOL, "options"),
+    (ids.SYMBOL, "value"),
+    (ids.OVERVIEW, "active_cell"),
+    (ids.OVERVIEW_PANE, "style"),
+    (ids.SYMBOL_PANE, "style"),
+    (ids.NOTICE, "children"),
+    (ids.MODELS_PANE, "style"),
+)
 
 
-def route(source: Source, trigger: str | None, search: str | None, picked: str | None,
-          cell: dict[str, Any] | None, shown: list[dict[str, str]] | None = None) -> dict[tuple[str, str], Any]:  # fmt: skip
+def route(
+    source: Source,
+    trigger: str | None,
+    search: str | None,
+    picked: str | None,
+    cell: dict[str, Any] | None,
+    shown: list[dict[str, str]] | None = None,
+) -> dict[tuple[str, str], Any]:
     """Which view shows, from what changed: the URL (a link, back/forward), the picker, a click on a row, or
     the symbol list's timer.
 
@@ -374,13 +430,17 @@ def route(source: Source, trigger: str | None, search: str | None, picked: str |
     return {**update, **_route(source, trigger, search, picked, cell)}
 
 
-def _route(source: Source, trigger: str | None, search: str | None, picked: str | None,
-           cell: dict[str, Any] | None) -> dict[tuple[str, str], Any]:  # fmt: skip
+def _route(
+    source: Source, trigger: str | None, search: str | None, picked: str | None, cell: dict[str, Any] | None
+) -> dict[tuple[str, str], Any]:
     if trigger == ids.OVERVIEW:
         if not cell or not cell.get("row_id"):
             return {}
-        return {**_show(cell["row_id"]), (ids.URL, "search"): links.search_for(cell["row_id"], links.range_in(search)),
-                (ids.OVERVIEW, "active_cell"): None}  # fmt: skip
+        return {
+            **_show(cell["row_id"]),
+            (ids.URL, "search"): links.search_for(cell["row_id"], links.range_in(search)),
+            (ids.OVERVIEW, "active_cell"): None,
+        }
     if trigger == ids.SYMBOL:
         if not picked or picked == links.symbol_in(search):
             return {}
@@ -396,9 +456,13 @@ def _route(source: Source, trigger: str | None, search: str | None, picked: str 
 
 
 def _show(symbol: str | None) -> dict[tuple[str, str], Any]:
-    return {(ids.SYMBOL, "value"): symbol, (ids.OVERVIEW_PANE, "style"): HIDDEN if symbol else SHOWN,
-            (ids.SYMBOL_PANE, "style"): SHOWN if symbol else HIDDEN, (ids.NOTICE, "children"): "",
-            (ids.MODELS_PANE, "style"): HIDDEN}  # fmt: skip
+    return {
+        (ids.SYMBOL, "value"): symbol,
+        (ids.OVERVIEW_PANE, "style"): HIDDEN if symbol else SHOWN,
+        (ids.SYMBOL_PANE, "style"): SHOWN if symbol else HIDDEN,
+        (ids.NOTICE, "children"): "",
+        (ids.MODELS_PANE, "style"): HIDDEN,
+    }
 
 
 def _known(source: Source, symbol: str) -> bool:
@@ -420,35 +484,54 @@ def register_callbacks(app: dash.Dash, source: Source) -> None:
     in front of every view refresh (and a slow one would starve the view).
     """
 
-    @app.callback(*(Output(i, p) for i, p in ROUTE_OUTPUTS),
-                  Input(ids.URL, "search"), Input(ids.SYMBOL, "value"), Input(ids.OVERVIEW, "active_cell"),
-                  Input(ids.SYMBOLS_TICK, "n_intervals"), State(ids.SYMBOL, "options"))  # fmt: skip
-    def follow_route(search: str | None, picked: str | None, cell: dict[str, Any] | None, _n: int,
-                     shown: list[dict[str, str]] | None) -> list[Any]:  # fmt: skip
+    @app.callback(
+        *(Output(i, p) for i, p in ROUTE_OUTPUTS),
+        Input(ids.URL, "search"),
+        Input(ids.SYMBOL, "value"),
+        Input(ids.OVERVIEW, "active_cell"),
+        Input(ids.SYMBOLS_TICK, "n_intervals"),
+        State(ids.SYMBOL, "options"),
+    )
+    def follow_route(
+        search: str | None, picked: str | None, cell: dict[str, Any] | None, _n: int, shown: list[dict[str, str]] | None
+    ) -> list[Any]:
         update = route(source, dash.ctx.triggered_id, search, picked, cell, shown)
         return [update.get(key, dash.no_update) for key in ROUTE_OUTPUTS]
 
-    @app.callback(Output(ids.OVERVIEW, "data"), Output(ids.OVERVIEW, "columns"),
-                  Input(ids.TICK, "n_intervals"), Input(ids.WINDOW, "value"), Input(ids.SYMBOL, "value"),
-                  Input(ids.URL, "search"))  # fmt: skip
+    @app.callback(
+        Output(ids.OVERVIEW, "data"),
+        Output(ids.OVERVIEW, "columns"),
+        Input(ids.TICK, "n_intervals"),
+        Input(ids.WINDOW, "value"),
+        Input(ids.SYMBOL, "value"),
+        Input(ids.URL, "search"),
+    )
     def refresh_overview(_n: int, window: str | None, symbol: str | None, search: str | None) -> tuple[Any, Any]:
         if symbol is not None or links.view_in(search) == links.MODELS_VIEW:
             return dash.no_update, dash.no_update  # another view is showing: the overview is not read
         return overview_update(source, window)
 
-    @app.callback(Output(ids.FEED_CUE, "children"), Output(ids.FEED_CUE, "className"),
-                  Input(ids.SYMBOLS_TICK, "n_intervals"))  # fmt: skip
+    @app.callback(
+        Output(ids.FEED_CUE, "children"), Output(ids.FEED_CUE, "className"), Input(ids.SYMBOLS_TICK, "n_intervals")
+    )
     def refresh_cue(_n: int) -> tuple[str, str]:
         return cue_update(source)
 
-
-    @app.callback(*(Output(i, p) for i, p in VIEW_OUTPUTS),
-                  Input(ids.TICK, "n_intervals"), Input(ids.SYMBOL, "value"), State(ids.CURSOR, "data"))  # fmt: skip
+    @app.callback(
+        *(Output(i, p) for i, p in VIEW_OUTPUTS),
+        Input(ids.TICK, "n_intervals"),
+        Input(ids.SYMBOL, "value"),
+        State(ids.CURSOR, "data"),
+    )
     def refresh_view(_n: int, symbol: str | None, cursor: dict[str, Any] | None) -> list[Any]:
         update = view_update(source, symbol, cursor)
         return [update.get(key, dash.no_update) for key in VIEW_OUTPUTS]
 
-    @app.callback(Output(ids.HEALTH, "children"), Output(ids.CLOCK, "children"), Output(ids.MODELS_NOTE, "children"),
-                  Input(ids.TICK, "n_intervals"))  # fmt: skip
+    @app.callback(
+        Output(ids.HEALTH, "children"),
+        Output(ids.CLOCK, "children"),
+        Output(ids.MODELS_NOTE, "children"),
+        Input(ids.TICK, "n_intervals"),
+    )
     def refresh_health(_n: int) -> tuple[Any, str, str]:
         return health_update(source)

@@ -24,8 +24,9 @@ NO_CHECK = "no drift check yet — the worker measures it every FLAMEBACK_DRIFT_
 
 
 def panel() -> html.Div:
-    return html.Div([html.Div("FEATURE DRIFT · PSI vs TRAINING", className="panel-title"), html.Div(id=PANEL)],
-                    className="panel")  # fmt: skip
+    return html.Div(
+        [html.Div("FEATURE DRIFT · PSI vs TRAINING", className="panel-title"), html.Div(id=PANEL)], className="panel"
+    )
 
 
 def drift_rows(engine: Engine, symbol: str) -> list[dict[str, Any]]:
@@ -52,16 +53,25 @@ def drift_table(rows: list[dict[str, Any]], symbol: str) -> html.Div:
     by_key = {(r["symbol"], r["feature"]): r for r in rows}
     features = sorted({r["feature"] for r in rows}, key=lambda f: -max(r["psi"] for r in rows if r["feature"] == f))
     head = html.Tr([html.Th("FEATURE"), html.Th(symbol), html.Th("ALL SYM")])
-    body = [html.Tr([html.Td(f), _psi_cell(by_key.get((symbol, f))), _psi_cell(by_key.get((ALL_SYMBOLS, f)))])
-            for f in features]  # fmt: skip
+    body = [
+        html.Tr([html.Td(f), _psi_cell(by_key.get((symbol, f))), _psi_cell(by_key.get((ALL_SYMBOLS, f)))])
+        for f in features
+    ]
     first = rows[0]
     flagged = sum(1 for r in rows if r["flagged"])
     own = next((r for r in rows if r["symbol"] == symbol), None)
-    against = ("" if own is None else " · " + symbol + (" vs its own training rows" if own["reference"] == "symbol"
-                                                         else " vs all training rows (few of its own)"))
-    note = (f"models {first['model_version']} · {first['sample_rows']:,} training rows{against} · newest "
-            f"{max(r['live_rows'] for r in rows):,} live rows · flagged above {first['threshold']:g}: {flagged} · "
-            f"{str(first['computed_at']).split('.')[0]}")  # fmt: skip
+    against = (
+        ""
+        if own is None
+        else " · "
+        + symbol
+        + (" vs its own training rows" if own["reference"] == "symbol" else " vs all training rows (few of its own)")
+    )
+    note = (
+        f"models {first['model_version']} · {first['sample_rows']:,} training rows{against} · newest "
+        f"{max(r['live_rows'] for r in rows):,} live rows · flagged above {first['threshold']:g}: {flagged} · "
+        f"{str(first['computed_at']).split('.')[0]}"
+    )
     return html.Div([html.Table([head, *body], className="grid"), html.Div(note, className="footnote")])
 
 

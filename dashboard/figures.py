@@ -8,6 +8,7 @@ from __future__ import annotations
 AMBER, GREEN, RED, YELLOW, CYAN, GREY = "#ffb000", "#00d26a", "#ff3b3b", "#ffd400", "#27c3ff", "#8a8a8a"
 FONT = "DejaVu Sans Mono, Liberation Mono, Menlo, Consolas, monospace"
 
+
 def rsi_color(value: float | None) -> str:
     """The original's colours: green above 70, red below 30, yellow otherwise."""
     if value is None:
@@ -23,8 +24,12 @@ def macd_color(value: float | None) -> str:
 
 def signal_look(signal: str | None) -> tuple[str, str, str]:
     """(symbol, label, colour) of a signal value: UP, DOWN, NEUTRAL, TRAINING or none (warm-up)."""
-    looks = {"UP": ("▲", "UP", GREEN), "DOWN": ("▼", "DOWN", RED), "NEUTRAL": ("●", "NEUTRAL", YELLOW),
-             "TRAINING": ("◌", "TRAINING", GREY)}  # fmt: skip
+    looks = {
+        "UP": ("▲", "UP", GREEN),
+        "DOWN": ("▼", "DOWN", RED),
+        "NEUTRAL": ("●", "NEUTRAL", YELLOW),
+        "TRAINING": ("◌", "TRAINING", GREY),
+    }
     return looks.get(signal or "", ("–", "WARM-UP", GREY))
 
 

@@ -30,13 +30,18 @@ HIT_WINDOW = 60
 HEIGHT = 780
 # (y axis, bottom, top, title) from top to bottom; the axis names are Plotly's y, y2, ...
 PANES: tuple[tuple[str, float, float, str], ...] = (
-    ("y", 0.50, 1.00, "PRICE"), ("y2", 0.43, 0.49, "VOL"), ("y3", 0.30, 0.41, "RSI 14"),
-    ("y4", 0.16, 0.28, "MACD"), ("y5", 0.00, 0.14, "P(UP) · HIT"),
-)  # fmt: skip
+    ("y", 0.50, 1.00, "PRICE"),
+    ("y2", 0.43, 0.49, "VOL"),
+    ("y3", 0.30, 0.41, "RSI 14"),
+    ("y4", 0.16, 0.28, "MACD"),
+    ("y5", 0.00, 0.14, "P(UP) · HIT"),
+)
 OVERLAYS: tuple[tuple[str, str, str], ...] = (  # distinct hues: SMA 10 and SMA 20 must not look alike
-    ("sma_10", "SMA 10", "#ff4fd8"), ("sma_20", "SMA 20", AMBER), ("ema_12", "EMA 12", "#9dff3b"),
+    ("sma_10", "SMA 10", "#ff4fd8"),
+    ("sma_20", "SMA 20", AMBER),
+    ("ema_12", "EMA 12", "#9dff3b"),
     ("ema_26", "EMA 26", "#a68bff"),
-)  # fmt: skip
+)
 MODEL_COLOURS = dict(zip(MODEL_COLUMNS, ("#27c3ff", "#ffb000", "#ff4fd8", "#9dff3b"), strict=True))
 SIGNALS = (*MODEL_COLUMNS, *RULE_COLUMNS)
 
@@ -84,7 +89,8 @@ def bar_call(bar: Bar, signal: str) -> tuple[str | None, bool]:
 def marker_traces(bars: Sequence[Bar], x: list[str], signal: str, bucketed: bool) -> list[dict[str, Any]]:
     """Four traces on the price: UP right / UP not right / DOWN right / DOWN not right (filled = right)."""
     groups: dict[tuple[str, bool], tuple[list[str], list[float | None]]] = {
-        key: ([], []) for key in (("UP", True), ("UP", False), ("DOWN", True), ("DOWN", False))}
+        key: ([], []) for key in (("UP", True), ("UP", False), ("DOWN", True), ("DOWN", False))
+    }
     for stamp_, bar in zip(x, bars, strict=True):
         call, right = bar_call(bar, signal)
         if call is not None:
@@ -94,30 +100,83 @@ def marker_traces(bars: Sequence[Bar], x: list[str], signal: str, bucketed: bool
     traces = []
     for (call, right), (xs, ys) in groups.items():
         shape = ("triangle-up" if call == "UP" else "triangle-down") + ("" if right else "-open")
-        traces.append({"type": "scatter", "mode": "markers", "x": xs, "y": ys, "yaxis": "y",
-                       "name": f"{signal} {call} {'right' if right else 'wrong / open'}",
-                       "legendgroup": "calls", "showlegend": False, "meta": {"call": call, "right": right},
-                       "marker": {"symbol": shape, "size": 9, "color": GREEN if call == "UP" else RED,
-                                  "line": {"width": 1.5}}})  # fmt: skip
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "x": xs,
+                "y": ys,
+                "yaxis": "y",
+                "name": f"{signal} {call} {'right' if right else 'wrong / open'}",
+                "legendgroup": "calls",
+                "showlegend": False,
+                "meta": {"call": call, "right": right},
+                "marker": {"symbol": shape, "size": 9, "color": GREEN if call == "UP" else RED, "line": {"width": 1.5}},
+            }
+        )
     return traces
 
 
 def price_traces(bars: Sequence[Bar], x: list[str], bucketed: bool) -> list[dict[str, Any]]:
     """Bollinger band, the four averages, and the price (a line tick by tick, candles when bucketed)."""
-    band = {"type": "scatter", "mode": "lines", "x": x, "yaxis": "y", "hoverinfo": "skip",
-            "line": {"color": GREY, "width": 1, "dash": "dot"}}  # fmt: skip
-    traces = [{**band, "y": series(bars, "bb_upper"), "name": "BB upper", "legendgroup": "bb", "showlegend": False},
-              {**band, "y": series(bars, "bb_lower"), "name": "BB (20, 2)", "legendgroup": "bb", "fill": "tonexty",
-               "fillcolor": "rgba(138,138,138,0.10)"}]  # fmt: skip
-    traces += [{"type": "scatter", "mode": "lines", "x": x, "y": series(bars, key), "yaxis": "y", "name": name,
-                "line": {"color": colour, "width": 1.2}} for key, name, colour in OVERLAYS]  # fmt: skip
+    band = {
+        "type": "scatter",
+        "mode": "lines",
+        "x": x,
+        "yaxis": "y",
+        "hoverinfo": "skip",
+        "line": {"color": GREY, "width": 1, "dash": "dot"},
+    }
+    traces = [
+        {**band, "y": series(bars, "bb_upper"), "name": "BB upper", "legendgroup": "bb", "showlegend": False},
+        {
+            **band,
+            "y": series(bars, "bb_lower"),
+            "name": "BB (20, 2)",
+            "legendgroup": "bb",
+            "fill": "tonexty",
+            "fillcolor": "rgba(138,138,138,0.10)",
+        },
+    ]
+    traces += [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": x,
+            "y": series(bars, key),
+            "yaxis": "y",
+            "name": name,
+            "line": {"color": colour, "width": 1.2},
+        }
+        for key, name, colour in OVERLAYS
+    ]
     if bucketed:
-        traces.append({"type": "candlestick", "x": x, "open": series(bars, "open"), "high": series(bars, "high"),
-                       "low": series(bars, "low"), "close": series(bars, "close"), "yaxis": "y", "name": "OHLC",
-                       "increasing": {"line": {"color": GREEN}}, "decreasing": {"line": {"color": RED}}})  # fmt: skip
+        traces.append(
+            {
+                "type": "candlestick",
+                "x": x,
+                "open": series(bars, "open"),
+                "high": series(bars, "high"),
+                "low": series(bars, "low"),
+                "close": series(bars, "close"),
+                "yaxis": "y",
+                "name": "OHLC",
+                "increasing": {"line": {"color": GREEN}},
+                "decreasing": {"line": {"color": RED}},
+            }
+        )
     else:
-        traces.append({"type": "scatter", "mode": "lines", "x": x, "y": series(bars, "close"), "yaxis": "y",
-                       "name": "Price", "line": {"color": CYAN, "width": 2}})  # fmt: skip
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": x,
+                "y": series(bars, "close"),
+                "yaxis": "y",
+                "name": "Price",
+                "line": {"color": CYAN, "width": 2},
+            }
+        )
     return traces
 
 
@@ -126,25 +185,85 @@ def lower_traces(bars: Sequence[Bar], x: list[str]) -> list[dict[str, Any]]:
     hist = series(bars, "macd_histogram")
     traces: list[dict[str, Any]] = []
     if any(bar["volume"] is not None for bar in bars):
-        traces.append({"type": "bar", "x": x, "y": series(bars, "volume"), "yaxis": "y2", "name": "Volume",
-                       "showlegend": False, "marker": {"color": "rgba(0, 200, 255, 0.45)"}})  # fmt: skip
+        traces.append(
+            {
+                "type": "bar",
+                "x": x,
+                "y": series(bars, "volume"),
+                "yaxis": "y2",
+                "name": "Volume",
+                "showlegend": False,
+                "marker": {"color": "rgba(0, 200, 255, 0.45)"},
+            }
+        )
     traces += [
-        {"type": "scatter", "mode": "lines", "x": x, "y": series(bars, "rsi_14"), "yaxis": "y3", "name": "RSI 14",
-         "showlegend": False, "line": {"color": AMBER, "width": 1.2}},
-        {"type": "bar", "x": x, "y": hist, "yaxis": "y4", "name": "MACD hist", "showlegend": False,
-         "marker": {"color": [GREEN if v is not None and v >= 0 else RED for v in hist]}},
-        {"type": "scatter", "mode": "lines", "x": x, "y": series(bars, "macd_line"), "yaxis": "y4", "name": "MACD",
-         "showlegend": False, "line": {"color": CYAN, "width": 1.2}},
-        {"type": "scatter", "mode": "lines", "x": x, "y": series(bars, "macd_signal"), "yaxis": "y4",
-         "name": "MACD signal", "showlegend": False, "line": {"color": AMBER, "width": 1.2}},
-    ]  # fmt: skip
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": x,
+            "y": series(bars, "rsi_14"),
+            "yaxis": "y3",
+            "name": "RSI 14",
+            "showlegend": False,
+            "line": {"color": AMBER, "width": 1.2},
+        },
+        {
+            "type": "bar",
+            "x": x,
+            "y": hist,
+            "yaxis": "y4",
+            "name": "MACD hist",
+            "showlegend": False,
+            "marker": {"color": [GREEN if v is not None and v >= 0 else RED for v in hist]},
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": x,
+            "y": series(bars, "macd_line"),
+            "yaxis": "y4",
+            "name": "MACD",
+            "showlegend": False,
+            "line": {"color": CYAN, "width": 1.2},
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": x,
+            "y": series(bars, "macd_signal"),
+            "yaxis": "y4",
+            "name": "MACD signal",
+            "showlegend": False,
+            "line": {"color": AMBER, "width": 1.2},
+        },
+    ]
     for model, colour in MODEL_COLOURS.items():
-        traces.append({"type": "scatter", "mode": "lines", "x": x, "y": series(bars, f"{model}_p_up"), "yaxis": "y5",
-                       "name": f"{model} P(up)", "legendgroup": model, "showlegend": False,
-                       "line": {"color": colour, "width": 1}})  # fmt: skip
-        traces.append({"type": "scatter", "mode": "lines", "x": x, "y": rolling_hit_rate(bars, model), "yaxis": "y5",
-                       "name": f"{model} hit {HIT_WINDOW}", "legendgroup": model, "showlegend": False,
-                       "line": {"color": colour, "width": 2, "dash": "dot"}})  # fmt: skip
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": x,
+                "y": series(bars, f"{model}_p_up"),
+                "yaxis": "y5",
+                "name": f"{model} P(up)",
+                "legendgroup": model,
+                "showlegend": False,
+                "line": {"color": colour, "width": 1},
+            }
+        )
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": x,
+                "y": rolling_hit_rate(bars, model),
+                "yaxis": "y5",
+                "name": f"{model} hit {HIT_WINDOW}",
+                "legendgroup": model,
+                "showlegend": False,
+                "line": {"color": colour, "width": 2, "dash": "dot"},
+            }
+        )
     return traces
 
 
@@ -152,36 +271,87 @@ def linked_layout(title: str, revision: str) -> dict[str, Any]:
     """One x axis (spikes across every pane), five y axes stacked; guides at RSI 30/70 and P(up) 0.5."""
     axis = {"gridcolor": "#1a1a1a", "zerolinecolor": "#333", "linecolor": "#333", "tickfont": {"size": 10}}
     layout: dict[str, Any] = {
-        "paper_bgcolor": "#000", "plot_bgcolor": "#050505", "height": HEIGHT, "uirevision": revision,
-        "margin": {"l": 64, "r": 12, "t": 58, "b": 26}, "hovermode": "x unified", "dragmode": "zoom",
-        "title": {"text": title, "font": {"color": AMBER, "size": 12, "family": FONT}, "x": 0.01, "y": 0.99,
-                  "yanchor": "top"},
+        "paper_bgcolor": "#000",
+        "plot_bgcolor": "#050505",
+        "height": HEIGHT,
+        "uirevision": revision,
+        "margin": {"l": 64, "r": 12, "t": 58, "b": 26},
+        "hovermode": "x unified",
+        "dragmode": "zoom",
+        "title": {
+            "text": title,
+            "font": {"color": AMBER, "size": 12, "family": FONT},
+            "x": 0.01,
+            "y": 0.99,
+            "yanchor": "top",
+        },
         "font": {"family": FONT, "color": "#c8c8c8", "size": 11},
-        "legend": {"orientation": "h", "y": 1.005, "yanchor": "bottom", "x": 0.0, "xanchor": "left",
-                   "font": {"size": 10}, "bgcolor": "rgba(0,0,0,0)"},
-        "xaxis": {**axis, "type": "date", "anchor": "y5", "rangeslider": {"visible": False}, "showspikes": True,
-                  "spikemode": "across", "spikesnap": "cursor", "spikethickness": 1, "spikecolor": GREY,
-                  "spikedash": "solid"},
-        "shapes": [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": yref, "y0": level, "y1": level,
-                    "line": {"color": colour, "width": 1, "dash": "dash"}}
-                   for yref, level, colour in (("y3", 70, GREEN), ("y3", 30, RED), ("y5", 0.5, GREY))],
-    }  # fmt: skip
+        "legend": {
+            "orientation": "h",
+            "y": 1.005,
+            "yanchor": "bottom",
+            "x": 0.0,
+            "xanchor": "left",
+            "font": {"size": 10},
+            "bgcolor": "rgba(0,0,0,0)",
+        },
+        "xaxis": {
+            **axis,
+            "type": "date",
+            "anchor": "y5",
+            "rangeslider": {"visible": False},
+            "showspikes": True,
+            "spikemode": "across",
+            "spikesnap": "cursor",
+            "spikethickness": 1,
+            "spikecolor": GREY,
+            "spikedash": "solid",
+        },
+        "shapes": [
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "yref": yref,
+                "y0": level,
+                "y1": level,
+                "line": {"color": colour, "width": 1, "dash": "dash"},
+            }
+            for yref, level, colour in (("y3", 70, GREEN), ("y3", 30, RED), ("y5", 0.5, GREY))
+        ],
+    }
     for name, bottom, top, label in PANES:
         key = "yaxis" if name == "y" else f"yaxis{name[1:]}"
-        layout[key] = {**axis, "domain": [bottom, top], "title": {"text": label, "font": {"size": 10}},
-                       "fixedrange": name != "y"}
+        layout[key] = {
+            **axis,
+            "domain": [bottom, top],
+            "title": {"text": label, "font": {"size": 10}},
+            "fixedrange": name != "y",
+        }
     key = " ".join(f"<span style='color:{colour}'>{model}</span>" for model, colour in MODEL_COLOURS.items())
-    layout["annotations"] = [{"xref": "paper", "yref": "paper", "x": 0.0, "y": PANES[-1][2], "yanchor": "bottom",
-                              "xanchor": "left", "showarrow": False, "font": {"size": 10},
-                              "text": f"{key} · solid P(up) · dotted hit rate of the last {HIT_WINDOW} calls"}]
+    layout["annotations"] = [
+        {
+            "xref": "paper",
+            "yref": "paper",
+            "x": 0.0,
+            "y": PANES[-1][2],
+            "yanchor": "bottom",
+            "xanchor": "left",
+            "showarrow": False,
+            "font": {"size": 10},
+            "text": f"{key} · solid P(up) · dotted hit rate of the last {HIT_WINDOW} calls",
+        }
+    ]
     layout["yaxis3"].update(range=[0, 100], tickvals=[30, 50, 70])
     layout["yaxis5"].update(range=[0.3, 0.7], tickformat=".0%", nticks=4)
     layout["yaxis2"].update(rangemode="tozero", nticks=2)
     return layout
 
 
-def linked_figure(bars: Sequence[Bar], width_s: float | None, symbol: str, signal: str,
-                  range_name: str) -> dict[str, Any]:  # fmt: skip
+def linked_figure(
+    bars: Sequence[Bar], width_s: float | None, symbol: str, signal: str, range_name: str
+) -> dict[str, Any]:
     """The whole figure for one symbol, range and marked signal."""
     x = [stamp(bar["timestamp"]) for bar in bars]
     bucketed = width_s is not None

@@ -20,8 +20,13 @@ from flameback_app.storage.db import model_decisions
 
 PANEL = "model-decisions-panel"
 SHOWN = 6
-ACTION_COLOR = {"promoted": "var(--green)", "first": "var(--green)", "manual": "var(--yellow)",
-                "rollback": "var(--yellow)", "rejected": "var(--red)"}  # the terminal's palette (terminal.css)
+ACTION_COLOR = {
+    "promoted": "var(--green)",
+    "first": "var(--green)",
+    "manual": "var(--yellow)",
+    "rollback": "var(--yellow)",
+    "rejected": "var(--red)",
+}  # the terminal's palette (terminal.css)
 
 
 def panel() -> html.Div:
@@ -37,16 +42,29 @@ def recent(engine: Engine, limit: int = SHOWN) -> list[dict[str, Any]]:
 def decisions_table(rows: list[dict[str, Any]]) -> html.Div:
     """One line per decision (live version first), the interval where there was a challenge, the reason on hover."""
     if not rows:
-        return html.Div("no decisions yet: the first trained version is promoted when a worker loads it",
-                        className="footnote")  # fmt: skip
+        return html.Div(
+            "no decisions yet: the first trained version is promoted when a worker loads it", className="footnote"
+        )
     live = next((r["version"] for r in rows if r["action"] != "rejected"), None)
     head = html.Tr([html.Th(h) for h in ("WHEN", "ACTION", "VERSION", "VS CHAMPION")])
-    body = [html.Tr([html.Td(f"{r['decided_at']:%m-%d %H:%M}"),
-                     html.Td(r["action"].upper(), style={"color": ACTION_COLOR.get(r["action"], "inherit")}),
-                     html.Td(_short(r["version"])), html.Td(_versus(r))], title=r["reason"]) for r in rows]  # fmt: skip
-    return html.Div([html.Table([head, *body], className="grid"),
-                     html.Div(f"live: {_short(live) if live else '—'} (newest decision that promoted)",
-                              className="footnote")])  # fmt: skip
+    body = [
+        html.Tr(
+            [
+                html.Td(f"{r['decided_at']:%m-%d %H:%M}"),
+                html.Td(r["action"].upper(), style={"color": ACTION_COLOR.get(r["action"], "inherit")}),
+                html.Td(_short(r["version"])),
+                html.Td(_versus(r)),
+            ],
+            title=r["reason"],
+        )
+        for r in rows
+    ]
+    return html.Div(
+        [
+            html.Table([head, *body], className="grid"),
+            html.Div(f"live: {_short(live) if live else '—'} (newest decision that promoted)", className="footnote"),
+        ]
+    )
 
 
 def _short(version: str) -> str:
@@ -58,8 +76,10 @@ def _short(version: str) -> str:
 def _versus(row: dict[str, Any]) -> str:
     if row.get("ci_low") is None:
         return "—"
-    return (f"{row['metric']} {row['challenger_score']:.3f} vs {row['champion_score']:.3f} "
-            f"Δ CI [{row['ci_low']:+.3f},{row['ci_high']:+.3f}]")  # fmt: skip
+    return (
+        f"{row['metric']} {row['challenger_score']:.3f} vs {row['champion_score']:.3f} "
+        f"Δ CI [{row['ci_low']:+.3f},{row['ci_high']:+.3f}]"
+    )
 
 
 def register(app: dash.Dash, source: Source) -> None:

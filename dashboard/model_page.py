@@ -45,9 +45,15 @@ BASELINE_NAMES = {"always_up": "always up", "same_as_last_move": "last move"}
 
 CONTENT = "model-page-content"
 INTERVAL = "model-page-interval"
-PANELS = {"accuracy": "model-accuracy", "folds": "model-folds", "equity": "model-equity",
-          "calibration": "model-calibration", "importance": "model-importance", "live": "model-live",
-          "versions": "model-versions"}  # fmt: skip
+PANELS = {
+    "accuracy": "model-accuracy",
+    "folds": "model-folds",
+    "equity": "model-equity",
+    "calibration": "model-calibration",
+    "importance": "model-importance",
+    "live": "model-live",
+    "versions": "model-versions",
+}
 
 
 # ---------------------------------------------------------------- reads
@@ -56,7 +62,9 @@ PANELS = {"accuracy": "model-accuracy", "folds": "model-folds", "equity": "model
 def registered_versions(engine: Engine) -> list[dict[str, Any]]:
     """Every version in ``model_registry``, newest created first (metrics parsed; unreadable metrics → {})."""
     r = model_registry.c
-    stmt = select(r.version, r.created, r.path, r.metrics_json, r.loaded_at).order_by(r.created.desc()).limit(MAX_VERSIONS)
+    stmt = (
+        select(r.version, r.created, r.path, r.metrics_json, r.loaded_at).order_by(r.created.desc()).limit(MAX_VERSIONS)
+    )
     with engine.connect() as conn:
         rows = [row._asdict() for row in conn.execute(stmt)]
     for row in rows:
@@ -86,8 +94,10 @@ def read_report(version: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str]
             return None, f"{file} is larger than {REPORT_MAX_BYTES:,} bytes; not read"
         report = json.loads(file.read_text())
     except FileNotFoundError:
-        return None, (f"no report.json at {file}: the terminal reads the report from the directory the worker "
-                      "registered; run it where that directory is visible (same FLAMEBACK_MODELS_DIR)")  # fmt: skip
+        return None, (
+            f"no report.json at {file}: the terminal reads the report from the directory the worker "
+            "registered; run it where that directory is visible (same FLAMEBACK_MODELS_DIR)"
+        )
     except (OSError, ValueError) as exc:
         return None, f"{file}: unreadable report ({exc})"
     return (report, "") if isinstance(report, dict) and "pooled" in report else (None, f"{file}: not a training report")
@@ -121,10 +131,15 @@ def live_hit_rates(calls: pd.DataFrame, buckets: int = LIVE_BUCKETS) -> dict[str
     data = data[data.groupby("symbol", sort=False)["id"].shift(-1).notna()]
     made = data[list(MODEL_COLUMNS)].isin(("UP", "DOWN"))
     data = data[made.any(axis=1)].sort_values(["timestamp", "id"])
-    runs = [run for run in np.array_split(np.arange(len(data)), min(buckets, len(data))) if len(run)] if len(data) else []
-    return {"timestamp": [str(data["timestamp"].iloc[run[-1]]) for run in runs],
-            "rates": {m: [_hit_rate(data[m].iloc[run], data["went_up"].iloc[run]) for run in runs] for m in MODEL_COLUMNS},
-            "always_up": [float(data["went_up"].iloc[run].mean()) for run in runs], "n": [len(run) for run in runs]}  # fmt: skip
+    runs = (
+        [run for run in np.array_split(np.arange(len(data)), min(buckets, len(data))) if len(run)] if len(data) else []
+    )
+    return {
+        "timestamp": [str(data["timestamp"].iloc[run[-1]]) for run in runs],
+        "rates": {m: [_hit_rate(data[m].iloc[run], data["went_up"].iloc[run]) for run in runs] for m in MODEL_COLUMNS},
+        "always_up": [float(data["went_up"].iloc[run].mean()) for run in runs],
+        "n": [len(run) for run in runs],
+    }
 
 
 def _hit_rate(calls: pd.Series, went_up: pd.Series) -> float | None:
@@ -139,20 +154,41 @@ def _hit_rate(calls: pd.Series, went_up: pd.Series) -> float | None:
 
 def _layout(title: str, height: int, **extra: Any) -> dict[str, Any]:
     axis = {"gridcolor": "#1a1a1a", "zerolinecolor": "#333", "linecolor": "#333", "tickfont": {"size": 10}}
-    return {"paper_bgcolor": "#000", "plot_bgcolor": "#050505", "height": height, "uirevision": title,
-            "margin": {"l": 56, "r": 12, "t": 30, "b": 36},
-            "title": {"text": title, "font": {"color": AMBER, "size": 12, "family": FONT}, "x": 0.01, "y": 0.97},
-            "font": {"family": FONT, "color": "#c8c8c8", "size": 11},
-            "legend": {"orientation": "h", "y": -0.12, "x": 0.01, "font": {"size": 10}},
-            "modebar": {"orientation": "v", "bgcolor": "rgba(0,0,0,0)"},
-            "xaxis": dict(axis), "yaxis": dict(axis), **extra}  # fmt: skip
+    return {
+        "paper_bgcolor": "#000",
+        "plot_bgcolor": "#050505",
+        "height": height,
+        "uirevision": title,
+        "margin": {"l": 56, "r": 12, "t": 30, "b": 36},
+        "title": {"text": title, "font": {"color": AMBER, "size": 12, "family": FONT}, "x": 0.01, "y": 0.97},
+        "font": {"family": FONT, "color": "#c8c8c8", "size": 11},
+        "legend": {"orientation": "h", "y": -0.12, "x": 0.01, "font": {"size": 10}},
+        "modebar": {"orientation": "v", "bgcolor": "rgba(0,0,0,0)"},
+        "xaxis": dict(axis),
+        "yaxis": dict(axis),
+        **extra,
+    }
 
 
 def _note_figure(title: str, message: str, height: int = 260) -> dict[str, Any]:
     """An empty figure saying why there is nothing to draw (the panel stays where the user looks for it)."""
-    layout = _layout(title, height, xaxis={"visible": False}, yaxis={"visible": False},
-                     annotations=[{"text": message, "showarrow": False, "xref": "paper", "yref": "paper",
-                                   "x": 0.5, "y": 0.5, "font": {"color": YELLOW, "size": 12}}])  # fmt: skip
+    layout = _layout(
+        title,
+        height,
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        annotations=[
+            {
+                "text": message,
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "font": {"color": YELLOW, "size": 12},
+            }
+        ],
+    )
     return {"data": [], "layout": layout}
 
 
@@ -162,10 +198,14 @@ def _colour(name: str) -> str:
 
 def _ci_error(metrics: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Plotly asymmetric error bars from each entry's ``accuracy`` and ``accuracy_ci95``."""
-    up = [None if m["accuracy"] is None or m["accuracy_ci95"][1] is None else m["accuracy_ci95"][1] - m["accuracy"]
-          for m in metrics]  # fmt: skip
-    down = [None if m["accuracy"] is None or m["accuracy_ci95"][0] is None else m["accuracy"] - m["accuracy_ci95"][0]
-            for m in metrics]  # fmt: skip
+    up = [
+        None if m["accuracy"] is None or m["accuracy_ci95"][1] is None else m["accuracy_ci95"][1] - m["accuracy"]
+        for m in metrics
+    ]
+    down = [
+        None if m["accuracy"] is None or m["accuracy_ci95"][0] is None else m["accuracy"] - m["accuracy_ci95"][0]
+        for m in metrics
+    ]
     return {"type": "data", "symmetric": False, "array": up, "arrayminus": down, "color": "#e0e0e0", "thickness": 1}
 
 
@@ -176,16 +216,50 @@ def accuracy_figure(report: Mapping[str, Any]) -> dict[str, Any]:
     signals = [pooled["signals"][n] for n in names]
     baselines = [pooled["baselines"][k] for k in BASELINE_NAMES]
     always_up = pooled["baselines"]["always_up"]["accuracy"]
-    data = [{"type": "bar", "name": "models and rules", "x": names, "y": [m["accuracy"] for m in signals],
-             "marker": {"color": [_colour(n) for n in names]}, "error_y": _ci_error(signals)},
-            {"type": "bar", "name": "baselines", "x": list(BASELINE_NAMES.values()), "y": [m["accuracy"] for m in baselines],
-             "marker": {"color": "#444"}, "error_y": _ci_error(baselines)}]  # fmt: skip
-    shapes = [] if always_up is None else [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": always_up,
-                                            "y1": always_up, "line": {"color": RED, "width": 1, "dash": "dash"}}]
-    layout = _layout(f"WALK-FORWARD ACCURACY · 95 % INTERVAL · {pooled['test']['n']:,} TEST ROWS · dashed: always up",
-                     300, shapes=shapes, showlegend=False)  # fmt: skip
-    layout["yaxis"] = {**layout["yaxis"], "range": _padded([m["accuracy"] for m in (*signals, *baselines)]),
-                       "tickformat": ".0%"}  # fmt: skip
+    data = [
+        {
+            "type": "bar",
+            "name": "models and rules",
+            "x": names,
+            "y": [m["accuracy"] for m in signals],
+            "marker": {"color": [_colour(n) for n in names]},
+            "error_y": _ci_error(signals),
+        },
+        {
+            "type": "bar",
+            "name": "baselines",
+            "x": list(BASELINE_NAMES.values()),
+            "y": [m["accuracy"] for m in baselines],
+            "marker": {"color": "#444"},
+            "error_y": _ci_error(baselines),
+        },
+    ]
+    shapes = (
+        []
+        if always_up is None
+        else [
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "y0": always_up,
+                "y1": always_up,
+                "line": {"color": RED, "width": 1, "dash": "dash"},
+            }
+        ]
+    )
+    layout = _layout(
+        f"WALK-FORWARD ACCURACY · 95 % INTERVAL · {pooled['test']['n']:,} TEST ROWS · dashed: always up",
+        300,
+        shapes=shapes,
+        showlegend=False,
+    )
+    layout["yaxis"] = {
+        **layout["yaxis"],
+        "range": _padded([m["accuracy"] for m in (*signals, *baselines)]),
+        "tickformat": ".0%",
+    }
     return {"data": data, "layout": layout}
 
 
@@ -202,11 +276,28 @@ def folds_figure(report: Mapping[str, Any]) -> dict[str, Any]:
     if not folds:
         return _note_figure("ACCURACY PER FOLD", "the report has no folds")
     x = [f"fold {f['fold']}" for f in folds]
-    data = [{"type": "bar", "name": n, "x": x, "y": [f["signals"][n]["accuracy"] for f in folds],
-             "marker": {"color": _colour(n)}, **({} if n in MODEL_COLUMNS else {"visible": "legendonly"})}
-            for n in (*MODEL_COLUMNS, *RULE_COLUMNS) if n in folds[0]["signals"]]  # fmt: skip
-    data.append({"type": "scatter", "mode": "lines+markers", "name": "always up", "x": x,
-                 "y": [f["baselines"]["always_up"]["accuracy"] for f in folds], "line": {"color": RED, "dash": "dash"}})
+    data = [
+        {
+            "type": "bar",
+            "name": n,
+            "x": x,
+            "y": [f["signals"][n]["accuracy"] for f in folds],
+            "marker": {"color": _colour(n)},
+            **({} if n in MODEL_COLUMNS else {"visible": "legendonly"}),
+        }
+        for n in (*MODEL_COLUMNS, *RULE_COLUMNS)
+        if n in folds[0]["signals"]
+    ]
+    data.append(
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": "always up",
+            "x": x,
+            "y": [f["baselines"]["always_up"]["accuracy"] for f in folds],
+            "line": {"color": RED, "dash": "dash"},
+        }
+    )
     layout = _layout("ACCURACY PER FOLD · test blocks in time order", 300, barmode="group")
     layout["yaxis"] = {**layout["yaxis"], "tickformat": ".0%", "range": _padded([y for t in data for y in t["y"]])}
     return {"data": data, "layout": layout}
@@ -218,14 +309,23 @@ def equity_figure(report: Mapping[str, Any]) -> dict[str, Any]:
     curves = pooled.get("equity_curves")
     title = f"STRATEGY CHECK · EQUITY AFTER {pooled.get('cost_bp', 0):g} bp COSTS · vs BUY-AND-HOLD"
     if not curves or not curves.get("timestamp"):
-        return _note_figure(title, "this version's report has no equity curves (trained before they were kept): retrain")
+        return _note_figure(
+            title, "this version's report has no equity curves (trained before they were kept): retrain"
+        )
+
     def style(name: str) -> dict[str, Any]:
         if name == "buy_and_hold":
             return {"line": {"color": "#f0f0f0", "width": 2.5}, "name": "buy and hold"}
-        return {"line": {"color": _colour(name), "width": 1.5}, "name": name,
-                **({} if name in MODEL_COLUMNS else {"visible": "legendonly"})}  # fmt: skip
-    data = [{"type": "scatter", "mode": "lines", "x": curves["timestamp"], "y": values, **style(name)}
-            for name, values in curves["equity"].items()]  # fmt: skip
+        return {
+            "line": {"color": _colour(name), "width": 1.5},
+            "name": name,
+            **({} if name in MODEL_COLUMNS else {"visible": "legendonly"}),
+        }
+
+    data = [
+        {"type": "scatter", "mode": "lines", "x": curves["timestamp"], "y": values, **style(name)}
+        for name, values in curves["equity"].items()
+    ]
     layout = _layout(title, 320)
     layout["xaxis"] = {**layout["xaxis"], "type": "date"}
     return {"data": data, "layout": layout}
@@ -238,14 +338,34 @@ def calibration_figure(report: Mapping[str, Any]) -> dict[str, Any]:
         return _note_figure("CALIBRATION", "this version's report has no reliability curves")
     points = [b["mean_p_up"] for curve in reliability.values() for b in curve]
     low, high = (min(points), max(points)) if points else (0.0, 1.0)
-    data = [{"type": "scatter", "mode": "lines", "name": "perfectly calibrated", "x": [low, high], "y": [low, high],
-             "line": {"color": GREY, "dash": "dot"}}]  # fmt: skip
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "perfectly calibrated",
+            "x": [low, high],
+            "y": [low, high],
+            "line": {"color": GREY, "dash": "dot"},
+        }
+    ]
     for name, curve in reliability.items():
-        data.append({"type": "scatter", "mode": "lines+markers", "name": name, "x": [b["mean_p_up"] for b in curve],
-                     "y": [b["up_rate"] for b in curve], "line": {"color": _colour(name)},
-                     "error_y": {"type": "data", "symmetric": False, "thickness": 1,
-                                 "array": [b["up_rate_ci95"][1] - b["up_rate"] for b in curve],
-                                 "arrayminus": [b["up_rate"] - b["up_rate_ci95"][0] for b in curve]}})  # fmt: skip
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": name,
+                "x": [b["mean_p_up"] for b in curve],
+                "y": [b["up_rate"] for b in curve],
+                "line": {"color": _colour(name)},
+                "error_y": {
+                    "type": "data",
+                    "symmetric": False,
+                    "thickness": 1,
+                    "array": [b["up_rate_ci95"][1] - b["up_rate"] for b in curve],
+                    "arrayminus": [b["up_rate"] - b["up_rate_ci95"][0] for b in curve],
+                },
+            }
+        )
     method = (report["pooled"].get("calibration") or {}).get("method", "?")
     layout = _layout(f"CALIBRATION ({method}) · x: mean P(up) per bin · y: share that went up", 320)
     return {"data": data, "layout": layout}
@@ -260,9 +380,19 @@ def importance_figure(importance: Mapping[str, Any] | None) -> dict[str, Any]:
         return _note_figure(title, "no feature importance in this version (trained before it was kept): retrain")
     features = list(next(scores for scores in models.values() if scores))
     order = sorted(features, key=lambda f: np.mean([scores[f]["mean"] for scores in models.values() if f in scores]))
-    data = [{"type": "bar", "orientation": "h", "name": name, "y": order, "x": [scores[f]["mean"] for f in order],
-             "error_x": {"type": "data", "array": [scores[f]["std"] for f in order], "thickness": 1},
-             "marker": {"color": _colour(name)}} for name, scores in models.items() if scores]  # fmt: skip
+    data = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": name,
+            "y": order,
+            "x": [scores[f]["mean"] for f in order],
+            "error_x": {"type": "data", "array": [scores[f]["std"] for f in order], "thickness": 1},
+            "marker": {"color": _colour(name)},
+        }
+        for name, scores in models.items()
+        if scores
+    ]
     detail = f" · fold {info.get('fold')} test block, {info.get('rows', 0):,} rows"
     layout = _layout(title + detail, max(300, 22 * len(order) + 80), barmode="group")
     layout["margin"] = {**layout["margin"], "l": 130}
@@ -275,16 +405,41 @@ def live_figure(live: Mapping[str, Any], report: Mapping[str, Any] | None) -> di
     x = live["timestamp"]
     if not x:
         return _note_figure(title, "no scored live calls yet (each call is scored when its symbol's next tick arrives)")
-    data = [{"type": "scatter", "mode": "lines+markers", "name": f"{m} live", "x": x, "y": live["rates"][m],
-             "line": {"color": _colour(m)}} for m in MODEL_COLUMNS]  # fmt: skip
-    data.append({"type": "scatter", "mode": "lines", "name": "always up live", "x": x, "y": live["always_up"],
-                 "line": {"color": RED, "dash": "dash", "width": 1}})
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": f"{m} live",
+            "x": x,
+            "y": live["rates"][m],
+            "line": {"color": _colour(m)},
+        }
+        for m in MODEL_COLUMNS
+    ]
+    data.append(
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "always up live",
+            "x": x,
+            "y": live["always_up"],
+            "line": {"color": RED, "dash": "dash", "width": 1},
+        }
+    )
     signals = (report or {}).get("pooled", {}).get("signals", {})
     for m in MODEL_COLUMNS:
         estimate = signals.get(m, {}).get("accuracy")
         if estimate is not None:
-            data.append({"type": "scatter", "mode": "lines", "name": f"{m} walk-forward", "x": [x[0], x[-1]],
-                         "y": [estimate, estimate], "line": {"color": _colour(m), "dash": "dot", "width": 1}})
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": f"{m} walk-forward",
+                    "x": [x[0], x[-1]],
+                    "y": [estimate, estimate],
+                    "line": {"color": _colour(m), "dash": "dot", "width": 1},
+                }
+            )
     layout = _layout(f"{title} · {sum(live['n']):,} scored ticks", 320)
     layout["xaxis"] = {**layout["xaxis"], "type": "date"}
     layout["yaxis"] = {**layout["yaxis"], "tickformat": ".0%"}
@@ -299,9 +454,18 @@ def versions_table(versions: Sequence[Mapping[str, Any]], loaded: Mapping[str, A
         pooled = v["metrics"].get("walk_forward_pooled") or {}
         accuracy = [_percent((pooled.get(m) or {}).get("accuracy")) for m in MODEL_COLUMNS]
         mark = " ● loaded" if loaded is not None and v["version"] == loaded["version"] else ""
-        rows.append(html.Tr([html.Td(v["version"] + mark), html.Td(_when(v["created"])), html.Td(_when(v["loaded_at"])),
-                             html.Td(str(v["metrics"].get("calibration", "—"))), *(html.Td(a) for a in accuracy)],
-                            className="loaded-version" if mark else ""))  # fmt: skip
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(v["version"] + mark),
+                    html.Td(_when(v["created"])),
+                    html.Td(_when(v["loaded_at"])),
+                    html.Td(str(v["metrics"].get("calibration", "—"))),
+                    *(html.Td(a) for a in accuracy),
+                ],
+                className="loaded-version" if mark else "",
+            )
+        )
     return html.Table([head, *rows], className="grid versions")
 
 
@@ -333,22 +497,45 @@ def page_content(source: Source) -> list[Any]:
         return [html.Div(str(problem), className="status error")]
     loaded = loaded_version(versions)
     if loaded is None:
-        return [html.Div("NO MODEL VERSION YET — a worker records each version it loads; until the first one, "
-                         "the signals say TRAINING.", className="notice")]  # fmt: skip
+        return [
+            html.Div(
+                "NO MODEL VERSION YET — a worker records each version it loads; until the first one, "
+                "the signals say TRAINING.",
+                className="notice",
+            )
+        ]
     report, problem = read_report(loaded)
     importance = loaded["metrics"].get("feature_importance") or (report or {}).get("feature_importance")
-    header = html.Div([html.Span("LOADED VERSION ", className="muted"), html.Span(loaded["version"], className="version"),
-                       html.Span(f" · trained {_span_text(report)}" if report else "", className="muted")],
-                      className="model-header")  # fmt: skip
-    training = ([_panel("accuracy", "WALK-FORWARD", _graph(accuracy_figure(report))),
-                 _panel("folds", "PER FOLD", _graph(folds_figure(report))),
-                 _panel("equity", "STRATEGY CHECK", _graph(equity_figure(report))),
-                 _panel("calibration", "CALIBRATION", _graph(calibration_figure(report)))]
-                if report else [html.Div(problem, className="notice")])  # fmt: skip
-    return [header, html.Div([*training, _panel("importance", "FEATURE IMPORTANCE", _graph(importance_figure(importance))),
-                              _panel("live", "LIVE vs WALK-FORWARD", _graph(live_figure(live, report)))],
-                             className="model-grid"),
-            _panel("versions", f"MODEL VERSIONS ({len(versions)})", versions_table(versions, loaded))]  # fmt: skip
+    header = html.Div(
+        [
+            html.Span("LOADED VERSION ", className="muted"),
+            html.Span(loaded["version"], className="version"),
+            html.Span(f" · trained {_span_text(report)}" if report else "", className="muted"),
+        ],
+        className="model-header",
+    )
+    training = (
+        [
+            _panel("accuracy", "WALK-FORWARD", _graph(accuracy_figure(report))),
+            _panel("folds", "PER FOLD", _graph(folds_figure(report))),
+            _panel("equity", "STRATEGY CHECK", _graph(equity_figure(report))),
+            _panel("calibration", "CALIBRATION", _graph(calibration_figure(report))),
+        ]
+        if report
+        else [html.Div(problem, className="notice")]
+    )
+    return [
+        header,
+        html.Div(
+            [
+                *training,
+                _panel("importance", "FEATURE IMPORTANCE", _graph(importance_figure(importance))),
+                _panel("live", "LIVE vs WALK-FORWARD", _graph(live_figure(live, report))),
+            ],
+            className="model-grid",
+        ),
+        _panel("versions", f"MODEL VERSIONS ({len(versions)})", versions_table(versions, loaded)),
+    ]
 
 
 def _span_text(report: Mapping[str, Any]) -> str:
@@ -358,8 +545,11 @@ def _span_text(report: Mapping[str, Any]) -> str:
 
 def pane() -> html.Div:
     """The page's container (hidden until the route shows it) and its slow timer."""
-    return html.Div([html.Div(id=CONTENT), dcc.Interval(id=INTERVAL, interval=int(REFRESH_S * 1000), n_intervals=0)],
-                    id=ids.MODELS_PANE, style={"display": "none"})  # fmt: skip
+    return html.Div(
+        [html.Div(id=CONTENT), dcc.Interval(id=INTERVAL, interval=int(REFRESH_S * 1000), n_intervals=0)],
+        id=ids.MODELS_PANE,
+        style={"display": "none"},
+    )
 
 
 def link() -> dcc.Link:

@@ -22,13 +22,26 @@ from dashboard.figures import GREEN, GREY, RED, YELLOW
 from dashboard.symbols import SymbolSheet
 from flameback_app.storage.db import MODEL_COLUMNS, RULE_COLUMNS
 
-WINDOWS: dict[str, timedelta] = {"1D": timedelta(days=1), "1W": timedelta(weeks=1), "1M": timedelta(days=30),
-                                 "3M": timedelta(days=91), "1Y": timedelta(days=365)}  # fmt: skip
+WINDOWS: dict[str, timedelta] = {
+    "1D": timedelta(days=1),
+    "1W": timedelta(weeks=1),
+    "1M": timedelta(days=30),
+    "3M": timedelta(days=91),
+    "1Y": timedelta(days=365),
+}
 DEFAULT_WINDOW = "1M"
 REPLAY_AFTER = timedelta(hours=1)  # a live feed is never this far behind the clock; a replay of history always is
-SIGNAL_LABELS = {"XGBoost": "XGB", "RandomForest": "RF", "AdaBoost": "ADA", "LogisticReg": "LOGIT",
-                 "RSI_Rule": "RSI R", "MACD_Rule": "MACD R", "Momentum_Rule": "MOM R", "PriceChange_Rule": "CHG R",
-                 "BB_Rule": "BB R"}  # fmt: skip
+SIGNAL_LABELS = {
+    "XGBoost": "XGB",
+    "RandomForest": "RF",
+    "AdaBoost": "ADA",
+    "LogisticReg": "LOGIT",
+    "RSI_Rule": "RSI R",
+    "MACD_Rule": "MACD R",
+    "Momentum_Rule": "MOM R",
+    "PriceChange_Rule": "CHG R",
+    "BB_Rule": "BB R",
+}
 SIGNALS = (*MODEL_COLUMNS, *RULE_COLUMNS)
 
 
@@ -52,12 +65,14 @@ def table_columns(window: str) -> list[dict[str, Any]]:
         {"id": "rsi", "name": "RSI", "type": "numeric", "format": Format(precision=1, scheme=Scheme.fixed)},
         {"id": "models_up", "name": "MODELS ▲/4", "type": "numeric"},
         {"id": "rules_up", "name": "RULES ▲/5", "type": "numeric"},
-        *({"id": hit_column(s), "name": f"HIT60 {SIGNAL_LABELS[s]}", "type": "numeric", "format": percent}
-          for s in SIGNALS),
+        *(
+            {"id": hit_column(s), "name": f"HIT60 {SIGNAL_LABELS[s]}", "type": "numeric", "format": percent}
+            for s in SIGNALS
+        ),
         {"id": "always_up", "name": "ALWAYS ▲", "type": "numeric", "format": percent},
         {"id": "last_tick", "name": "LAST TICK", "type": "text"},
         {"id": "age", "name": "AGE", "type": "text"},
-    ]  # fmt: skip
+    ]
 
 
 def _between(column: str, low: float | None, high: float | None, color: str) -> dict[str, Any]:
@@ -67,14 +82,23 @@ def _between(column: str, low: float | None, high: float | None, color: str) -> 
 
 def table_styles() -> list[dict[str, Any]]:
     """Colour by call and strength: green up / red down; consensus green at 3+ of 4 models (4+ of 5 rules)."""
-    styles = [{"if": {"filter_query": f"{{{c}}} > 0", "column_id": c}, "color": GREEN} for c in
-              ("chg", "chg_pct", "win_chg", "win_chg_pct")]  # fmt: skip
-    styles += [{"if": {"filter_query": f"{{{c}}} < 0", "column_id": c}, "color": RED} for c in
-               ("chg", "chg_pct", "win_chg", "win_chg_pct")]  # fmt: skip
+    styles = [
+        {"if": {"filter_query": f"{{{c}}} > 0", "column_id": c}, "color": GREEN}
+        for c in ("chg", "chg_pct", "win_chg", "win_chg_pct")
+    ]
+    styles += [
+        {"if": {"filter_query": f"{{{c}}} < 0", "column_id": c}, "color": RED}
+        for c in ("chg", "chg_pct", "win_chg", "win_chg_pct")
+    ]
     styles += [_between("rsi", 70, None, GREEN), _between("rsi", None, 30, RED), _between("rsi", 30, 70, YELLOW)]
-    styles += [_between("models_up", 3, None, GREEN), _between("models_up", None, 1, RED),
-               _between("models_up", 2, 2, YELLOW), _between("rules_up", 4, None, GREEN),
-               _between("rules_up", None, 1, RED), _between("rules_up", 2, 3, YELLOW)]  # fmt: skip
+    styles += [
+        _between("models_up", 3, None, GREEN),
+        _between("models_up", None, 1, RED),
+        _between("models_up", 2, 2, YELLOW),
+        _between("rules_up", 4, None, GREEN),
+        _between("rules_up", None, 1, RED),
+        _between("rules_up", 2, 3, YELLOW),
+    ]
     for signal in SIGNALS:
         column = hit_column(signal)
         styles += [_between(column, 0.55, None, GREEN), _between(column, None, 0.45, RED)]
@@ -122,21 +146,37 @@ def _hit_rates(rates: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def overview_rows(latest: list[dict[str, Any]], window_prices: Mapping[str, float],
-                  rates: Mapping[str, Mapping[str, Mapping[str, Any]]], sheet: SymbolSheet,
-                  now: datetime) -> list[dict[str, Any]]:  # fmt: skip
+def overview_rows(
+    latest: list[dict[str, Any]],
+    window_prices: Mapping[str, float],
+    rates: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    sheet: SymbolSheet,
+    now: datetime,
+) -> list[dict[str, Any]]:
     """One table row per symbol (``id`` = symbol, so a click names the symbol whatever the sort)."""
     rows = []
     for row in latest:
         symbol, stamp = row["symbol"], parse_time(row["timestamp"])
         chg, chg_pct = _change(row["current_price"], row.get("prev_price"))
         win_chg, win_pct = _change(row["current_price"], window_prices.get(symbol))
-        rows.append({"id": symbol, "symbol": symbol, "name": (sheet.get(symbol.upper()) or {}).get("description", ""),
-                     "last": row["current_price"], "chg": chg, "chg_pct": chg_pct, "win_chg": win_chg,
-                     "win_chg_pct": win_pct, "rsi": row.get("rsi_14"), "models_up": count_up(row, MODEL_COLUMNS),
-                     "rules_up": count_up(row, RULE_COLUMNS), **_hit_rates(rates.get(symbol, {})),
-                     "last_tick": stamp.isoformat(sep=" ", timespec="seconds"),
-                     "age": humanise_age((now - stamp).total_seconds())})  # fmt: skip
+        rows.append(
+            {
+                "id": symbol,
+                "symbol": symbol,
+                "name": (sheet.get(symbol.upper()) or {}).get("description", ""),
+                "last": row["current_price"],
+                "chg": chg,
+                "chg_pct": chg_pct,
+                "win_chg": win_chg,
+                "win_chg_pct": win_pct,
+                "rsi": row.get("rsi_14"),
+                "models_up": count_up(row, MODEL_COLUMNS),
+                "rules_up": count_up(row, RULE_COLUMNS),
+                **_hit_rates(rates.get(symbol, {})),
+                "last_tick": stamp.isoformat(sep=" ", timespec="seconds"),
+                "age": humanise_age((now - stamp).total_seconds()),
+            }
+        )
     return rows
 
 

@@ -29,13 +29,42 @@ READ_BUSY_TIMEOUT_MS = 200  # well under a refresh: a locked file answers 'busy'
 READ_STATEMENT_TIMEOUT_MS = 2000  # PostgreSQL: a read queued behind a migration's table lock gives up in time
 
 CHART_COLUMNS: tuple[str, ...] = (
-    "id", "symbol", "timestamp", "current_price", "sma_5", "sma_10", "sma_20", "ema_12", "ema_26",
-    "bb_upper", "bb_middle", "bb_lower", "rsi_14", "macd_line", "macd_signal", "macd_histogram",
-    "volatility_20", "momentum_10", "price_change_pct",
-    "XGBoost", "RandomForest", "AdaBoost", "LogisticReg",
-    "XGBoost_p_up", "RandomForest_p_up", "AdaBoost_p_up", "LogisticReg_p_up",
-    "RSI_Rule", "MACD_Rule", "Momentum_Rule", "PriceChange_Rule", "BB_Rule", "model_version", "seq", "volume",
-)  # fmt: skip
+    "id",
+    "symbol",
+    "timestamp",
+    "current_price",
+    "sma_5",
+    "sma_10",
+    "sma_20",
+    "ema_12",
+    "ema_26",
+    "bb_upper",
+    "bb_middle",
+    "bb_lower",
+    "rsi_14",
+    "macd_line",
+    "macd_signal",
+    "macd_histogram",
+    "volatility_20",
+    "momentum_10",
+    "price_change_pct",
+    "XGBoost",
+    "RandomForest",
+    "AdaBoost",
+    "LogisticReg",
+    "XGBoost_p_up",
+    "RandomForest_p_up",
+    "AdaBoost_p_up",
+    "LogisticReg_p_up",
+    "RSI_Rule",
+    "MACD_Rule",
+    "Momentum_Rule",
+    "PriceChange_Rule",
+    "BB_Rule",
+    "model_version",
+    "seq",
+    "volume",
+)
 
 # One index seek per distinct symbol instead of reading every index entry (SELECT DISTINCT).
 SYMBOLS_CTE = (
@@ -136,8 +165,12 @@ def rows_after(engine: Engine, symbol: str, after_id: int, limit: int) -> list[d
     Newest rather than oldest: after a long pause the page jumps to the present; when
     exactly ``limit`` rows come back the caller redraws instead of appending.
     """
-    stmt = (_chart_rows().where(predictions.c.symbol == symbol, predictions.c.id > after_id)
-            .order_by(predictions.c.id.desc()).limit(limit))  # fmt: skip
+    stmt = (
+        _chart_rows()
+        .where(predictions.c.symbol == symbol, predictions.c.id > after_id)
+        .order_by(predictions.c.id.desc())
+        .limit(limit)
+    )
     with engine.connect() as conn:
         rows = [dict(row._mapping) for row in conn.execute(stmt)]
     return rows[::-1]
@@ -180,14 +213,25 @@ def counters(engine: Engine) -> dict[str, tuple[dict[str, float], datetime]]:
 
 _NEWEST = "SELECT id FROM predictions WHERE symbol = s.x ORDER BY timestamp DESC, seq DESC LIMIT 1"
 OVERVIEW_COLUMNS: tuple[str, ...] = (
-    "symbol", "timestamp", "current_price", "rsi_14",
-    "XGBoost", "RandomForest", "AdaBoost", "LogisticReg",
-    "RSI_Rule", "MACD_Rule", "Momentum_Rule", "PriceChange_Rule", "BB_Rule",
-)  # fmt: skip
+    "symbol",
+    "timestamp",
+    "current_price",
+    "rsi_14",
+    "XGBoost",
+    "RandomForest",
+    "AdaBoost",
+    "LogisticReg",
+    "RSI_Rule",
+    "MACD_Rule",
+    "Momentum_Rule",
+    "PriceChange_Rule",
+    "BB_Rule",
+)
 
 OVERVIEW_LATEST = text(
     SYMBOLS_CTE  # noqa: S608 - column names are our constants; every value is a bound parameter
-    + " SELECT " + ", ".join(f"p.{name}" if name.islower() else f'p."{name}"' for name in OVERVIEW_COLUMNS)
+    + " SELECT "
+    + ", ".join(f"p.{name}" if name.islower() else f'p."{name}"' for name in OVERVIEW_COLUMNS)
     + ", prev.current_price AS prev_price FROM s"
     f" JOIN predictions p ON p.id = ({_NEWEST})"
     f" LEFT JOIN predictions prev ON prev.id = ({_NEWEST} OFFSET 1)"
@@ -234,8 +278,13 @@ def _as_datetime(value: Any) -> datetime | None:
 
 def recent_hit_rates(engine: Engine) -> dict[str, dict[str, dict[str, Any]]]:
     """Every symbol's scoreboard, the figures the overview shows: ``{symbol: {signal: {n, hit_rate_60, baseline}}}``."""
-    stmt = select(scoreboard.c.symbol, scoreboard.c.signal, scoreboard.c.n, scoreboard.c.hit_rate_60,
-                  scoreboard.c.baseline_up_rate).where(scoreboard.c.symbol != ALL_SYMBOLS)  # fmt: skip
+    stmt = select(
+        scoreboard.c.symbol,
+        scoreboard.c.signal,
+        scoreboard.c.n,
+        scoreboard.c.hit_rate_60,
+        scoreboard.c.baseline_up_rate,
+    ).where(scoreboard.c.symbol != ALL_SYMBOLS)
     out: dict[str, dict[str, dict[str, Any]]] = {}
     with engine.connect() as conn:
         for symbol, signal, n, rate_60, baseline in conn.execute(stmt):

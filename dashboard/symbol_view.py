@@ -22,31 +22,65 @@ from dashboard.linked_chart import SIGNALS, linked_figure
 from flameback_app.storage.db import MODEL_COLUMNS
 
 UNKNOWN_RANGE = "UNKNOWN RANGE {range!r} in the link — showing {default} (the ranges are {names})."
-CHART_CONFIG = {"displaylogo": False, "showSendToCloud": False, "showEditInChartStudio": False,
-                "modeBarButtonsToRemove": ["lasso2d", "select2d"]}  # fmt: skip
+CHART_CONFIG = {
+    "displaylogo": False,
+    "showSendToCloud": False,
+    "showEditInChartStudio": False,
+    "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+}
 DEFAULT_SIGNAL = SIGNALS[0]
 
 
 def pane() -> html.Div:
     """The chart bar (range buttons, marked signal, a notice) above the one linked figure."""
-    empty = {"data": [], "layout": {"paper_bgcolor": "#000", "plot_bgcolor": "#000", "height": 780,
-                                    "xaxis": {"visible": False}, "yaxis": {"visible": False}}}  # fmt: skip
-    return html.Div([
-        html.Div([
-            html.Span("RANGE", className="picker-label"),
-            dcc.RadioItems(id=ids.RANGE, options=list(history.RANGES), value=history.DEFAULT_RANGE, inline=True,
-                           className="range-buttons"),
-            html.Span("BARS", className="picker-label"),
-            dcc.RadioItems(id=ids.BAR, options=list(history.BAR_SIZES), value=history.DEFAULT_BAR, inline=True,
-                           className="range-buttons"),
-            html.Span("MARKERS", className="picker-label"),
-            dcc.Dropdown(id=ids.MARKED, options=[{"label": s.replace("_Rule", " rule"), "value": s} for s in SIGNALS],
-                         value=DEFAULT_SIGNAL, clearable=False, searchable=False, className="marked-picker"),
-            html.Span(id=ids.RANGE_NOTICE, className="range-notice"),
-        ], className="chart-bar"),
-        dcc.Graph(id=ids.CHART, figure=empty, config=CHART_CONFIG, className="chart"),
-        dcc.Store(id=ids.CHART_KEY, data=None),
-    ], className="charts")  # fmt: skip
+    empty = {
+        "data": [],
+        "layout": {
+            "paper_bgcolor": "#000",
+            "plot_bgcolor": "#000",
+            "height": 780,
+            "xaxis": {"visible": False},
+            "yaxis": {"visible": False},
+        },
+    }
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Span("RANGE", className="picker-label"),
+                    dcc.RadioItems(
+                        id=ids.RANGE,
+                        options=list(history.RANGES),
+                        value=history.DEFAULT_RANGE,
+                        inline=True,
+                        className="range-buttons",
+                    ),
+                    html.Span("BARS", className="picker-label"),
+                    dcc.RadioItems(
+                        id=ids.BAR,
+                        options=list(history.BAR_SIZES),
+                        value=history.DEFAULT_BAR,
+                        inline=True,
+                        className="range-buttons",
+                    ),
+                    html.Span("MARKERS", className="picker-label"),
+                    dcc.Dropdown(
+                        id=ids.MARKED,
+                        options=[{"label": s.replace("_Rule", " rule"), "value": s} for s in SIGNALS],
+                        value=DEFAULT_SIGNAL,
+                        clearable=False,
+                        searchable=False,
+                        className="marked-picker",
+                    ),
+                    html.Span(id=ids.RANGE_NOTICE, className="range-notice"),
+                ],
+                className="chart-bar",
+            ),
+            dcc.Graph(id=ids.CHART, figure=empty, config=CHART_CONFIG, className="chart"),
+            dcc.Store(id=ids.CHART_KEY, data=None),
+        ],
+        className="charts",
+    )
 
 
 def range_route(trigger: str | None, search: str | None, picked: str | None) -> tuple[Any, Any, Any]:
@@ -72,9 +106,16 @@ def zoomed_range(relayout: dict[str, Any] | None) -> list[Any] | None:
     return relayout.get("xaxis.range")
 
 
-def chart_update(source: Source, symbol: str | None, range_name: str | None, signal: str | None,
-                 drawn: dict[str, Any] | None, max_bars: int = history.MAX_BARS,
-                 relayout: dict[str, Any] | None = None, bar: str | None = None) -> tuple[Any, Any]:  # fmt: skip
+def chart_update(
+    source: Source,
+    symbol: str | None,
+    range_name: str | None,
+    signal: str | None,
+    drawn: dict[str, Any] | None,
+    max_bars: int = history.MAX_BARS,
+    relayout: dict[str, Any] | None = None,
+    bar: str | None = None,
+) -> tuple[Any, Any]:
     """(figure, key of what it shows); ``no_update`` both when the figure on the page is still current.
 
     A redraw for new rows of the same symbol, range and signal keeps the user's zoom
@@ -86,8 +127,13 @@ def chart_update(source: Source, symbol: str | None, range_name: str | None, sig
     signal = signal if signal in SIGNALS else DEFAULT_SIGNAL
     bar = bar if bar in history.BAR_SIZES else history.DEFAULT_BAR
     try:
-        key = {"symbol": symbol, "range": range_name, "signal": signal, "bar": bar,
-               "last_id": read(source, queries.latest_id, symbol)}  # fmt: skip
+        key = {
+            "symbol": symbol,
+            "range": range_name,
+            "signal": signal,
+            "bar": bar,
+            "last_id": read(source, queries.latest_id, symbol),
+        }
         if key == drawn:
             return dash.no_update, dash.no_update
         win = read(source, history.window, symbol, range_name)
@@ -105,16 +151,35 @@ def chart_update(source: Source, symbol: str | None, range_name: str | None, sig
 def register_callbacks(app: dash.Dash, source: Source) -> None:
     """Attach the range route (URL ⇄ buttons) and the chart refresh."""
 
-    @app.callback(Output(ids.URL, "search", allow_duplicate=True), Output(ids.RANGE, "value"),
-                  Output(ids.RANGE_NOTICE, "children"), Input(ids.URL, "search"), Input(ids.RANGE, "value"),
-                  prevent_initial_call="initial_duplicate")  # fmt: skip
+    @app.callback(
+        Output(ids.URL, "search", allow_duplicate=True),
+        Output(ids.RANGE, "value"),
+        Output(ids.RANGE_NOTICE, "children"),
+        Input(ids.URL, "search"),
+        Input(ids.RANGE, "value"),
+        prevent_initial_call="initial_duplicate",
+    )
     def follow_range(search: str | None, picked: str | None) -> tuple[Any, Any, Any]:
         return range_route(dash.ctx.triggered_id, search, picked)
 
-    @app.callback(Output(ids.CHART, "figure"), Output(ids.CHART_KEY, "data"),
-                  Input(ids.TICK, "n_intervals"), Input(ids.SYMBOL, "value"), Input(ids.RANGE, "value"),
-                  Input(ids.MARKED, "value"), Input(ids.BAR, "value"), State(ids.CHART_KEY, "data"),
-                  State(ids.CHART, "relayoutData"))  # fmt: skip
-    def refresh_chart(_n: int, symbol: str | None, range_name: str | None, signal: str | None, bar: str | None,
-                      drawn: dict[str, Any] | None, relayout: dict[str, Any] | None) -> tuple[Any, Any]:  # fmt: skip
+    @app.callback(
+        Output(ids.CHART, "figure"),
+        Output(ids.CHART_KEY, "data"),
+        Input(ids.TICK, "n_intervals"),
+        Input(ids.SYMBOL, "value"),
+        Input(ids.RANGE, "value"),
+        Input(ids.MARKED, "value"),
+        Input(ids.BAR, "value"),
+        State(ids.CHART_KEY, "data"),
+        State(ids.CHART, "relayoutData"),
+    )
+    def refresh_chart(
+        _n: int,
+        symbol: str | None,
+        range_name: str | None,
+        signal: str | None,
+        bar: str | None,
+        drawn: dict[str, Any] | None,
+        relayout: dict[str, Any] | None,
+    ) -> tuple[Any, Any]:
         return chart_update(source, symbol, range_name, signal, drawn, relayout=relayout, bar=bar)

@@ -27,8 +27,11 @@ def load_symbol_sheet(path: Path | None) -> SymbolSheet:
     for row in csv.DictReader(lines[start:]):
         generic = (row.get("Generic Symbol") or "").strip().upper()
         if generic and generic not in sheet:
-            sheet[generic] = {"description": _clean(row.get("Description")), "sector": _clean(row.get("Sector")),
-                              "exchange": _clean(row.get("Exchange"))}  # fmt: skip
+            sheet[generic] = {
+                "description": _clean(row.get("Description")),
+                "sector": _clean(row.get("Sector")),
+                "exchange": _clean(row.get("Exchange")),
+            }
     return sheet
 
 
@@ -51,5 +54,6 @@ def exchange_line(symbol: str, sheet: SymbolSheet) -> str:
     info = sheet.get(symbol.upper())
     if not info:
         return ""
-    return " · ".join(f"{label} {info[key]}" for label, key in (("EXCHANGE", "exchange"), ("SECTOR", "sector"))
-                      if info[key])  # fmt: skip
+    return " · ".join(
+        f"{label} {info[key]}" for label, key in (("EXCHANGE", "exchange"), ("SECTOR", "sector")) if info[key]
+    )

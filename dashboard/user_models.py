@@ -26,9 +26,15 @@ def latest_calls(engine: Engine, row: Mapping[str, Any]) -> dict[str, Any]:
     ``{"mlp": "UP", "mlp_p_up": 0.53, "user_models": ("mlp",)}``; a key lookup on
     ``model_signals``' primary key (symbol, timestamp, seq, model).
     """
-    stmt = select(model_signals.c.model, model_signals.c.call, model_signals.c.p_up).where(
-        model_signals.c.symbol == row["symbol"], model_signals.c.timestamp == row["timestamp"],
-        model_signals.c.seq == (row.get("seq") or 0)).order_by(model_signals.c.model)  # fmt: skip
+    stmt = (
+        select(model_signals.c.model, model_signals.c.call, model_signals.c.p_up)
+        .where(
+            model_signals.c.symbol == row["symbol"],
+            model_signals.c.timestamp == row["timestamp"],
+            model_signals.c.seq == (row.get("seq") or 0),
+        )
+        .order_by(model_signals.c.model)
+    )
     out: dict[str, Any] = {}
     with engine.connect() as conn:
         for model, call, p_up in conn.execute(stmt):
@@ -51,15 +57,18 @@ def scored_names(rates: Mapping[str, Mapping[str, Any]]) -> tuple[str, ...]:
 
 def overview_columns(columns: list[dict[str, Any]], names: Iterable[str]) -> list[dict[str, Any]]:
     """The overview's columns with a HIT60 column per user model inserted after the four models' (before the rules')."""
-    extra = [{"id": hit_column(name), "name": f"HIT60 {name}", "type": "numeric",
-              "format": FormatTemplate.percentage(1)} for name in names]  # fmt: skip
+    extra = [
+        {"id": hit_column(name), "name": f"HIT60 {name}", "type": "numeric", "format": FormatTemplate.percentage(1)}
+        for name in names
+    ]
     last_model = hit_column(MODEL_COLUMNS[-1])
     at = next((k + 1 for k, c in enumerate(columns) if c["id"] == last_model), len(columns))
     return [*columns[:at], *extra, *columns[at:]]
 
 
-def with_hit_rates(rows: list[dict[str, Any]], rates: Mapping[str, Mapping[str, Mapping[str, Any]]],
-                   names: Iterable[str]) -> list[dict[str, Any]]:  # fmt: skip
+def with_hit_rates(
+    rows: list[dict[str, Any]], rates: Mapping[str, Mapping[str, Mapping[str, Any]]], names: Iterable[str]
+) -> list[dict[str, Any]]:
     """Each overview row with its symbol's last-60-calls hit rate of every user model (None before any)."""
     names = tuple(names)
     for row in rows:

@@ -49,8 +49,9 @@ class FlamebackApp(FixedTransportApp):
             # Bad credentials or an untrusted certificate do not pass by waiting (Faust's own
             # clients would retry them forever); nothing has started yet: exit 1 with the reason.
             exit_now(f"Error: {exc}", code=1)
-        log.info("event loop: %s (FLAMEBACK_EVENT_LOOP=%s)", type(asyncio.get_running_loop()).__module__,
-                 settings.event_loop)  # fmt: skip
+        log.info(
+            "event loop: %s (FLAMEBACK_EVENT_LOOP=%s)", type(asyncio.get_running_loop()).__module__, settings.event_loop
+        )
         await super().on_first_start()
 
 
@@ -85,9 +86,12 @@ class FlamebackWorker(faust.Worker):
 
 
 def _stopped_too_slowly(seconds: float) -> None:
-    exit_now(f"still stopping {seconds:g}s after the stop signal (broker unreachable?): exiting without the final "
-             "offset commit; nothing is lost, unacknowledged ticks are delivered again at the next start",
-             code=0, level=logging.WARNING)  # fmt: skip
+    exit_now(
+        f"still stopping {seconds:g}s after the stop signal (broker unreachable?): exiting without the final "
+        "offset commit; nothing is lost, unacknowledged ticks are delivered again at the next start",
+        code=0,
+        level=logging.WARNING,
+    )
 
 
 def exit_now(line: str, *, code: int, level: int = logging.ERROR) -> None:
@@ -127,8 +131,14 @@ def create_app(settings: Settings) -> faust.App:
         consumer_max_fetch_size=8
         * 1024
         * 1024,  # batch the per-row feature and changelog sends (was one request per send)
-        autodiscover=["flameback_app.cli.commands", "flameback_app.web.views", "flameback_app.tasks.upkeep", "flameback_app.tasks.schedules",
-                      "tables", "agents"],
+        autodiscover=[
+            "flameback_app.cli.commands",
+            "flameback_app.web.views",
+            "flameback_app.tasks.upkeep",
+            "flameback_app.tasks.schedules",
+            "tables",
+            "agents",
+        ],
         origin="flameback_app",
         Worker=FlamebackWorker,
         # Our Faust fixes: the transport's consumer/producer classes, and the table manager's recovery.

@@ -30,9 +30,21 @@ from flameback_app.kafka.kafka_client import kafka_client_config
 from flameback_app.settings import Settings
 
 SIMULATED_SYMBOLS = (
-    "CL1 Comdty", "CO1 Comdty", "NG1 Comdty", "HO1 Comdty", "GC1 Comdty", "SI1 Comdty", "HG1 Comdty",
-    "C 1 Comdty", "W 1 Comdty", "S 1 Comdty", "ES1 Index", "NQ1 Index", "NK1 Index", "Z 1 Index",
-)  # fmt: skip
+    "CL1 Comdty",
+    "CO1 Comdty",
+    "NG1 Comdty",
+    "HO1 Comdty",
+    "GC1 Comdty",
+    "SI1 Comdty",
+    "HG1 Comdty",
+    "C 1 Comdty",
+    "W 1 Comdty",
+    "S 1 Comdty",
+    "ES1 Index",
+    "NQ1 Index",
+    "NK1 Index",
+    "Z 1 Index",
+)
 
 
 @dataclass
@@ -164,8 +176,9 @@ class Pacing:
     linger_s: float = 0.02
 
 
-async def produce(settings: Settings, ticks: Iterable[Tick], pacing: Pacing, *, total: int | None,
-                  progress: bool, desc: str) -> FeedSummary:  # fmt: skip
+async def produce(
+    settings: Settings, ticks: Iterable[Tick], pacing: Pacing, *, total: int | None, progress: bool, desc: str
+) -> FeedSummary:
     """Send ticks keyed by symbol, packed per ``pacing``, at its rate.
 
     A message's Kafka timestamp is the wall time its first tick was offered, so the
@@ -184,8 +197,12 @@ async def produce(settings: Settings, ticks: Iterable[Tick], pacing: Pacing, *, 
 
     async def send(messages: Iterable[PackedMessage]) -> None:
         for m in messages:
-            await producer.send(settings.ticks_topic, key=m.symbol.encode(), value=ticks_to_json_bytes(m.ticks),
-                                timestamp_ms=int(m.offered_at * 1000))  # fmt: skip
+            await producer.send(
+                settings.ticks_topic,
+                key=m.symbol.encode(),
+                value=ticks_to_json_bytes(m.ticks),
+                timestamp_ms=int(m.offered_at * 1000),
+            )
 
     try:
         for tick in ticks:
@@ -211,19 +228,22 @@ async def produce(settings: Settings, ticks: Iterable[Tick], pacing: Pacing, *, 
     return summary
 
 
-async def replay(settings: Settings, path: Path, pacing: Pacing, *, loop: bool, symbols: set[str] | None,
-                 progress: bool = True) -> FeedSummary:  # fmt: skip
+async def replay(
+    settings: Settings, path: Path, pacing: Pacing, *, loop: bool, symbols: set[str] | None, progress: bool = True
+) -> FeedSummary:
     """Replay a tick file (optionally looping forever with increasing timestamps)."""
     ticks, skipped = load_replay_ticks(path, symbols)
     stream = looped(ticks, None if loop else 1)
-    summary = await produce(settings, stream, pacing, total=None if loop else len(ticks), progress=progress,
-                            desc=f"replay {path.name}")  # fmt: skip
+    summary = await produce(
+        settings, stream, pacing, total=None if loop else len(ticks), progress=progress, desc=f"replay {path.name}"
+    )
     summary.skipped = skipped
     return summary
 
 
-def simulated_ticks(symbols: Sequence[str], *, seed: int, start: datetime, step: timedelta,
-                    rounds: int | None) -> Iterator[Tick]:  # fmt: skip
+def simulated_ticks(
+    symbols: Sequence[str], *, seed: int, start: datetime, step: timedelta, rounds: int | None
+) -> Iterator[Tick]:
     """Geometric random walks, one tick per symbol per round, each with its own daily volatility.
 
     ``step`` is the market time one round stands for (it scales the moves) and spaces
@@ -244,8 +264,16 @@ def simulated_ticks(symbols: Sequence[str], *, seed: int, start: datetime, step:
         n += 1
 
 
-async def simulate(settings: Settings, pacing: Pacing, *, symbols: Sequence[str], seed: int, step_s: float,
-                   rounds: int | None, progress: bool = True) -> FeedSummary:  # fmt: skip
+async def simulate(
+    settings: Settings,
+    pacing: Pacing,
+    *,
+    symbols: Sequence[str],
+    seed: int,
+    step_s: float,
+    rounds: int | None,
+    progress: bool = True,
+) -> FeedSummary:
     """A synthetic live feed: ``pacing.rate`` ticks/s across ``symbols``, stamped at the wall clock as sent.
 
     Stamping a round every ``step_s`` of market time would run ahead of the clock within

@@ -40,7 +40,9 @@ class Settings(BaseSettings):
         description="Apply the Tansu workarounds (docs/broker-traps.md). Default: true when the broker is on loopback.",
     )
     db_url: str = Field(f"sqlite:///{REPO_ROOT / 'data' / 'flameback.db'}")
-    db_auto_upgrade: bool = Field(True, description="A worker upgrades an older database schema at start (else: exit 1).")
+    db_auto_upgrade: bool = Field(
+        True, description="A worker upgrades an older database schema at start (else: exit 1)."
+    )
     data_dir: Path = Field(REPO_ROOT / "data", description="RocksDB state lives in <data_dir>/state.")
     models_dir: Path = Field(REPO_ROOT / "models" / "artifacts")
     web_host: str = "127.0.0.1"
@@ -75,7 +77,9 @@ class Settings(BaseSettings):
         30.0, gt=0, description="`/health/` says 503 when an assigned partition has not been fetched for this long."
     )
     shutdown_timeout_s: float = Field(
-        8.0, gt=0, description="A stopping worker that has not finished by then exits anyway (nothing acknowledged is lost)."
+        8.0,
+        gt=0,
+        description="A stopping worker that has not finished by then exits anyway (nothing acknowledged is lost).",
     )
     periods_per_year: float = Field(
         252.0,
@@ -100,16 +104,23 @@ class Settings(BaseSettings):
         0.0, ge=0, lt=0.5, description="Live models say NEUTRAL (not scored) when |P(up) - 0.5| <= this; 0: never."
     )
     drift_sample_rows: int = Field(
-        10_000, ge=0, description="Training rows kept beside each model version's manifest for the drift check; 0: none."
+        10_000,
+        ge=0,
+        description="Training rows kept beside each model version's manifest for the drift check; 0: none.",
     )
-    drift_live_rows: int = Field(2_000, ge=1, description="Newest live rows (per symbol, and pooled) the drift check reads.")
+    drift_live_rows: int = Field(
+        2_000, ge=1, description="Newest live rows (per symbol, and pooled) the drift check reads."
+    )
     drift_min_rows: int = Field(
-        500, ge=1, description="A symbol needs this many complete live rows before its drift is computed (fewer: noise)."
+        500,
+        ge=1,
+        description="A symbol needs this many complete live rows before its drift is computed (fewer: noise).",
     )
     drift_psi_threshold: float = Field(0.2, gt=0, description="A feature's PSI above this is flagged as drifted.")
     drift_every_s: float = Field(300.0, ge=0, description="How often a worker computes drift; 0 disables the check.")
     retrain_on_drift: bool = Field(
-        False, description="A pooled drift flag retrains the models (once per model version) through the usual training."
+        False,
+        description="A pooled drift flag retrains the models (once per model version) through the usual training.",
     )
     trusted_model_types: str = Field(
         "",
@@ -140,11 +151,16 @@ class Settings(BaseSettings):
 
     # What a tick may be (flameback_app.core.validation.TickRules) and where ticks come and go.
     epoch_unit: Literal["auto", "s", "ms", "us", "ns"] = Field(
-        "auto", description="Unit of epoch-number timestamps; auto: by magnitude (<1e11 s, <1e14 ms, <1e17 µs, else ns)."
+        "auto",
+        description="Unit of epoch-number timestamps; auto: by magnitude (<1e11 s, <1e14 ms, <1e17 µs, else ns).",
     )
-    max_future_s: float = Field(300.0, ge=0, description="Ticks stamped further ahead of the wall clock are dead-lettered.")
+    max_future_s: float = Field(
+        300.0, ge=0, description="Ticks stamped further ahead of the wall clock are dead-lettered."
+    )
     max_abs_price: float = Field(1e12, gt=0, description="Ticks with a larger |price| are dead-lettered.")
-    max_symbols: int = Field(10_000, ge=1, description="Symbols one worker keeps state for; new ones beyond are dead-lettered.")
+    max_symbols: int = Field(
+        10_000, ge=1, description="Symbols one worker keeps state for; new ones beyond are dead-lettered."
+    )
     ticks_topic: str = Field("futures-ticks", min_length=1, description="Where producers send ticks.")
     dead_letter_topic: str = Field("futures-ticks-dlq", min_length=1, description="Rejected payloads, with the reason.")
     features_topic: str = Field("real-features-ticks", min_length=1, description="Feature rows, one per applied tick.")
@@ -216,8 +232,9 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"FLAMEBACK_USER_MODELS is not valid JSON ({exc})") from None
         if not isinstance(parsed, dict):
-            raise ValueError('FLAMEBACK_USER_MODELS must be a JSON object: {"name": {"class": "pkg.Class", '  # noqa: TRY004 - pydantic turns only ValueError into the one-line settings error
-                             '"params": {}}}')
+            raise ValueError(  # noqa: TRY004 - pydantic turns only ValueError into the one-line settings error
+                'FLAMEBACK_USER_MODELS must be a JSON object: {"name": {"class": "pkg.Class", "params": {}}}'
+            )
         return value
 
     @field_validator("broker_storage")
@@ -238,11 +255,15 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _sasl_needs_a_user(self) -> Settings:
         if self.kafka_sasl_mechanism and not (self.kafka_username and self.kafka_password):
-            raise ValueError(f"FLAMEBACK_KAFKA_SASL_MECHANISM={self.kafka_sasl_mechanism} needs "
-                             "FLAMEBACK_KAFKA_USERNAME and FLAMEBACK_KAFKA_PASSWORD")  # fmt: skip
+            raise ValueError(
+                f"FLAMEBACK_KAFKA_SASL_MECHANISM={self.kafka_sasl_mechanism} needs "
+                "FLAMEBACK_KAFKA_USERNAME and FLAMEBACK_KAFKA_PASSWORD"
+            )
         if (self.kafka_username or self.kafka_password) and not self.kafka_sasl_mechanism:
-            raise ValueError("FLAMEBACK_KAFKA_USERNAME/PASSWORD need FLAMEBACK_KAFKA_SASL_MECHANISM "
-                             "(SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN)")  # fmt: skip
+            raise ValueError(
+                "FLAMEBACK_KAFKA_USERNAME/PASSWORD need FLAMEBACK_KAFKA_SASL_MECHANISM "
+                "(SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN)"
+            )
         if self.kafka_key_file and not self.kafka_cert_file:
             raise ValueError("FLAMEBACK_KAFKA_KEY_FILE needs FLAMEBACK_KAFKA_CERT_FILE")
         return self

@@ -74,8 +74,9 @@ def version_scores(models: Mapping[str, Any], x: np.ndarray, labels: np.ndarray,
     return np.mean(per_model, axis=0)
 
 
-def paired_interval(challenger: np.ndarray, champion: np.ndarray, timestamps: np.ndarray,
-                    confidence: float = CONFIDENCE) -> PairedComparison:  # fmt: skip
+def paired_interval(
+    challenger: np.ndarray, champion: np.ndarray, timestamps: np.ndarray, confidence: float = CONFIDENCE
+) -> PairedComparison:
     """Paired difference of two score arrays on the same rows, its t-interval over per-timestamp means."""
     diff = pd.Series(np.asarray(challenger, float) - np.asarray(champion, float)).groupby(np.asarray(timestamps)).mean()
     if len(diff) < 2:
@@ -84,16 +85,24 @@ def paired_interval(challenger: np.ndarray, champion: np.ndarray, timestamps: np
         low = high = float(diff.iloc[0])
     else:
         low, high = stats.ttest_1samp(diff.to_numpy(), 0.0).confidence_interval(confidence)
-    return PairedComparison(champion=float(np.mean(champion)), challenger=float(np.mean(challenger)),
-                            difference=float(diff.mean()), ci_low=float(low), ci_high=float(high),
-                            n_rows=len(challenger), n_timestamps=len(diff))  # fmt: skip
+    return PairedComparison(
+        champion=float(np.mean(champion)),
+        challenger=float(np.mean(challenger)),
+        difference=float(diff.mean()),
+        ci_low=float(low),
+        ci_high=float(high),
+        n_rows=len(challenger),
+        n_timestamps=len(diff),
+    )
 
 
 def decide(comparison: PairedComparison, margin: float) -> tuple[bool, str]:
     """Promote only when the whole paired interval lies above ``margin``; the reason says which way and why."""
     c = comparison
-    figures = (f"challenger {c.challenger:.4f} vs champion {c.champion:.4f}, difference {c.difference:+.4f} "
-               f"95% CI [{c.ci_low:+.4f}, {c.ci_high:+.4f}] over {c.n_timestamps} timestamps ({c.n_rows} rows)")  # fmt: skip
+    figures = (
+        f"challenger {c.challenger:.4f} vs champion {c.champion:.4f}, difference {c.difference:+.4f} "
+        f"95% CI [{c.ci_low:+.4f}, {c.ci_high:+.4f}] over {c.n_timestamps} timestamps ({c.n_rows} rows)"
+    )
     if c.ci_low > margin:
         return True, f"better: {figures}, above the margin {margin:g}"
     return False, f"not better by the margin {margin:g}: {figures}"
@@ -108,8 +117,9 @@ class ChallengeBlock:
     train_before: pd.Timestamp  # challenger training rows are strictly earlier (the embargo)
 
 
-def challenge_block(data: pd.DataFrame, champion_end: pd.Timestamp, block_fraction: float,
-                    embargo: int) -> ChallengeBlock:  # fmt: skip
+def challenge_block(
+    data: pd.DataFrame, champion_end: pd.Timestamp, block_fraction: float, embargo: int
+) -> ChallengeBlock:
     """The block over prepared rows: the latest ``block_fraction`` of timestamps, after the champion's span.
 
     Raises :class:`NotEnoughNewHistory` when fewer than :data:`MIN_BLOCK_TIMESTAMPS`
@@ -122,9 +132,11 @@ def challenge_block(data: pd.DataFrame, champion_end: pd.Timestamp, block_fracti
         after_champion = max(after_champion, int(np.searchsorted(dates, seen, side="right")))
     start = max(int(len(dates) * (1.0 - block_fraction)), after_champion)
     if len(dates) - start < MIN_BLOCK_TIMESTAMPS or start - embargo < 1:
-        raise NotEnoughNewHistory(f"{max(len(dates) - start, 0)} timestamps lie after the champion's training span "
-                                  f"(ends {champion_end}) and its embargo; a challenge needs "
-                                  f"{MIN_BLOCK_TIMESTAMPS}")  # fmt: skip
+        raise NotEnoughNewHistory(
+            f"{max(len(dates) - start, 0)} timestamps lie after the champion's training span "
+            f"(ends {champion_end}) and its embargo; a challenge needs "
+            f"{MIN_BLOCK_TIMESTAMPS}"
+        )
     return ChallengeBlock(pd.Timestamp(dates[start]), pd.Timestamp(dates[-1]), pd.Timestamp(dates[start - embargo]))
 
 
@@ -134,8 +146,14 @@ def span_end(bundle: ModelBundle) -> pd.Timestamp:
     return end.tz_convert("UTC") if end.tzinfo else end.tz_localize("UTC")
 
 
-def challenge(frame: pd.DataFrame, models_dir: Path, champion: ModelBundle | None, settings: ChallengeSettings,
-              model_factory: ModelFactory = make_models, progress: Any = None) -> Decision:  # fmt: skip
+def challenge(
+    frame: pd.DataFrame,
+    models_dir: Path,
+    champion: ModelBundle | None,
+    settings: ChallengeSettings,
+    model_factory: ModelFactory = make_models,
+    progress: Any = None,
+) -> Decision:
     """Train a challenger from ``frame`` (indicator rows) against ``champion``; promote it if it wins.
 
     Returns the decision (the caller records it). The challenger's version directory is
@@ -147,8 +165,13 @@ def challenge(frame: pd.DataFrame, models_dir: Path, champion: ModelBundle | Non
     if champion is None:
         path = _train(frame, models_dir, settings, model_factory, progress)
         promote(models_dir, path.name)
-        return Decision(path.name, None, "first", "no champion yet: the first valid version is promoted",
-                        decided_at=datetime.now(UTC))  # fmt: skip
+        return Decision(
+            path.name,
+            None,
+            "first",
+            "no champion yet: the first valid version is promoted",
+            decided_at=datetime.now(UTC),
+        )
     data = prepare(frame)
     block = challenge_block(data, span_end(champion), settings.block_fraction, settings.embargo)
     timestamps = pd.to_datetime(frame["timestamp"], utc=True)
@@ -156,26 +179,49 @@ def challenge(frame: pd.DataFrame, models_dir: Path, champion: ModelBundle | Non
     challenger = load_version(path, extra_trusted=settings.extra_trusted)
     rows = data[data["timestamp"] >= block.start]
     x, labels = rows[list(ML_FEATURES)].to_numpy(), rows["label"].to_numpy()
-    comparison = paired_interval(version_scores(challenger.models, x, labels, settings.metric),
-                                 version_scores(champion.models, x, labels, settings.metric),
-                                 rows["timestamp"].to_numpy())  # fmt: skip
+    comparison = paired_interval(
+        version_scores(challenger.models, x, labels, settings.metric),
+        version_scores(champion.models, x, labels, settings.metric),
+        rows["timestamp"].to_numpy(),
+    )
     better, reason = decide(comparison, settings.margin)
     if better:
         promote(models_dir, path.name)
-    decision = Decision(path.name, champion.version, "promoted" if better else "rejected", reason,
-                        metric=settings.metric, champion_score=comparison.champion,
-                        challenger_score=comparison.challenger, ci_low=comparison.ci_low, ci_high=comparison.ci_high,
-                        margin=settings.margin, n_rows=comparison.n_rows, block_start=block.start.to_pydatetime(),
-                        block_end=block.end.to_pydatetime(), decided_at=datetime.now(UTC))  # fmt: skip
+    decision = Decision(
+        path.name,
+        champion.version,
+        "promoted" if better else "rejected",
+        reason,
+        metric=settings.metric,
+        champion_score=comparison.champion,
+        challenger_score=comparison.challenger,
+        ci_low=comparison.ci_low,
+        ci_high=comparison.ci_high,
+        margin=settings.margin,
+        n_rows=comparison.n_rows,
+        block_start=block.start.to_pydatetime(),
+        block_end=block.end.to_pydatetime(),
+        decided_at=datetime.now(UTC),
+    )
     (path / "decision.json").write_text(json.dumps(decision.row(), indent=2, default=str))
     return decision
 
 
-def _train(frame: pd.DataFrame, models_dir: Path, settings: ChallengeSettings, model_factory: ModelFactory,
-           progress: Any) -> Path:  # fmt: skip
-    path, _ = train_with_report(frame, models_dir, folds=settings.folds, embargo=settings.embargo,
-                                cost_bp=settings.cost_bp, progress=progress, periods_per_year=settings.periods_per_year,
-                                extra_trusted=settings.extra_trusted, calibration=settings.calibration,
-                                sample_rows=settings.sample_rows, user_models=settings.user_models,
-                                model_factory=model_factory)  # fmt: skip
+def _train(
+    frame: pd.DataFrame, models_dir: Path, settings: ChallengeSettings, model_factory: ModelFactory, progress: Any
+) -> Path:
+    path, _ = train_with_report(
+        frame,
+        models_dir,
+        folds=settings.folds,
+        embargo=settings.embargo,
+        cost_bp=settings.cost_bp,
+        progress=progress,
+        periods_per_year=settings.periods_per_year,
+        extra_trusted=settings.extra_trusted,
+        calibration=settings.calibration,
+        sample_rows=settings.sample_rows,
+        user_models=settings.user_models,
+        model_factory=model_factory,
+    )
     return path

@@ -77,7 +77,6 @@ class Decision:
         return f"{self.action}: {self.version} (champion before: {self.champion or 'none'}) — {self.reason}"
 
 
-
 def manual(version: str, champion: str | None, action: str, reason: str) -> Decision:
     """A decision made by hand (``models promote`` / ``models rollback``), stamped now."""
     return Decision(version, champion, action, reason, decided_at=datetime.now(UTC))

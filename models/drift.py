@@ -75,8 +75,11 @@ def draw_sample(features: np.ndarray, symbols: Sequence[str] | np.ndarray, rows:
 def sample_bytes(sample: TrainingSample) -> bytes:
     """The ``.npz`` bytes of a sample: a float and a fixed-width text array, neither pickled."""
     buffer = io.BytesIO()
-    np.savez(buffer, features=np.ascontiguousarray(sample.features, dtype=np.float64),
-             symbols=np.asarray(sample.symbols, dtype=str))  # fmt: skip
+    np.savez(
+        buffer,
+        features=np.ascontiguousarray(sample.features, dtype=np.float64),
+        symbols=np.asarray(sample.symbols, dtype=str),
+    )
     return buffer.getvalue()
 
 
@@ -134,8 +137,9 @@ class FeatureDrift:
     reference: str  # SYMBOL_REFERENCE: against the symbol's own training rows; POOLED_REFERENCE: all of them
 
 
-def drift_of(reference: np.ndarray, kind: str, live: np.ndarray, symbol: str, feature_names: Sequence[str],
-             threshold: float) -> list[FeatureDrift]:  # fmt: skip
+def drift_of(
+    reference: np.ndarray, kind: str, live: np.ndarray, symbol: str, feature_names: Sequence[str], threshold: float
+) -> list[FeatureDrift]:
     """Every feature's PSI of ``live`` (rows × features) against ``reference``; flagged above ``threshold``."""
     out = []
     for k, name in enumerate(feature_names):
@@ -144,8 +148,14 @@ def drift_of(reference: np.ndarray, kind: str, live: np.ndarray, symbol: str, fe
     return out
 
 
-def drift_report(sample: TrainingSample, live_by_symbol: Mapping[str, np.ndarray], pooled: np.ndarray,
-                 feature_names: Sequence[str], threshold: float, min_rows: int) -> list[FeatureDrift]:  # fmt: skip
+def drift_report(
+    sample: TrainingSample,
+    live_by_symbol: Mapping[str, np.ndarray],
+    pooled: np.ndarray,
+    feature_names: Sequence[str],
+    threshold: float,
+    min_rows: int,
+) -> list[FeatureDrift]:
     """PSI per symbol (those with at least ``min_rows`` complete rows) and pooled, for every feature.
 
     ``min_rows``: fewer live rows make the index mostly noise (its expected value on

@@ -43,8 +43,13 @@ def load_models(models_dir: Path, extra_trusted: Sequence[str] = ()) -> ModelBun
 
 def predictions_frame(data: pd.DataFrame, probabilities: dict[str, np.ndarray]) -> pd.DataFrame:
     """The PREDS.csv rows for prepared rows and each model's P(up)."""
-    preds = pd.DataFrame({"symbol": data["symbol"], "timestamp": data["timestamp"].map(lambda t: t.isoformat()),
-                          "label": data["label"].astype(int)})  # fmt: skip
+    preds = pd.DataFrame(
+        {
+            "symbol": data["symbol"],
+            "timestamp": data["timestamp"].map(lambda t: t.isoformat()),
+            "label": data["label"].astype(int),
+        }
+    )
     for m, p_up in probabilities.items():
         preds[f"{m}_p_up"] = p_up
         preds[m] = [call_from_probability(p) for p in p_up]
@@ -60,14 +65,25 @@ def model_probabilities(bundle: ModelBundle, x: np.ndarray) -> dict[str, np.ndar
         try:
             probabilities[name] = bundle.models[name].predict_proba(x)[:, 1]
         except Exception as exc:  # noqa: BLE001 - the user's code must not stop the evaluation of the others
-            print(f"user model {name!r} left out: predict_proba failed ({type(exc).__name__}: "
-                  f"{' '.join(str(exc).split())}); the other models carry on", file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"user model {name!r} left out: predict_proba failed ({type(exc).__name__}: "
+                f"{' '.join(str(exc).split())}); the other models carry on",
+                file=sys.stderr,
+                flush=True,
+            )
     return probabilities
 
 
-def run_evaluate_command(file: Path, models_dir: Path, *, out: Path, report: Path, cost_bp: float,
-                         periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                         extra_trusted: Sequence[str] = ()) -> None:  # fmt: skip
+def run_evaluate_command(
+    file: Path,
+    models_dir: Path,
+    *,
+    out: Path,
+    report: Path,
+    cost_bp: float,
+    periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
+    extra_trusted: Sequence[str] = (),
+) -> None:
     """``faust -A flameback_app evaluate FILE``: PREDS.csv and REPORT.json for saved models on new data."""
     bundle = load_models(models_dir, extra_trusted)
     for name, why in bundle.left_out.items():
@@ -83,10 +99,15 @@ def run_evaluate_command(file: Path, models_dir: Path, *, out: Path, report: Pat
     preds = predictions_frame(data, probabilities)
     out.parent.mkdir(parents=True, exist_ok=True)
     preds.to_csv(out, index=False)
-    result = {"version": bundle.version, "file": str(file), "training_span": bundle.manifest.get("training_span"),
-              "periods_per_year": periods_per_year, "trained_periods_per_year": spacing.trained,
-              "tick_spacing_warning": spacing.warning,
-              "pooled": pooled_report(data, probabilities, cost_bp, periods_per_year)}  # fmt: skip
+    result = {
+        "version": bundle.version,
+        "file": str(file),
+        "training_span": bundle.manifest.get("training_span"),
+        "periods_per_year": periods_per_year,
+        "trained_periods_per_year": spacing.trained,
+        "tick_spacing_warning": spacing.warning,
+        "pooled": pooled_report(data, probabilities, cost_bp, periods_per_year),
+    }
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(result, indent=2, default=str))
     print(format_table(result), file=sys.stderr)

@@ -21,9 +21,20 @@ import numpy as np
 import pandas as pd
 
 ML_FEATURES: tuple[str, ...] = (
-    "f_rsi", "f_macd_rel", "f_macd_hist_rel", "f_bb_pct_b", "f_bb_width", "f_volatility", "f_momentum",
-    "f_ret_1", "f_ret_2", "f_ret_5", "f_px_sma_5", "f_px_sma_20", "f_ema_ratio",
-)  # fmt: skip  # prefixed so they never shadow the indicator columns they are derived from
+    "f_rsi",
+    "f_macd_rel",
+    "f_macd_hist_rel",
+    "f_bb_pct_b",
+    "f_bb_width",
+    "f_volatility",
+    "f_momentum",
+    "f_ret_1",
+    "f_ret_2",
+    "f_ret_5",
+    "f_px_sma_5",
+    "f_px_sma_20",
+    "f_ema_ratio",
+)  # prefixed so they never shadow the indicator columns they are derived from
 
 DEFAULT_PERIODS_PER_YEAR = 252.0
 """Tick spacing (ticks per year) unless FLAMEBACK_PERIODS_PER_YEAR says otherwise: daily bars.
@@ -34,8 +45,24 @@ spacing in each manifest and the worker and ``evaluate`` warn when it differs. K
 here, not imported from :mod:`flameback_app.core.ta` (which would import the Faust app).
 """
 
-_INPUTS = ("current_price", "rsi_14", "macd_line", "macd_histogram", "bb_upper", "bb_middle", "bb_lower",
-           "volatility_20", "momentum_10", "lag_1", "lag_2", "lag_5", "sma_5", "sma_20", "ema_12", "ema_26")  # fmt: skip
+_INPUTS = (
+    "current_price",
+    "rsi_14",
+    "macd_line",
+    "macd_histogram",
+    "bb_upper",
+    "bb_middle",
+    "bb_lower",
+    "volatility_20",
+    "momentum_10",
+    "lag_1",
+    "lag_2",
+    "lag_5",
+    "sma_5",
+    "sma_20",
+    "ema_12",
+    "ema_26",
+)
 
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:

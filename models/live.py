@@ -109,8 +109,14 @@ class SignalEngine:
         except Exception as exc:  # noqa: BLE001 - the user's code must not stop the four built-ins
             if (bundle.version, name) not in self._reported:
                 self._reported.add((bundle.version, name))
-                log.error("user model %r (version %s) gives no calls: predict_proba failed (%s: %s); the other "
-                          "models carry on", name, bundle.version, type(exc).__name__, " ".join(str(exc).split()))  # fmt: skip
+                log.error(
+                    "user model %r (version %s) gives no calls: predict_proba failed (%s: %s); the other "
+                    "models carry on",
+                    name,
+                    bundle.version,
+                    type(exc).__name__,
+                    " ".join(str(exc).split()),
+                )
             return None
 
 

@@ -39,12 +39,14 @@ def call_metrics(calls: np.ndarray, labels: np.ndarray, p_up: np.ndarray | None 
     hits = int((y == c).sum())
     low, high = wilson_interval(hits, n)
     out: dict[str, Any] = {
-        "n": n, "coverage": n / len(calls) if len(calls) else None,
-        "accuracy": hits / n if n else None, "accuracy_ci95": [low, high],
+        "n": n,
+        "coverage": n / len(calls) if len(calls) else None,
+        "accuracy": hits / n if n else None,
+        "accuracy_ci95": [low, high],
         "balanced_accuracy": float(balanced_accuracy_score(y, c)) if n and len(set(y)) > 1 else None,
         "base_rate": float(y.mean()) if n else None,
         "base_rate_ci95": list(wilson_interval(int(y.sum()), n)),
-    }  # fmt: skip
+    }
     if p_up is not None and n and len(set(y)) > 1:
         p = p_up[made]
         out["auc"] = float(roc_auc_score(y, p))
@@ -79,9 +81,16 @@ def reliability_curve(p_up: np.ndarray, labels: np.ndarray, bins: int = 10) -> l
         n = int(in_bin.sum())
         if n:
             ups = int(labels[in_bin].sum())
-            curve.append({"p_low": float(p_up[in_bin].min()), "p_high": float(p_up[in_bin].max()),
-                          "mean_p_up": float(p_up[in_bin].mean()), "up_rate": ups / n,
-                          "up_rate_ci95": list(wilson_interval(ups, n)), "n": n})  # fmt: skip
+            curve.append(
+                {
+                    "p_low": float(p_up[in_bin].min()),
+                    "p_high": float(p_up[in_bin].max()),
+                    "mean_p_up": float(p_up[in_bin].mean()),
+                    "up_rate": ups / n,
+                    "up_rate_ci95": list(wilson_interval(ups, n)),
+                    "n": n,
+                }
+            )
     return curve
 
 
@@ -91,8 +100,7 @@ def _confident_calls(p_up: np.ndarray, labels: np.ndarray, made: np.ndarray) -> 
     return {k: m[k] for k in ("n", "coverage", "accuracy", "accuracy_ci95")}
 
 
-def coverage_by_threshold(p_up: np.ndarray, labels: np.ndarray,
-                          thresholds: Sequence[float]) -> list[dict[str, Any]]:  # fmt: skip
+def coverage_by_threshold(p_up: np.ndarray, labels: np.ndarray, thresholds: Sequence[float]) -> list[dict[str, Any]]:
     """Calling only when |P(up) − 0.5| > t, for each t: coverage and accuracy (Wilson 95 %).
 
     The same rule as live abstention (FLAMEBACK_ABSTAIN_BELOW): if confident calls are
@@ -128,8 +136,9 @@ def naive_baselines(labels: np.ndarray, last_move_up: np.ndarray) -> dict[str, A
     }
 
 
-def strategy_check(frame: pd.DataFrame, positions: np.ndarray, cost_bp: float,
-                   periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> dict[str, Any]:  # fmt: skip
+def strategy_check(
+    frame: pd.DataFrame, positions: np.ndarray, cost_bp: float, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR
+) -> dict[str, Any]:
     """Long/short one unit per symbol for the next tick; equal-weight across symbols per timestamp.
 
     ``frame`` has symbol, timestamp, current_price, next_price (sorted by timestamp);
@@ -165,8 +174,9 @@ def _period_returns(frame: pd.DataFrame, positions: np.ndarray, cost_bp: float) 
     return data, data.groupby("timestamp", sort=True)["pnl"].mean()
 
 
-def equity_curves(frame: pd.DataFrame, positions: dict[str, np.ndarray], cost_bp: float,
-                  max_points: int = 500) -> dict[str, Any]:  # fmt: skip
+def equity_curves(
+    frame: pd.DataFrame, positions: dict[str, np.ndarray], cost_bp: float, max_points: int = 500
+) -> dict[str, Any]:
     """The strategy check's equity (growth of 1) per signal, at ≤ ``max_points`` shared timestamps.
 
     Kept in the training report so the terminal can draw the curves without the
@@ -178,5 +188,7 @@ def equity_curves(frame: pd.DataFrame, positions: dict[str, np.ndarray], cost_bp
         return {"timestamp": [], "equity": {}}
     index = next(iter(curves.values())).index
     keep = np.unique(np.linspace(0, len(index) - 1, min(max_points, len(index))).round().astype(int))
-    return {"timestamp": [str(t) for t in index[keep]],
-            "equity": {name: [round(float(v), 6) for v in curve.to_numpy()[keep]] for name, curve in curves.items()}}  # fmt: skip
+    return {
+        "timestamp": [str(t) for t in index[keep]],
+        "equity": {name: [round(float(v), 6) for v in curve.to_numpy()[keep]] for name, curve in curves.items()},
+    }

@@ -77,17 +77,22 @@ SPACING_SETTING = "FLAMEBACK_PERIODS_PER_YEAR"
 TRUSTED_SETTING = "FLAMEBACK_TRUSTED_MODEL_TYPES"
 FORMAT = 2  # skops + XGBoost JSON; 1 (or no field): joblib pickles, refused
 WHOLE_MODEL = ""  # the booster "step" name of a bare XGBoost estimator (not inside a Pipeline)
-RETRAIN_HINT = ("retrain with `faust -A flameback_app train FILE` (a running worker trains from its database "
-                "history when no version loads)")  # fmt: skip
+RETRAIN_HINT = (
+    "retrain with `faust -A flameback_app train FILE` (a running worker trains from its database "
+    "history when no version loads)"
+)
 
 # Types the built-in pipelines hold that skops does not trust by default (its defaults
 # cover scikit-learn's public estimators, NumPy/SciPy arrays and builtins):
 # the fitted trees of RandomForest and AdaBoost, and the XGBoost wrapper whose
 # booster is stored apart as JSON. tests/models/test_registry.py checks that
 # this is exactly what the four models need.
-TRUSTED_MODEL_TYPES: tuple[str, ...] = ("sklearn.tree._tree.Tree", "xgboost.sklearn.XGBClassifier",
-                                         "sklearn.calibration._CalibratedClassifier",
-                                         "sklearn.calibration._SigmoidCalibration")  # fmt: skip
+TRUSTED_MODEL_TYPES: tuple[str, ...] = (
+    "sklearn.tree._tree.Tree",
+    "xgboost.sklearn.XGBClassifier",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+)
 
 
 class ArtifactError(RuntimeError):
@@ -114,11 +119,20 @@ def trusted_types(extra: Iterable[str] = ()) -> list[str]:
     return list(dict.fromkeys([*TRUSTED_MODEL_TYPES, *(name.strip() for name in extra if name.strip())]))
 
 
-def save_version(models: Mapping[str, Any], models_dir: Path, *, features: Iterable[str], span: Mapping[str, Any],
-                 metrics: Mapping[str, Any], periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                 extra_trusted: Sequence[str] = (), training_sample: TrainingSample | None = None,
-                 optional: Collection[str] = (), on_left_out: Callable[[str, str], None] | None = None,
-                 extra_manifest: Callable[[list[str]], Mapping[str, Any]] | None = None) -> Path:  # fmt: skip
+def save_version(
+    models: Mapping[str, Any],
+    models_dir: Path,
+    *,
+    features: Iterable[str],
+    span: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
+    extra_trusted: Sequence[str] = (),
+    training_sample: TrainingSample | None = None,
+    optional: Collection[str] = (),
+    on_left_out: Callable[[str, str], None] | None = None,
+    extra_manifest: Callable[[list[str]], Mapping[str, Any]] | None = None,
+) -> Path:
     """Write a new version directory and return its path.
 
     ``periods_per_year``: the tick spacing the training features were computed with.
@@ -142,13 +156,23 @@ def save_version(models: Mapping[str, Any], models_dir: Path, *, features: Itera
         raise
     digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:8]
     version = f"{created:%Y%m%dT%H%M%SZ}-{digest}"
-    manifest = {"version": version, "format": FORMAT, "created": created.isoformat(), "features": list(features),
-                "periods_per_year": float(periods_per_year), "training_span": dict(span), "metrics": dict(metrics),
-                "models": files}  # fmt: skip
+    manifest = {
+        "version": version,
+        "format": FORMAT,
+        "created": created.isoformat(),
+        "features": list(features),
+        "periods_per_year": float(periods_per_year),
+        "training_span": dict(span),
+        "metrics": dict(metrics),
+        "models": files,
+    }
     if training_sample is not None:
         data = sample_bytes(training_sample)
-        manifest["training_sample"] = {"file": SAMPLE_FILE, "sha256": _write(staging / SAMPLE_FILE, data),
-                                       "rows": len(training_sample)}  # fmt: skip
+        manifest["training_sample"] = {
+            "file": SAMPLE_FILE,
+            "sha256": _write(staging / SAMPLE_FILE, data),
+            "rows": len(training_sample),
+        }
     manifest.update(extra_manifest(list(files)) if extra_manifest else {})
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
     final = models_dir / version
@@ -156,8 +180,13 @@ def save_version(models: Mapping[str, Any], models_dir: Path, *, features: Itera
     return final
 
 
-def _write_models(directory: Path, models: Mapping[str, Any], trusted: list[str], optional: Collection[str],
-                  on_left_out: Callable[[str, str], None] | None) -> dict[str, Any]:  # fmt: skip
+def _write_models(
+    directory: Path,
+    models: Mapping[str, Any],
+    trusted: list[str],
+    optional: Collection[str],
+    on_left_out: Callable[[str, str], None] | None,
+) -> dict[str, Any]:
     """Every model's manifest entry; an optional model that fails to save is left out (its files removed)."""
     files = {}
     for name, model in models.items():
@@ -180,8 +209,10 @@ def _write_model(directory: Path, name: str, model: Any, trusted: list[str]) -> 
     data = sio.dumps(shell, compression=zipfile.ZIP_DEFLATED)  # its JSON schema is verbose: ~13x smaller
     untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
     if untrusted:
-        raise ArtifactError(f"model {name!r} holds types no loader would trust: {untrusted}; "
-                            f"if they are safe, list them in {TRUSTED_SETTING} (or a user model's \"trusted\" list)")  # fmt: skip
+        raise ArtifactError(
+            f"model {name!r} holds types no loader would trust: {untrusted}; "
+            f'if they are safe, list them in {TRUSTED_SETTING} (or a user model\'s "trusted" list)'
+        )
     entry: dict[str, Any] = {"file": f"{name}.skops", "sha256": _write(directory / f"{name}.skops", data)}
     if boosters:
         entry["boosters"] = {}
@@ -267,8 +298,13 @@ def _unfitted(estimator: XGBModel) -> XGBModel:
     return type(estimator)(**estimator.get_params())
 
 
-def load_version(path: Path, *, features: Iterable[str] = ML_FEATURES, required: Iterable[str] = MODEL_COLUMNS,
-                 extra_trusted: Sequence[str] = ()) -> ModelBundle:  # fmt: skip
+def load_version(
+    path: Path,
+    *,
+    features: Iterable[str] = ML_FEATURES,
+    required: Iterable[str] = MODEL_COLUMNS,
+    extra_trusted: Sequence[str] = (),
+) -> ModelBundle:
     """Verify the manifest, its format and every file's sha256, then load; raise :class:`ArtifactError` otherwise.
 
     ``features`` must equal the manifest's feature list (models trained on other
@@ -308,9 +344,13 @@ def read_manifest(root: Path) -> dict[str, Any]:
         manifest = json.loads((root / MANIFEST).read_text())
         _check_format(root, manifest.get("format"))
         entries = manifest["models"]
-        ok = isinstance(manifest["version"], str) and isinstance(manifest["features"], list) and all(
-            _is_file_entry(e) and all(_is_file_entry(b) for b in _boosters_of(e).values())
-            for e in entries.values())  # fmt: skip
+        ok = (
+            isinstance(manifest["version"], str)
+            and isinstance(manifest["features"], list)
+            and all(
+                _is_file_entry(e) and all(_is_file_entry(b) for b in _boosters_of(e).values()) for e in entries.values()
+            )
+        )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ArtifactError(f"{root}: unreadable manifest ({exc})") from None
     if not ok:
@@ -321,11 +361,14 @@ def read_manifest(root: Path) -> dict[str, Any]:
 def _check_format(root: Path, found: Any) -> None:
     """Refuse joblib-era versions (pickles, which run code when loaded) without reading their model files."""
     if found in (None, 1):
-        raise ArtifactError(f"{root.name}: saved with joblib (pickle) by an older Flameback; pickles can run code "
-                            f"when loaded, so this version is refused; {RETRAIN_HINT}")  # fmt: skip
+        raise ArtifactError(
+            f"{root.name}: saved with joblib (pickle) by an older Flameback; pickles can run code "
+            f"when loaded, so this version is refused; {RETRAIN_HINT}"
+        )
     if found != FORMAT:
-        raise ArtifactError(f"{root.name}: artifact format {found!r}, this Flameback reads format {FORMAT}; "
-                            f"{RETRAIN_HINT}")  # fmt: skip
+        raise ArtifactError(
+            f"{root.name}: artifact format {found!r}, this Flameback reads format {FORMAT}; {RETRAIN_HINT}"
+        )
 
 
 def _is_file_entry(entry: Any) -> bool:
@@ -341,8 +384,10 @@ def _boosters_of(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 def _verified_payloads(root: Path, name: str, entry: Mapping[str, Any]) -> tuple[bytes, dict[str, bytes]]:
     """The bytes of a model's skops file and of each of its boosters, every one matching its hash."""
-    boosters = {step: _verified_bytes(root, f"{name}/{step or 'model'}", booster)
-                for step, booster in entry.get("boosters", {}).items()}  # fmt: skip
+    boosters = {
+        step: _verified_bytes(root, f"{name}/{step or 'model'}", booster)
+        for step, booster in entry.get("boosters", {}).items()
+    }
     return _verified_bytes(root, name, entry), boosters
 
 
@@ -356,13 +401,15 @@ def _verified_bytes(root: Path, name: str, entry: Mapping[str, str]) -> bytes:
         raise ArtifactError(f"{root}: model {name!r} is unreadable ({exc})") from None
     actual = hashlib.sha256(data).hexdigest()
     if actual != entry["sha256"]:
-        raise ArtifactError(f"{file}: sha256 {actual[:12]}… does not match the manifest's "
-                            f"{entry['sha256'][:12]}…; refusing to load it")  # fmt: skip
+        raise ArtifactError(
+            f"{file}: sha256 {actual[:12]}… does not match the manifest's {entry['sha256'][:12]}…; refusing to load it"
+        )
     return data
 
 
-def _load_model(root: Path, entry: Mapping[str, Any], payloads: tuple[bytes, dict[str, bytes]],
-                trusted: list[str]) -> Any:  # fmt: skip
+def _load_model(
+    root: Path, entry: Mapping[str, Any], payloads: tuple[bytes, dict[str, bytes]], trusted: list[str]
+) -> Any:
     """Build a model from verified bytes: the skops file (only trusted types), then its XGBoost JSON boosters."""
     data, boosters = payloads
     file = root / entry["file"]
@@ -375,8 +422,9 @@ def _load_model(root: Path, entry: Mapping[str, Any], payloads: tuple[bytes, dic
         try:
             target.load_model(bytearray(raw))
         except Exception as exc:  # noqa: BLE001 - any parse failure of a hostile file is a refusal, said in one line
-            raise ArtifactError(f"{root / entry['boosters'][step]['file']}: not a readable XGBoost JSON model "
-                                f"({_one_line(exc)})") from None  # fmt: skip
+            raise ArtifactError(
+                f"{root / entry['boosters'][step]['file']}: not a readable XGBoost JSON model ({_one_line(exc)})"
+            ) from None
     return model
 
 
@@ -386,9 +434,11 @@ def _load_skops(file: Path, data: bytes, trusted: list[str]) -> Any:
     try:
         untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trusted))
         if untrusted:
-            raise ArtifactError(f"{file}: holds types that are not trusted: {untrusted}; nothing was loaded "
-                                f"(add them to {TRUSTED_SETTING}, or to a user model's \"trusted\" list, only if you trust "
-                                "where this file came from)")  # fmt: skip
+            raise ArtifactError(
+                f"{file}: holds types that are not trusted: {untrusted}; nothing was loaded "
+                f'(add them to {TRUSTED_SETTING}, or to a user model\'s "trusted" list, only if you trust '
+                "where this file came from)"
+            )
         return sio.loads(data, trusted=trusted)
     except ArtifactError:
         raise
@@ -429,8 +479,9 @@ def list_versions(models_dir: Path) -> list[Path]:
     return sorted((p for p in entries if p.is_dir() and not p.is_symlink()), key=lambda p: p.name, reverse=True)
 
 
-def load_latest(models_dir: Path, *, features: Iterable[str] = ML_FEATURES,
-                extra_trusted: Sequence[str] = ()) -> ModelBundle | None:  # fmt: skip
+def load_latest(
+    models_dir: Path, *, features: Iterable[str] = ML_FEATURES, extra_trusted: Sequence[str] = ()
+) -> ModelBundle | None:
     """The live version: the promoted champion (:data:`CHAMPION_FILE`), else — first run — the newest that verifies.
 
     A promoted version that no longer verifies is skipped with one ERROR line and the
@@ -489,8 +540,10 @@ def rollback(models_dir: Path) -> tuple[str, str]:
     """Demote the champion and bring back the one promoted before it; returns (demoted, restored)."""
     history = champion_history(models_dir)
     if len(history) < 2:
-        raise ArtifactError("nothing to roll back to: " + (f"{history[0]} is the only version ever promoted"
-                                                           if history else "no version was promoted yet"))  # fmt: skip
+        raise ArtifactError(
+            "nothing to roll back to: "
+            + (f"{history[0]} is the only version ever promoted" if history else "no version was promoted yet")
+        )
     _write_history(models_dir, history[:-1])
     return history[-1], history[-2]
 
@@ -517,8 +570,9 @@ class TickSpacing:
     note: str | None  # one line when the spacing was assumed (and matches), else None
 
 
-def tick_spacing_check(manifest: Mapping[str, Any], periods_per_year: float,
-                       setting: str = SPACING_SETTING) -> TickSpacing:  # fmt: skip
+def tick_spacing_check(
+    manifest: Mapping[str, Any], periods_per_year: float, setting: str = SPACING_SETTING
+) -> TickSpacing:
     """Compare the manifest's ``periods_per_year`` with ``periods_per_year`` (from ``setting``).
 
     A mismatch is a warning, not a refusal: the models still run, but their
@@ -532,17 +586,22 @@ def tick_spacing_check(manifest: Mapping[str, Any], periods_per_year: float,
     how = "" if recorded is not None else " (assumed: its manifest predates the field)"
     warning = note = None
     if trained != periods_per_year:
-        warning = (f"models version {version} were trained with periods_per_year={trained:g}{how} but {setting}="
-                   f"{periods_per_year:g} here: their volatility feature is {math.sqrt(periods_per_year / trained):.4g}"
-                   f"x the scale they learned; retrain on this spacing or set {setting}={trained:g}")  # fmt: skip
+        warning = (
+            f"models version {version} were trained with periods_per_year={trained:g}{how} but {setting}="
+            f"{periods_per_year:g} here: their volatility feature is {math.sqrt(periods_per_year / trained):.4g}"
+            f"x the scale they learned; retrain on this spacing or set {setting}={trained:g}"
+        )
     elif recorded is None:
-        note = (f"models version {version}: manifest has no periods_per_year (written before it was recorded); "
-                f"assuming {DEFAULT_PERIODS_PER_YEAR:g}, which matches {setting}")  # fmt: skip
+        note = (
+            f"models version {version}: manifest has no periods_per_year (written before it was recorded); "
+            f"assuming {DEFAULT_PERIODS_PER_YEAR:g}, which matches {setting}"
+        )
     return TickSpacing(trained, recorded is not None, float(periods_per_year), warning, note)
 
 
-def log_tick_spacing(manifest: Mapping[str, Any], periods_per_year: float,
-                     setting: str = SPACING_SETTING) -> TickSpacing:  # fmt: skip
+def log_tick_spacing(
+    manifest: Mapping[str, Any], periods_per_year: float, setting: str = SPACING_SETTING
+) -> TickSpacing:
     """:func:`tick_spacing_check`, its warning logged as one WARNING line (its note at INFO); returns it."""
     check = tick_spacing_check(manifest, periods_per_year, setting)
     if check.warning:

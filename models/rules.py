@@ -35,7 +35,7 @@ def _defined(value: Any) -> bool:
 
 
 def threshold_rule(value: float | None, threshold: float) -> str | None:
-    """"UP" above the threshold, "DOWN" at or below it, None while undefined."""
+    """ "UP" above the threshold, "DOWN" at or below it, None while undefined."""
     if value is None or not _defined(value):
         return None
     return "UP" if value > threshold else "DOWN"

@@ -49,8 +49,11 @@ def score_tick(state: dict[str, Any], price: float, signals: Mapping[str, Any]) 
         went_up = price > prev_price
         for name, call in state["prev_signals"].items():
             if call in CALLS:
-                _record(state["signals"].setdefault(name, {"n": 0, "hits": 0, "up_hits": 0, "recent": ""}),
-                        hit=call_was_right(call, prev_price, price), went_up=went_up)  # fmt: skip
+                _record(
+                    state["signals"].setdefault(name, {"n": 0, "hits": 0, "up_hits": 0, "recent": ""}),
+                    hit=call_was_right(call, prev_price, price),
+                    went_up=went_up,
+                )
     state["prev_price"] = price
     state["prev_signals"] = {k: v for k, v in signals.items() if v in CALLS}
     return state
@@ -60,7 +63,7 @@ def _record(score: dict[str, Any], *, hit: bool, went_up: bool) -> None:
     score["n"] += 1
     score["hits"] += hit
     score["up_hits"] += went_up
-    score["recent"] = (score["recent"] + ("1" if hit else "0"))[-WINDOWS[-1]:]
+    score["recent"] = (score["recent"] + ("1" if hit else "0"))[-WINDOWS[-1] :]
 
 
 def rolling_rate(recent: str, window: int) -> float | None:
@@ -74,9 +77,15 @@ def scoreboard_rows(symbol: str, state: Mapping[str, Any], now: datetime) -> lis
     rows = []
     for name, score in state["signals"].items():
         n = score["n"]
-        row = {"symbol": symbol, "signal": name, "n": n, "hits": score["hits"],
-               "hit_rate": score["hits"] / n if n else None,
-               "baseline_up_rate": score["up_hits"] / n if n else None, "updated_at": now}  # fmt: skip
+        row = {
+            "symbol": symbol,
+            "signal": name,
+            "n": n,
+            "hits": score["hits"],
+            "hit_rate": score["hits"] / n if n else None,
+            "baseline_up_rate": score["up_hits"] / n if n else None,
+            "updated_at": now,
+        }
         row.update({f"hit_rate_{w}": rolling_rate(score["recent"], w) for w in WINDOWS})
         rows.append(row)
     return rows
@@ -103,8 +112,16 @@ def pooled_rows(rows: Iterable[Mapping[str, Any]], now: datetime) -> list[dict[s
                 k = min(row["n"], w)
                 acc[w][0] += row[f"hit_rate_{w}"] * k
                 acc[w][1] += k
-    return [{"symbol": ALL_SYMBOLS, "signal": name, "n": a["n"], "hits": a["hits"],
-             "hit_rate": a["hits"] / a["n"] if a["n"] else None,
-             "baseline_up_rate": a["up"] / a["n"] if a["n"] else None, "updated_at": now,
-             **{f"hit_rate_{w}": (a[w][0] / a[w][1] if a[w][1] else None) for w in WINDOWS}}
-            for name, a in pooled.items()]  # fmt: skip
+    return [
+        {
+            "symbol": ALL_SYMBOLS,
+            "signal": name,
+            "n": a["n"],
+            "hits": a["hits"],
+            "hit_rate": a["hits"] / a["n"] if a["n"] else None,
+            "baseline_up_rate": a["up"] / a["n"] if a["n"] else None,
+            "updated_at": now,
+            **{f"hit_rate_{w}": (a[w][0] / a[w][1] if a[w][1] else None) for w in WINDOWS},
+        }
+        for name, a in pooled.items()
+    ]

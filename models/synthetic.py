@@ -25,8 +25,11 @@ def random_walk_prices(n_ticks: int, symbols: int = 3, seed: int = 0) -> pd.Data
     for k in range(symbols):
         level = 10.0 ** rng.uniform(0.5, 4.0)  # symbols priced from ~3 to ~10,000
         prices = level * np.exp(np.cumsum(rng.normal(0.0, 0.015, n_ticks)))
-        frames.append(pd.DataFrame({"symbol": f"SYM{k}", "price": prices,
-                                    "timestamp": [START + timedelta(days=i) for i in range(n_ticks)]}))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                {"symbol": f"SYM{k}", "price": prices, "timestamp": [START + timedelta(days=i) for i in range(n_ticks)]}
+            )
+        )
     return pd.concat(frames).sort_values(["timestamp", "symbol"], kind="stable").reset_index(drop=True)
 
 

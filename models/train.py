@@ -94,18 +94,32 @@ def make_models(seed: int = 7, n_jobs: int = 2) -> dict[str, Pipeline]:
     single-threaded tree building, dominate); more capacity only fits more noise on
     daily direction.
     """
+
     def pipe(model: Any) -> Pipeline:
         return Pipeline([("scale", StandardScaler()), ("model", model)])
 
     return {
-        "XGBoost": pipe(XGBClassifier(n_estimators=150, max_depth=3, learning_rate=0.05, subsample=0.8,
-                                      colsample_bytree=0.8, tree_method="hist", n_jobs=n_jobs, random_state=seed,
-                                      eval_metric="logloss")),
-        "RandomForest": pipe(RandomForestClassifier(n_estimators=50, max_depth=8, min_samples_leaf=100,
-                                                    max_samples=0.3, n_jobs=n_jobs, random_state=seed)),
+        "XGBoost": pipe(
+            XGBClassifier(
+                n_estimators=150,
+                max_depth=3,
+                learning_rate=0.05,
+                subsample=0.8,
+                colsample_bytree=0.8,
+                tree_method="hist",
+                n_jobs=n_jobs,
+                random_state=seed,
+                eval_metric="logloss",
+            )
+        ),
+        "RandomForest": pipe(
+            RandomForestClassifier(
+                n_estimators=50, max_depth=8, min_samples_leaf=100, max_samples=0.3, n_jobs=n_jobs, random_state=seed
+            )
+        ),
         "AdaBoost": pipe(AdaBoostClassifier(n_estimators=25, learning_rate=1.0, random_state=seed)),
         "LogisticReg": pipe(LogisticRegression(C=1.0, max_iter=1000)),
-    }  # fmt: skip
+    }
 
 
 def prepare(frame: pd.DataFrame) -> pd.DataFrame:
@@ -136,20 +150,22 @@ class Fold:
     embargo_start: Any  # training rows are strictly earlier than this timestamp
 
 
-def walk_forward_splits(timestamps: np.ndarray, next_timestamps: np.ndarray, folds: int,
-                        embargo: int) -> list[Fold]:  # fmt: skip
+def walk_forward_splits(timestamps: np.ndarray, next_timestamps: np.ndarray, folds: int, embargo: int) -> list[Fold]:
     """Expanding-window folds in time order, purged (label inside the test block) and embargoed."""
     dates = np.unique(timestamps)
     first_test = int(len(dates) * INITIAL_TRAIN_FRACTION)
     if folds < 1 or first_test - embargo < 1:
         raise ValueError(f"{len(dates)} distinct timestamps are too few for {folds} folds with embargo {embargo}")
     bounds = np.linspace(first_test, len(dates), folds + 1).astype(int)
-    return [_purged_block(dates, timestamps, next_timestamps, start, end, embargo)
-            for start, end in itertools.pairwise(bounds)]  # fmt: skip
+    return [
+        _purged_block(dates, timestamps, next_timestamps, start, end, embargo)
+        for start, end in itertools.pairwise(bounds)
+    ]
 
 
-def _purged_block(dates: np.ndarray, timestamps: np.ndarray, next_timestamps: np.ndarray, start: int, end: int,
-                  embargo: int) -> Fold:  # fmt: skip
+def _purged_block(
+    dates: np.ndarray, timestamps: np.ndarray, next_timestamps: np.ndarray, start: int, end: int, embargo: int
+) -> Fold:
     """Test rows on ``dates[start:end]``; training rows earlier, purged and embargoed."""
     test_start, test_end, embargo_start = dates[start], dates[end - 1], dates[start - embargo]
     train = (timestamps < embargo_start) & (next_timestamps < test_start)
@@ -171,8 +187,9 @@ def calibration_split(timestamps: np.ndarray, next_timestamps: np.ndarray, embar
     return _purged_block(dates, timestamps, next_timestamps, start, len(dates), embargo)
 
 
-def fit_calibrated(model: Pipeline, rows: pd.DataFrame, features: Sequence[str], calibration: str,
-                   embargo: int) -> tuple[Any, Pipeline]:  # fmt: skip
+def fit_calibrated(
+    model: Pipeline, rows: pd.DataFrame, features: Sequence[str], calibration: str, embargo: int
+) -> tuple[Any, Pipeline]:
     """``model`` fitted on ``rows`` and calibrated on their latest part; returns (calibrated, uncalibrated).
 
     ``calibration`` "none": fitted on every row, and both are the same object.
@@ -220,9 +237,16 @@ def _user_model_failed(user: UserModels | None, name: str, stage: str, exc: Exce
     return user is not None and user.failed(name, stage, exc)
 
 
-def evaluate_fold(data: pd.DataFrame, fold: Fold, features: Sequence[str], model_factory: ModelFactory,
-                  calibration: str = DEFAULT_CALIBRATION, embargo: int = 5,
-                  user: UserModels | None = None, importance_rows: int = 0) -> tuple[dict, Probabilities]:  # fmt: skip
+def evaluate_fold(
+    data: pd.DataFrame,
+    fold: Fold,
+    features: Sequence[str],
+    model_factory: ModelFactory,
+    calibration: str = DEFAULT_CALIBRATION,
+    embargo: int = 5,
+    user: UserModels | None = None,
+    importance_rows: int = 0,
+) -> tuple[dict, Probabilities]:
     """Fit fresh models on the fold's training rows (calibrated there too), score models and rules on its test rows.
 
     ``importance_rows`` > 0: also each model's permutation importance on (a sample of
@@ -247,17 +271,28 @@ def evaluate_fold(data: pd.DataFrame, fold: Fold, features: Sequence[str], model
             importance[name] = held_out_importance(calibrated, x_test, y_test, features, importance_rows)
     for rule in RULE_COLUMNS:
         signals[rule] = call_metrics(_calls(test[rule]), y_test)
-    result = {"train": _span(train), "test": _span(test), "embargo_start": str(fold.embargo_start),
-              "signals": signals, "baselines": naive_baselines(y_test, test["last_move_up"].to_numpy())}  # fmt: skip
+    result = {
+        "train": _span(train),
+        "test": _span(test),
+        "embargo_start": str(fold.embargo_start),
+        "signals": signals,
+        "baselines": naive_baselines(y_test, test["last_move_up"].to_numpy()),
+    }
     if importance_rows:
-        result["feature_importance"] = {"method": "permutation", "scoring": IMPORTANCE_SCORING,
-                                        "n_repeats": IMPORTANCE_REPEATS, "rows": min(importance_rows, len(y_test)),
-                                        "test": _span(test), "models": importance}  # fmt: skip
+        result["feature_importance"] = {
+            "method": "permutation",
+            "scoring": IMPORTANCE_SCORING,
+            "n_repeats": IMPORTANCE_REPEATS,
+            "rows": min(importance_rows, len(y_test)),
+            "test": _span(test),
+            "models": importance,
+        }
     return result, probabilities
 
 
-def held_out_importance(model: Any, x: np.ndarray, y: np.ndarray, features: Sequence[str],
-                        max_rows: int) -> dict[str, dict[str, float]]:  # fmt: skip
+def held_out_importance(
+    model: Any, x: np.ndarray, y: np.ndarray, features: Sequence[str], max_rows: int
+) -> dict[str, dict[str, float]]:
     """Permutation importance of a fitted model on held-out rows: how much its AUC drops when one feature is shuffled.
 
     Computed on rows the model never saw (a fold's test block), so a feature it merely
@@ -268,17 +303,29 @@ def held_out_importance(model: Any, x: np.ndarray, y: np.ndarray, features: Sequ
     rows = np.sort(rng.choice(len(y), size=min(max_rows, len(y)), replace=False))
     if len(set(y[rows])) < 2:
         return {}
-    result = permutation_importance(model, x[rows], y[rows], scoring=IMPORTANCE_SCORING,
-                                    n_repeats=IMPORTANCE_REPEATS, random_state=0, n_jobs=1)  # fmt: skip
-    return {f: {"mean": float(m), "std": float(s)}
-            for f, m, s in zip(features, result.importances_mean, result.importances_std, strict=True)}  # fmt: skip
+    result = permutation_importance(
+        model, x[rows], y[rows], scoring=IMPORTANCE_SCORING, n_repeats=IMPORTANCE_REPEATS, random_state=0, n_jobs=1
+    )
+    return {
+        f: {"mean": float(m), "std": float(s)}
+        for f, m, s in zip(features, result.importances_mean, result.importances_std, strict=True)
+    }
 
 
-def walk_forward(data: pd.DataFrame, *, folds: int, embargo: int, cost_bp: float, progress: Progress,
-                 features: Sequence[str] = ML_FEATURES, model_factory: ModelFactory = make_models,
-                 periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                 calibration: str = DEFAULT_CALIBRATION, user: UserModels | None = None,
-                 importance_rows: int = 0) -> dict:  # fmt: skip
+def walk_forward(
+    data: pd.DataFrame,
+    *,
+    folds: int,
+    embargo: int,
+    cost_bp: float,
+    progress: Progress,
+    features: Sequence[str] = ML_FEATURES,
+    model_factory: ModelFactory = make_models,
+    periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
+    calibration: str = DEFAULT_CALIBRATION,
+    user: UserModels | None = None,
+    importance_rows: int = 0,
+) -> dict:
     """The walk-forward report: per fold, and pooled over every test row (with the strategy check).
 
     ``user``: the user's models, scored exactly like the built-ins; one that fails in
@@ -291,23 +338,29 @@ def walk_forward(data: pd.DataFrame, *, folds: int, embargo: int, cost_bp: float
     fold_reports, probabilities, importance = [], [], None
     for k, fold in enumerate(splits, start=1):
         started = time.monotonic()
-        report, p_up = evaluate_fold(data, fold, features, model_factory, calibration, embargo, user,
-                                     importance_rows if k == len(splits) else 0)  # fmt: skip
+        report, p_up = evaluate_fold(
+            data, fold, features, model_factory, calibration, embargo, user, importance_rows if k == len(splits) else 0
+        )
         if "feature_importance" in report:
             importance = {"fold": k, **report.pop("feature_importance")}
         fold_reports.append({"fold": k, **report})
         probabilities.append(p_up)
         accs = " ".join(f"{m}={report['signals'][m]['accuracy']:.3f}" for m in p_up.calibrated)
-        progress(f"fold {k}/{folds}: train {report['train']['n']} rows ..{report['train']['end'][:10]}, "
-                 f"test {report['test']['n']} rows {report['test']['start'][:10]}..{report['test']['end'][:10]}; "
-                 f"{accs} ({time.monotonic() - started:.1f}s)")  # fmt: skip
+        progress(
+            f"fold {k}/{folds}: train {report['train']['n']} rows ..{report['train']['end'][:10]}, "
+            f"test {report['test']['n']} rows {report['test']['start'][:10]}..{report['test']['end'][:10]}; "
+            f"{accs} ({time.monotonic() - started:.1f}s)"
+        )
     rows = data.iloc[np.concatenate([f.test for f in splits])].reset_index(drop=True)
     names = [m for m in probabilities[-1].calibrated if all(m in p.calibrated for p in probabilities)]
-    pooled = {kind: {m: np.concatenate([getattr(p, kind)[m] for p in probabilities]) for m in names}
-              for kind in ("calibrated", "uncalibrated")}  # fmt: skip
+    pooled = {
+        kind: {m: np.concatenate([getattr(p, kind)[m] for p in probabilities]) for m in names}
+        for kind in ("calibrated", "uncalibrated")
+    }
     report = pooled_report(rows, pooled["calibrated"], cost_bp, periods_per_year)
-    report["calibration"] = calibration_comparison(rows["label"].to_numpy(), pooled["calibrated"],
-                                                   pooled["uncalibrated"], calibration)  # fmt: skip
+    report["calibration"] = calibration_comparison(
+        rows["label"].to_numpy(), pooled["calibrated"], pooled["uncalibrated"], calibration
+    )
     result = {"folds": fold_reports, "pooled": report}
     if importance is not None:
         result["feature_importance"] = importance
@@ -327,16 +380,28 @@ def without_models(report: dict, names: Iterable[str]) -> dict:
     return report
 
 
-def calibration_comparison(labels: np.ndarray, calibrated: dict[str, np.ndarray],
-                           uncalibrated: dict[str, np.ndarray], method: str) -> dict:  # fmt: skip
+def calibration_comparison(
+    labels: np.ndarray, calibrated: dict[str, np.ndarray], uncalibrated: dict[str, np.ndarray], method: str
+) -> dict:
     """Brier and log loss per model, calibrated vs the same classifier's own P(up), on the same test rows."""
-    return {"method": method,
-            "models": {m: {"calibrated": probability_scores(calibrated[m], labels),
-                           "uncalibrated": probability_scores(uncalibrated[m], labels)} for m in calibrated}}  # fmt: skip
+    return {
+        "method": method,
+        "models": {
+            m: {
+                "calibrated": probability_scores(calibrated[m], labels),
+                "uncalibrated": probability_scores(uncalibrated[m], labels),
+            }
+            for m in calibrated
+        },
+    }
 
 
-def pooled_report(rows: pd.DataFrame, probabilities: dict[str, np.ndarray], cost_bp: float,
-                  periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> dict:  # fmt: skip
+def pooled_report(
+    rows: pd.DataFrame,
+    probabilities: dict[str, np.ndarray],
+    cost_bp: float,
+    periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
+) -> dict:
     """Metrics and the strategy check over the given rows (also what ``evaluate`` reports).
 
     Per model also a reliability curve and how accuracy changes when only confident
@@ -350,8 +415,10 @@ def pooled_report(rows: pd.DataFrame, probabilities: dict[str, np.ndarray], cost
         positions[m] = calls * 2.0 - 1.0
         strategy[m] = strategy_check(rows, positions[m], cost_bp, periods_per_year)
         reliability[m] = reliability_curve(p_up, y)
-        coverage[m] = {"by_threshold": coverage_by_threshold(p_up, y, ABSTENTION_THRESHOLDS),
-                       "by_share": coverage_by_share(p_up, y, COVERAGE_SHARES)}  # fmt: skip
+        coverage[m] = {
+            "by_threshold": coverage_by_threshold(p_up, y, ABSTENTION_THRESHOLDS),
+            "by_share": coverage_by_share(p_up, y, COVERAGE_SHARES),
+        }
     for rule in RULE_COLUMNS:
         calls = _calls(rows[rule])
         signals[rule] = call_metrics(calls, y)
@@ -359,15 +426,26 @@ def pooled_report(rows: pd.DataFrame, probabilities: dict[str, np.ndarray], cost
         strategy[rule] = strategy_check(rows, positions[rule], cost_bp, periods_per_year)
     positions["buy_and_hold"] = np.ones(len(rows))
     strategy["buy_and_hold"] = strategy_check(rows, positions["buy_and_hold"], cost_bp, periods_per_year)
-    return {"test": _span(rows), "signals": signals, "strategy": strategy, "cost_bp": cost_bp,
-            "equity_curves": equity_curves(rows, positions, cost_bp, EQUITY_POINTS),
-            "baselines": naive_baselines(y, rows["last_move_up"].to_numpy()),
-            "reliability": reliability, "coverage": coverage}  # fmt: skip
+    return {
+        "test": _span(rows),
+        "signals": signals,
+        "strategy": strategy,
+        "cost_bp": cost_bp,
+        "equity_curves": equity_curves(rows, positions, cost_bp, EQUITY_POINTS),
+        "baselines": naive_baselines(y, rows["last_move_up"].to_numpy()),
+        "reliability": reliability,
+        "coverage": coverage,
+    }
 
 
-def fit_final(data: pd.DataFrame, model_factory: ModelFactory = make_models, calibration: str = DEFAULT_CALIBRATION,
-              embargo: int = 5, features: Sequence[str] = ML_FEATURES,
-              user: UserModels | None = None) -> dict[str, Any]:  # fmt: skip
+def fit_final(
+    data: pd.DataFrame,
+    model_factory: ModelFactory = make_models,
+    calibration: str = DEFAULT_CALIBRATION,
+    embargo: int = 5,
+    features: Sequence[str] = ML_FEATURES,
+    user: UserModels | None = None,
+) -> dict[str, Any]:
     """Every model fitted (and calibrated) on the prepared rows as in a fold, set to predict on one thread (saved).
 
     Live batches are small (hundreds of rows) and run in the worker's executor on a
@@ -400,12 +478,21 @@ def pipeline_of(model: Any) -> Pipeline:
     return model
 
 
-def train_and_save(frame: pd.DataFrame, models_dir: Path, *, folds: int = 5, embargo: int = 5,
-                   cost_bp: float = 2.0, progress: Progress | None = None,
-                   periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                   extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION,
-                   sample_rows: int = DEFAULT_SAMPLE_ROWS, user_models: Mapping[str, Any] | None = None,
-                   importance_rows: int = IMPORTANCE_ROWS) -> Path:  # fmt: skip
+def train_and_save(
+    frame: pd.DataFrame,
+    models_dir: Path,
+    *,
+    folds: int = 5,
+    embargo: int = 5,
+    cost_bp: float = 2.0,
+    progress: Progress | None = None,
+    periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
+    extra_trusted: Sequence[str] = (),
+    calibration: str = DEFAULT_CALIBRATION,
+    sample_rows: int = DEFAULT_SAMPLE_ROWS,
+    user_models: Mapping[str, Any] | None = None,
+    importance_rows: int = IMPORTANCE_ROWS,
+) -> Path:
     """Walk-forward report, then fit on everything and save a version; returns its directory.
 
     ``frame``: columns symbol, timestamp, current_price and the 19 indicators, rows in
@@ -418,19 +505,39 @@ def train_and_save(frame: pd.DataFrame, models_dir: Path, *, folds: int = 5, emb
     ``importance_rows``: held-out rows sampled for permutation importance (0: none computed).
     Raises ValueError when there is too little labelled history for the folds.
     """
-    path, _ = train_with_report(frame, models_dir, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=progress,
-                                periods_per_year=periods_per_year, extra_trusted=extra_trusted,
-                                calibration=calibration, sample_rows=sample_rows, user_models=user_models,
-                                importance_rows=importance_rows)  # fmt: skip
+    path, _ = train_with_report(
+        frame,
+        models_dir,
+        folds=folds,
+        embargo=embargo,
+        cost_bp=cost_bp,
+        progress=progress,
+        periods_per_year=periods_per_year,
+        extra_trusted=extra_trusted,
+        calibration=calibration,
+        sample_rows=sample_rows,
+        user_models=user_models,
+        importance_rows=importance_rows,
+    )
     return path
 
 
-def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, embargo: int, cost_bp: float,
-                      progress: Progress | None, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                      extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION,
-                      sample_rows: int = DEFAULT_SAMPLE_ROWS, user_models: Mapping[str, Any] | None = None,
-                      model_factory: ModelFactory = make_models,
-                      importance_rows: int = IMPORTANCE_ROWS) -> tuple[Path, dict]:  # fmt: skip
+def train_with_report(
+    frame: pd.DataFrame,
+    models_dir: Path,
+    *,
+    folds: int,
+    embargo: int,
+    cost_bp: float,
+    progress: Progress | None,
+    periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
+    extra_trusted: Sequence[str] = (),
+    calibration: str = DEFAULT_CALIBRATION,
+    sample_rows: int = DEFAULT_SAMPLE_ROWS,
+    user_models: Mapping[str, Any] | None = None,
+    model_factory: ModelFactory = make_models,
+    importance_rows: int = IMPORTANCE_ROWS,
+) -> tuple[Path, dict]:
     """:func:`train_and_save`, also returning the report (``model_factory``: the built-ins; tests pass cheaper ones).
 
     A user model left out (import, parameters, no predict_proba, fit, save) is said on
@@ -442,31 +549,67 @@ def train_with_report(frame: pd.DataFrame, models_dir: Path, *, folds: int, emba
     started = time.monotonic()
     data = prepare(frame)
     if data.empty or data["timestamp"].nunique() < max(folds * 4, embargo * 3):
-        raise ValueError(f"not enough labelled history to train: {len(data)} complete rows on "
-                         f"{data['timestamp'].nunique()} distinct timestamps")  # fmt: skip
+        raise ValueError(
+            f"not enough labelled history to train: {len(data)} complete rows on "
+            f"{data['timestamp'].nunique()} distinct timestamps"
+        )
     say(f"{len(data)} labelled rows, {data['symbol'].nunique()} symbols, {len(ML_FEATURES)} features")
-    report = walk_forward(data, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=say,
-                          periods_per_year=periods_per_year, calibration=calibration, user=user,
-                          model_factory=model_factory, importance_rows=importance_rows)  # fmt: skip
+    report = walk_forward(
+        data,
+        folds=folds,
+        embargo=embargo,
+        cost_bp=cost_bp,
+        progress=say,
+        periods_per_year=periods_per_year,
+        calibration=calibration,
+        user=user,
+        model_factory=model_factory,
+        importance_rows=importance_rows,
+    )
     say(f"fitting the final models on all rows (calibration: {calibration})")
     models = fit_final(data, model_factory, calibration=calibration, embargo=embargo, user=user)
     report["elapsed_s"] = round(time.monotonic() - started, 1)
-    report["settings"] = {"folds": folds, "embargo": embargo, "cost_bp": cost_bp, "features": list(ML_FEATURES),
-                          "initial_train_fraction": INITIAL_TRAIN_FRACTION, "periods_per_year": periods_per_year,
-                          "calibration": calibration, "calibration_fraction": CALIBRATION_FRACTION}  # fmt: skip
+    report["settings"] = {
+        "folds": folds,
+        "embargo": embargo,
+        "cost_bp": cost_bp,
+        "features": list(ML_FEATURES),
+        "initial_train_fraction": INITIAL_TRAIN_FRACTION,
+        "periods_per_year": periods_per_year,
+        "calibration": calibration,
+        "calibration_fraction": CALIBRATION_FRACTION,
+    }
 
     def manifest_fields(saved: list[str]) -> dict[str, Any]:
         """Metrics and user-model entries of the models actually saved (a user model may fail to save)."""
-        summary = {m: {k: report["pooled"]["signals"][m].get(k) for k in ("accuracy", "auc", "brier", "n")}
-                   for m in saved if m in report["pooled"]["signals"]}  # fmt: skip
-        return {"metrics": {"walk_forward_pooled": summary, "elapsed_s": report["elapsed_s"],
-                            "calibration": calibration, "feature_importance": report.get("feature_importance")},
-                "user_models": user.manifest_entries(saved)}  # fmt: skip
+        summary = {
+            m: {k: report["pooled"]["signals"][m].get(k) for k in ("accuracy", "auc", "brier", "n")}
+            for m in saved
+            if m in report["pooled"]["signals"]
+        }
+        return {
+            "metrics": {
+                "walk_forward_pooled": summary,
+                "elapsed_s": report["elapsed_s"],
+                "calibration": calibration,
+                "feature_importance": report.get("feature_importance"),
+            },
+            "user_models": user.manifest_entries(saved),
+        }
 
-    path = save_version(models, models_dir, features=ML_FEATURES, span=_span(data), metrics={},
-                        periods_per_year=periods_per_year, extra_trusted=[*extra_trusted, *user.trusted_types],
-                        optional=user.names, on_left_out=user.leave_out, extra_manifest=manifest_fields,
-                        training_sample=_training_sample(data, sample_rows))  # fmt: skip
+    path = save_version(
+        models,
+        models_dir,
+        features=ML_FEATURES,
+        span=_span(data),
+        metrics={},
+        periods_per_year=periods_per_year,
+        extra_trusted=[*extra_trusted, *user.trusted_types],
+        optional=user.names,
+        on_left_out=user.leave_out,
+        extra_manifest=manifest_fields,
+        training_sample=_training_sample(data, sample_rows),
+    )
     without_models(report, user.left_out)
     report["user_models_left_out"] = dict(user.left_out)
     report["version"] = path.name
@@ -482,10 +625,19 @@ def _training_sample(data: pd.DataFrame, rows: int) -> TrainingSample | None:
 def format_table(report: dict) -> str:
     """Readable report: accuracy per fold and pooled, pooled detail, and the strategy check."""
     pooled = report["pooled"]
-    return "\n\n".join(filter(None, [_fold_table(report.get("folds", [])), _pooled_table(pooled),
-                                     _strategy_table(pooled), _calibration_table(pooled.get("calibration")),
-                                     _reliability_table(pooled.get("reliability", {})),
-                                     _coverage_table(pooled.get("coverage", {}))]))  # fmt: skip
+    return "\n\n".join(
+        filter(
+            None,
+            [
+                _fold_table(report.get("folds", [])),
+                _pooled_table(pooled),
+                _strategy_table(pooled),
+                _calibration_table(pooled.get("calibration")),
+                _reliability_table(pooled.get("reliability", {})),
+                _coverage_table(pooled.get("coverage", {})),
+            ],
+        )
+    )
 
 
 def _fold_table(folds: list[dict]) -> str:
@@ -504,64 +656,92 @@ def _fold_table(folds: list[dict]) -> str:
 def _pooled_table(pooled: dict) -> str:
     base = pooled["baselines"]["always_up"]
     test = pooled["test"]
-    lines = [(f"pooled over {test['n']} test rows ({test['start'][:10]}..{test['end'][:10]}); "
-              f"base rate (share of UP) {_f(base['base_rate'], 0)} {_ci(base['base_rate_ci95'])}"),
-             f"{'signal':<17}{'n':>8}{'coverage':>9}{'accuracy':>9}{'95% CI':>16}{'bal.acc':>8}{'AUC':>7}{'Brier':>7}"]  # fmt: skip
+    lines = [
+        (
+            f"pooled over {test['n']} test rows ({test['start'][:10]}..{test['end'][:10]}); "
+            f"base rate (share of UP) {_f(base['base_rate'], 0)} {_ci(base['base_rate_ci95'])}"
+        ),
+        f"{'signal':<17}{'n':>8}{'coverage':>9}{'accuracy':>9}{'95% CI':>16}{'bal.acc':>8}{'AUC':>7}{'Brier':>7}",
+    ]
     rows = [*pooled["signals"].items(), *pooled["baselines"].items()]
     for name, m in rows:
-        lines.append(f"{name:<17}{m['n']:>8}{_f(m['coverage'], 9, '{:.1%}')}{_f(m['accuracy'], 9)}"
-                     f"{_ci(m['accuracy_ci95']):>16}{_f(m['balanced_accuracy'], 8)}{_f(m.get('auc'))}"
-                     f"{_f(m.get('brier'))}")  # fmt: skip
+        lines.append(
+            f"{name:<17}{m['n']:>8}{_f(m['coverage'], 9, '{:.1%}')}{_f(m['accuracy'], 9)}"
+            f"{_ci(m['accuracy_ci95']):>16}{_f(m['balanced_accuracy'], 8)}{_f(m.get('auc'))}"
+            f"{_f(m.get('brier'))}"
+        )
     return "\n".join(lines)
 
 
 def _strategy_table(pooled: dict) -> str:
-    lines = [(f"strategy check: long UP / short DOWN / flat otherwise for the next tick, equal weight per "
-              f"timestamp, {pooled['cost_bp']} bp per unit of position change"),
-             f"{'signal':<17}{'return':>10}{'Sharpe':>8}{'maxDD':>8}{'turnover':>9}"]  # fmt: skip
+    lines = [
+        (
+            f"strategy check: long UP / short DOWN / flat otherwise for the next tick, equal weight per "
+            f"timestamp, {pooled['cost_bp']} bp per unit of position change"
+        ),
+        f"{'signal':<17}{'return':>10}{'Sharpe':>8}{'maxDD':>8}{'turnover':>9}",
+    ]
     for name, s in pooled["strategy"].items():
-        lines.append(f"{name:<17}{_f(s['total_return'], 10, '{:+.1%}')}{_f(s['sharpe'], 8, '{:+.2f}')}"
-                     f"{_f(s['max_drawdown'], 8, '{:.1%}')}{_f(s['turnover'], 9, '{:.3f}')}")  # fmt: skip
+        lines.append(
+            f"{name:<17}{_f(s['total_return'], 10, '{:+.1%}')}{_f(s['sharpe'], 8, '{:+.2f}')}"
+            f"{_f(s['max_drawdown'], 8, '{:.1%}')}{_f(s['turnover'], 9, '{:.3f}')}"
+        )
     return "\n".join(lines)
 
 
 def _calibration_table(calibration: dict | None) -> str:
     if not calibration:
         return ""
-    lines = [(f"calibration of P(up): {calibration['method']} (fitted on the latest {CALIBRATION_FRACTION:.0%} of each "
-             f"fold's training side); same test rows"),
-             f"{'model':<17}{'Brier cal.':>11}{'uncal.':>8}{'logloss cal.':>13}{'uncal.':>8}"]  # fmt: skip
+    lines = [
+        (
+            f"calibration of P(up): {calibration['method']} (fitted on the latest {CALIBRATION_FRACTION:.0%} of each "
+            f"fold's training side); same test rows"
+        ),
+        f"{'model':<17}{'Brier cal.':>11}{'uncal.':>8}{'logloss cal.':>13}{'uncal.':>8}",
+    ]
     for name, m in calibration["models"].items():
         cal, raw = m["calibrated"], m["uncalibrated"]
-        lines.append(f"{name:<17}{_f(cal['brier'], 11, '{:.4f}')}{_f(raw['brier'], 8, '{:.4f}')}"
-                     f"{_f(cal['log_loss'], 13, '{:.4f}')}{_f(raw['log_loss'], 8, '{:.4f}')}")  # fmt: skip
+        lines.append(
+            f"{name:<17}{_f(cal['brier'], 11, '{:.4f}')}{_f(raw['brier'], 8, '{:.4f}')}"
+            f"{_f(cal['log_loss'], 13, '{:.4f}')}{_f(raw['log_loss'], 8, '{:.4f}')}"
+        )
     return "\n".join(lines)
 
 
 def _reliability_table(reliability: dict[str, list[dict]]) -> str:
     if not reliability:
         return ""
-    lines = ["reliability: P(up) in equal-count bins vs the observed share of UP (calibrated: the two agree)",
-             f"{'model':<17}{'P(up) range':>15}{'mean P':>8}{'up rate':>8}{'95% CI':>16}{'n':>8}"]  # fmt: skip
+    lines = [
+        "reliability: P(up) in equal-count bins vs the observed share of UP (calibrated: the two agree)",
+        f"{'model':<17}{'P(up) range':>15}{'mean P':>8}{'up rate':>8}{'95% CI':>16}{'n':>8}",
+    ]
     for name, curve in reliability.items():
         for k, b in enumerate(curve):
-            lines.append(f"{name if k == 0 else '':<17}{b['p_low']:>7.3f}-{b['p_high']:<7.3f}{_f(b['mean_p_up'], 8)}"
-                         f"{_f(b['up_rate'], 8)}{_ci(b['up_rate_ci95']):>16}{b['n']:>8}")  # fmt: skip
+            lines.append(
+                f"{name if k == 0 else '':<17}{b['p_low']:>7.3f}-{b['p_high']:<7.3f}{_f(b['mean_p_up'], 8)}"
+                f"{_f(b['up_rate'], 8)}{_ci(b['up_rate_ci95']):>16}{b['n']:>8}"
+            )
     return "\n".join(lines)
 
 
 def _coverage_table(coverage: dict[str, dict]) -> str:
     if not coverage:
         return ""
-    lines = [("coverage-accuracy: call only when |P(up) - 0.5| > t (FLAMEBACK_ABSTAIN_BELOW live), "
-             "and the most confident share of rows"),
-             f"{'model':<17}{'rule':>14}{'coverage':>9}{'n':>8}{'accuracy':>9}{'95% CI':>16}"]  # fmt: skip
+    lines = [
+        (
+            "coverage-accuracy: call only when |P(up) - 0.5| > t (FLAMEBACK_ABSTAIN_BELOW live), "
+            "and the most confident share of rows"
+        ),
+        f"{'model':<17}{'rule':>14}{'coverage':>9}{'n':>8}{'accuracy':>9}{'95% CI':>16}",
+    ]
     for name, curves in coverage.items():
         rows = [(f"t > {c['threshold']:.3f}", c) for c in curves["by_threshold"]]
         rows += [(f"top {c['share']:.0%}", c) for c in curves["by_share"]]
         for k, (rule, c) in enumerate(rows):
-            lines.append(f"{name if k == 0 else '':<17}{rule:>14}{_f(c['coverage'], 9, '{:.1%}')}{c['n']:>8}"
-                         f"{_f(c['accuracy'], 9)}{_ci(c['accuracy_ci95']):>16}")  # fmt: skip
+            lines.append(
+                f"{name if k == 0 else '':<17}{rule:>14}{_f(c['coverage'], 9, '{:.1%}')}{c['n']:>8}"
+                f"{_f(c['accuracy'], 9)}{_ci(c['accuracy_ci95']):>16}"
+            )
     return "\n".join(lines)
 
 
@@ -573,8 +753,9 @@ def _ci(ci: list) -> str:
     return "-" if ci[0] is None else f"[{ci[0]:.3f},{ci[1]:.3f}]"
 
 
-def load_feature_frame(file: Path, progress: bool = True,
-                       periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> pd.DataFrame:  # fmt: skip
+def load_feature_frame(
+    file: Path, progress: bool = True, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR
+) -> pd.DataFrame:
     """Indicator rows for every tick of a CSV, from the live engine at tick spacing ``periods_per_year``."""
     frame = pd.DataFrame(iter_feature_rows(file, progress=progress, periods_per_year=periods_per_year))
     if frame.empty:
@@ -598,19 +779,40 @@ def history_until(frame: pd.DataFrame, until: str | None) -> pd.DataFrame:
     return kept
 
 
-def run_train_command(file: Path, out_dir: Path, *, report: Path | None, folds: int, embargo: int,
-                      cost_bp: float, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
-                      extra_trusted: Sequence[str] = (), calibration: str = DEFAULT_CALIBRATION,
-                      sample_rows: int = DEFAULT_SAMPLE_ROWS, user_models: Mapping[str, Any] | None = None,
-                      until: str | None = None) -> Path:  # fmt: skip
+def run_train_command(
+    file: Path,
+    out_dir: Path,
+    *,
+    report: Path | None,
+    folds: int,
+    embargo: int,
+    cost_bp: float,
+    periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
+    extra_trusted: Sequence[str] = (),
+    calibration: str = DEFAULT_CALIBRATION,
+    sample_rows: int = DEFAULT_SAMPLE_ROWS,
+    user_models: Mapping[str, Any] | None = None,
+    until: str | None = None,
+) -> Path:
     """``faust -A flameback_app train FILE``: progress and report on stderr, JSON report, artifacts in ``out_dir``."""
+
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
     frame = history_until(load_feature_frame(file, periods_per_year=periods_per_year), until)
-    path, result = train_with_report(frame, out_dir, folds=folds, embargo=embargo, cost_bp=cost_bp, progress=say,
-                                     periods_per_year=periods_per_year, extra_trusted=extra_trusted,
-                                     calibration=calibration, sample_rows=sample_rows, user_models=user_models)  # fmt: skip
+    path, result = train_with_report(
+        frame,
+        out_dir,
+        folds=folds,
+        embargo=embargo,
+        cost_bp=cost_bp,
+        progress=say,
+        periods_per_year=periods_per_year,
+        extra_trusted=extra_trusted,
+        calibration=calibration,
+        sample_rows=sample_rows,
+        user_models=user_models,
+    )
     say(format_table(result))
     report_path = report or path / "report.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)

@@ -32,9 +32,25 @@ log = logging.getLogger(__name__)
 SETTING = "FLAMEBACK_USER_MODELS"
 # A name becomes a file name, a scoreboard signal (32 characters) and a key beside the feature columns of a row.
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
-RESERVED_NAMES = frozenset({*MODEL_COLUMNS, *RULE_COLUMNS, *PROBABILITY_COLUMNS, *FEATURE_FIELDS, "symbol",
-                            "timestamp", "current_price", "seq", "volume", "model_version", "processing_time",
-                            "ingest_time", "latency_ms", "id", "user_models"})  # fmt: skip
+RESERVED_NAMES = frozenset(
+    {
+        *MODEL_COLUMNS,
+        *RULE_COLUMNS,
+        *PROBABILITY_COLUMNS,
+        *FEATURE_FIELDS,
+        "symbol",
+        "timestamp",
+        "current_price",
+        "seq",
+        "volume",
+        "model_version",
+        "processing_time",
+        "ingest_time",
+        "latency_ms",
+        "id",
+        "user_models",
+    }
+)
 ENTRY_KEYS = frozenset({"class", "params", "scale", "trusted"})
 Warn = Callable[[str], None]
 
@@ -60,8 +76,12 @@ class UserModelSpec:
 
     def describe(self) -> dict[str, Any]:
         """The entry as recorded in a version's manifest (so a reader sees what was trained)."""
-        return {"class": self.class_path, "params": dict(self.params), "scale": self.scale,
-                "trusted": list(self.trusted)}  # fmt: skip
+        return {
+            "class": self.class_path,
+            "params": dict(self.params),
+            "scale": self.scale,
+            "trusted": list(self.trusted),
+        }
 
 
 def parse_entry(name: str, entry: Any) -> UserModelSpec:
@@ -71,8 +91,9 @@ def parse_entry(name: str, entry: Any) -> UserModelSpec:
     if name in RESERVED_NAMES:
         raise UserModelError("the name is taken by a built-in model, rule or column")
     if not isinstance(entry, Mapping):
-        raise UserModelError(f'the entry must be an object like {{"class": "pkg.Class", "params": {{}}}}, '
-                             f"got {type(entry).__name__}")  # fmt: skip
+        raise UserModelError(
+            f'the entry must be an object like {{"class": "pkg.Class", "params": {{}}}}, got {type(entry).__name__}'
+        )
     unknown = sorted(set(entry) - ENTRY_KEYS)
     if unknown:
         raise UserModelError(f"unknown keys {unknown} (known: {sorted(ENTRY_KEYS)})")
@@ -108,8 +129,9 @@ def build(spec: UserModelSpec) -> Any:
         raise UserModelError(f"{spec.class_path}(**params) failed ({_one_line(exc)})") from None
     missing = [method for method in ("fit", "predict_proba") if not hasattr(estimator, method)]
     if missing:
-        raise UserModelError(f"{spec.class_path} has no {' or '.join(missing)}; Flameback needs P(up) from "
-                             "predict_proba")  # fmt: skip
+        raise UserModelError(
+            f"{spec.class_path} has no {' or '.join(missing)}; Flameback needs P(up) from predict_proba"
+        )
     if not spec.scale:
         return estimator
     return Pipeline([("scale", StandardScaler()), ("model", estimator)])

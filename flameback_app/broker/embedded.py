@@ -109,8 +109,10 @@ def check_storage_reachable(storage: BrokerStorage, timeout_s: float = 5.0) -> N
     try:
         socket.create_connection((parts.hostname, port), timeout_s).close()
     except OSError as exc:
-        raise BrokerError(f"the broker storage {storage.describe()} cannot be reached "
-                          f"({exc.strerror or exc}); start it or fix FLAMEBACK_S3_ENDPOINT") from None  # fmt: skip
+        raise BrokerError(
+            f"the broker storage {storage.describe()} cannot be reached "
+            f"({exc.strerror or exc}); start it or fix FLAMEBACK_S3_ENDPOINT"
+        ) from None
 
 
 def resolve_tansu_bin(override: str | None) -> str:
@@ -144,9 +146,16 @@ def check_port_free(host: str, port: int) -> None:
             raise BrokerError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
-def start_tansu(binary: str, host: str, port: int, *, log_file: Path | None = None,
-                storage: BrokerStorage = MEMORY_STORAGE, authentication: bool = False,
-                advertise: str | None = None) -> subprocess.Popen[bytes]:  # fmt: skip
+def start_tansu(
+    binary: str,
+    host: str,
+    port: int,
+    *,
+    log_file: Path | None = None,
+    storage: BrokerStorage = MEMORY_STORAGE,
+    authentication: bool = False,
+    advertise: str | None = None,
+) -> subprocess.Popen[bytes]:
     """Start Tansu listening on host:port (advertising ``advertise`` or that address) on ``storage``.
 
     The storage's secrets reach Tansu through its environment only, never its command
@@ -157,17 +166,34 @@ def start_tansu(binary: str, host: str, port: int, *, log_file: Path | None = No
     sends Tansu SIGTERM, so no broker is left holding the port.
     """
     url = f"tcp://{host}:{port}"
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "CLUSTER_ID")}  # fmt: skip
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "CLUSTER_ID")
+    }
     env.update(storage.env)
     env.setdefault("RUST_LOG", "warn")
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
     return subprocess.Popen(  # noqa: S603 - the Tansu binary with our own argument list, no shell
-        [*_die_with_parent(), binary, "broker", "--listener-url", url, "--advertised-listener-url", advertise or url,
-         "--storage-engine", storage.url, "--cluster-id", storage.start_cluster_id(),
-         *(["--authentication"] if authentication else [])],
-        stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-    )  # fmt: skip
+        [
+            *_die_with_parent(),
+            binary,
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            advertise or url,
+            "--storage-engine",
+            storage.url,
+            "--cluster-id",
+            storage.start_cluster_id(),
+            *(["--authentication"] if authentication else []),
+        ],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
 
 
 def _die_with_parent() -> list[str]:
@@ -255,8 +281,10 @@ def _raise_if_refused(address: str, security: Security, exc: BaseException) -> N
     """Turn a refusal that will not pass by itself into one clear line; let outages through."""
     who = security.get("sasl_plain_username")
     if isinstance(exc, ssl.SSLCertVerificationError):
-        raise BrokerAccessError(f"the TLS certificate of the Kafka broker at {address} is not trusted "
-                                f"({exc.verify_message}); check FLAMEBACK_KAFKA_CA_FILE") from None  # fmt: skip
+        raise BrokerAccessError(
+            f"the TLS certificate of the Kafka broker at {address} is not trusted "
+            f"({exc.verify_message}); check FLAMEBACK_KAFKA_CA_FILE"
+        ) from None
     if isinstance(exc, ssl.SSLError):
         raise BrokerAccessError(
             f"TLS with the Kafka broker at {address} failed ({exc.reason or exc}); does it serve "
@@ -268,10 +296,12 @@ def _raise_if_refused(address: str, security: Security, exc: BaseException) -> N
         or (isinstance(exc, KeyError | ValueError) and security.get("sasl_mechanism"))
     ):  # SASL refused: Kafka answers an error code; Tansu an "e=unknown-user" aiokafka cannot parse (KeyError)
         why = type(exc).__name__ if isinstance(exc, KafkaError) else "the SCRAM exchange did not complete"
-        raise BrokerAccessError(f"the Kafka broker at {address} refused the credentials of user {who!r} "
-                                f"({security.get('sasl_mechanism')}): {why}; check "
-                                "FLAMEBACK_KAFKA_USERNAME, FLAMEBACK_KAFKA_PASSWORD and "
-                                "FLAMEBACK_KAFKA_SASL_MECHANISM") from None  # fmt: skip
+        raise BrokerAccessError(
+            f"the Kafka broker at {address} refused the credentials of user {who!r} "
+            f"({security.get('sasl_mechanism')}): {why}; check "
+            "FLAMEBACK_KAFKA_USERNAME, FLAMEBACK_KAFKA_PASSWORD and "
+            "FLAMEBACK_KAFKA_SASL_MECHANISM"
+        ) from None
 
 
 class BrokerUnavailable(BrokerError):
@@ -290,8 +320,12 @@ async def wait_for_broker(bootstrap: Sequence[str], timeout_s: float, *, securit
     started = time.monotonic()
     if await kafka_ready(bootstrap, min(2.0, timeout_s), security=security):
         return
-    log.warning("waiting up to %.0fs for the Kafka broker at %s (start the embedded one with "
-                "`.venv/bin/faust -A flameback_app broker`, or set FLAMEBACK_BROKER)", timeout_s, where)  # fmt: skip
+    log.warning(
+        "waiting up to %.0fs for the Kafka broker at %s (start the embedded one with "
+        "`.venv/bin/faust -A flameback_app broker`, or set FLAMEBACK_BROKER)",
+        timeout_s,
+        where,
+    )
     if not await kafka_ready(bootstrap, max(timeout_s - (time.monotonic() - started), 0.0), security=security):
         raise BrokerUnavailable(
             f"no Kafka broker answered at {where} within {timeout_s:.0f}s; start one "
@@ -301,8 +335,9 @@ async def wait_for_broker(bootstrap: Sequence[str], timeout_s: float, *, securit
     log.warning("Kafka broker at %s is up after %.1fs", where, time.monotonic() - started)
 
 
-async def ensure_topics(bootstrap: Sequence[str], partitions: Mapping[str, int], *,
-                        security: Security | None = None) -> None:  # fmt: skip
+async def ensure_topics(
+    bootstrap: Sequence[str], partitions: Mapping[str, int], *, security: Security | None = None
+) -> None:
     """Create each topic with its partition count unless it exists (docs/broker-traps.md: never rely on auto-create)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=list(bootstrap), request_timeout_ms=10000, **(security or {}))
     await admin.start()

@@ -99,8 +99,9 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def _ready_unless_stopped(proc: subprocess.Popen, address: str, timeout_s: float, stop: asyncio.Event,
-                                security: dict) -> bool:  # fmt: skip
+async def _ready_unless_stopped(
+    proc: subprocess.Popen, address: str, timeout_s: float, stop: asyncio.Event, security: dict
+) -> bool:
     """True once Tansu answers; False if it did not in time, exited, or a stop was asked for first."""
     ready = asyncio.ensure_future(kafka_ready([address], timeout_s, security=security))
     stopped = asyncio.ensure_future(stop.wait())

@@ -47,11 +47,21 @@ def tool_command(*options: Any) -> Any:
 
 
 PACKING_OPTIONS = (
-    option("--pack", type=click.IntRange(1, 10_000), default=64, show_default=True,
-           help="Most ticks of one symbol per Kafka message (1: one tick per message)."),
-    option("--linger-ms", type=click.FloatRange(0), default=20.0, show_default=True,
-           help="Longest a tick waits for others to share its message."),
-)  # fmt: skip
+    option(
+        "--pack",
+        type=click.IntRange(1, 10_000),
+        default=64,
+        show_default=True,
+        help="Most ticks of one symbol per Kafka message (1: one tick per message).",
+    ),
+    option(
+        "--linger-ms",
+        type=click.FloatRange(0),
+        default=20.0,
+        show_default=True,
+        help="Longest a tick waits for others to share its message.",
+    ),
+)
 
 
 def _tick_spacing(_ctx: click.Context, _param: click.Parameter, value: float | None) -> float:
@@ -64,9 +74,13 @@ def _tick_spacing(_ctx: click.Context, _param: click.Parameter, value: float | N
 
 
 PERIODS_PER_YEAR_OPTION = option(
-    "--periods-per-year", "periods_per_year", type=float, default=None, callback=_tick_spacing,
+    "--periods-per-year",
+    "periods_per_year",
+    type=float,
+    default=None,
+    callback=_tick_spacing,
     help="Ticks per year of one symbol; annualises volatility_20 (default: FLAMEBACK_PERIODS_PER_YEAR).",
-)  # fmt: skip
+)
 
 
 @tool_command(
@@ -85,55 +99,120 @@ async def features(self: AppCommand, file: Path, out: Path, progress: bool, peri
 
 @tool_command(
     argument("file", type=click.Path(path_type=Path)),
-    option("--out", "out", type=click.Path(path_type=Path), default=None,
-           help="Artifacts root (default: FLAMEBACK_MODELS_DIR)."),
-    option("--report", "report", type=click.Path(path_type=Path), default=None,
-           help="Also write the walk-forward report JSON here."),
+    option(
+        "--out",
+        "out",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Artifacts root (default: FLAMEBACK_MODELS_DIR).",
+    ),
+    option(
+        "--report",
+        "report",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Also write the walk-forward report JSON here.",
+    ),
     option("--folds", type=int, default=5, show_default=True, help="Walk-forward folds."),
     option("--embargo", type=int, default=5, show_default=True, help="Ticks embargoed after each test fold."),
     option("--cost-bp", type=float, default=2.0, show_default=True, help="Strategy cost per position change."),
-    option("--calibration", type=click.Choice(["sigmoid", "isotonic", "none"]), default=None,
-           help="Calibrate P(up) on the training side of each fold (default: FLAMEBACK_CALIBRATION, sigmoid)."),
+    option(
+        "--calibration",
+        type=click.Choice(["sigmoid", "isotonic", "none"]),
+        default=None,
+        help="Calibrate P(up) on the training side of each fold (default: FLAMEBACK_CALIBRATION, sigmoid).",
+    ),
     option("--until", default=None, help="Use only ticks stamped before this date (ISO; replays a shorter history)."),
-    option("--challenge", is_flag=True,
-           help="Train a challenger against the champion; it goes live only if it wins (decision recorded)."),
+    option(
+        "--challenge",
+        is_flag=True,
+        help="Train a challenger against the champion; it goes live only if it wins (decision recorded).",
+    ),
     PERIODS_PER_YEAR_OPTION,
 )
-async def train(self: AppCommand, file: Path, out: Path | None, report: Path | None, folds: int, embargo: int,
-                cost_bp: float, calibration: str | None, until: str | None, challenge: bool,
-                periods_per_year: float) -> None:  # fmt: skip
+async def train(
+    self: AppCommand,
+    file: Path,
+    out: Path | None,
+    report: Path | None,
+    folds: int,
+    embargo: int,
+    cost_bp: float,
+    calibration: str | None,
+    until: str | None,
+    challenge: bool,
+    periods_per_year: float,
+) -> None:
     """Walk-forward evaluate, then fit and save the four models and FLAMEBACK_USER_MODELS (a new artifact version)."""
     from flameback_app.cli.models_command import run_challenge_command, say_if_not_live
     from models.train import run_train_command
 
     models_dir, calibration = out or settings.models_dir, calibration or settings.calibration
     if challenge:
-        run_challenge_command(settings, file, models_dir, until=until, folds=folds, embargo=embargo, cost_bp=cost_bp,
-                              calibration=calibration, periods_per_year=periods_per_year)  # fmt: skip
+        run_challenge_command(
+            settings,
+            file,
+            models_dir,
+            until=until,
+            folds=folds,
+            embargo=embargo,
+            cost_bp=cost_bp,
+            calibration=calibration,
+            periods_per_year=periods_per_year,
+        )
         return
-    path = run_train_command(file, models_dir, report=report, folds=folds, embargo=embargo, cost_bp=cost_bp,
-                             periods_per_year=periods_per_year, extra_trusted=settings.extra_trusted_model_types,
-                             calibration=calibration, until=until, sample_rows=settings.drift_sample_rows,
-                             user_models=settings.user_model_entries)  # fmt: skip
+    path = run_train_command(
+        file,
+        models_dir,
+        report=report,
+        folds=folds,
+        embargo=embargo,
+        cost_bp=cost_bp,
+        periods_per_year=periods_per_year,
+        extra_trusted=settings.extra_trusted_model_types,
+        calibration=calibration,
+        until=until,
+        sample_rows=settings.drift_sample_rows,
+        user_models=settings.user_model_entries,
+    )
     say_if_not_live(path)
 
 
 @tool_command(
     argument("file", type=click.Path(path_type=Path)),
-    option("--models", "models_dir", type=click.Path(path_type=Path), default=None,
-           help="A version directory or the artifacts root (newest valid version)."),
+    option(
+        "--models",
+        "models_dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="A version directory or the artifacts root (newest valid version).",
+    ),
     option("--out", "out", type=click.Path(path_type=Path), required=True, help="Per-row predictions CSV."),
     option("--report", "report", type=click.Path(path_type=Path), required=True, help="Metrics JSON."),
     option("--cost-bp", type=float, default=2.0, show_default=True, help="Strategy cost per position change."),
     PERIODS_PER_YEAR_OPTION,
 )
-async def evaluate(self: AppCommand, file: Path, models_dir: Path | None, out: Path, report: Path,
-                   cost_bp: float, periods_per_year: float) -> None:
+async def evaluate(
+    self: AppCommand,
+    file: Path,
+    models_dir: Path | None,
+    out: Path,
+    report: Path,
+    cost_bp: float,
+    periods_per_year: float,
+) -> None:
     """Run saved models and the rules on new data; write per-row predictions and a report."""
     from models.evaluate import run_evaluate_command
 
-    run_evaluate_command(file, models_dir or settings.models_dir, out=out, report=report, cost_bp=cost_bp,
-                         periods_per_year=periods_per_year, extra_trusted=settings.model_trusted_types)
+    run_evaluate_command(
+        file,
+        models_dir or settings.models_dir,
+        out=out,
+        report=report,
+        cost_bp=cost_bp,
+        periods_per_year=periods_per_year,
+        extra_trusted=settings.model_trusted_types,
+    )
 
 
 @tool_command(
@@ -158,8 +237,17 @@ async def broker(self: AppCommand, detach: bool, stop_detached: bool, ready_time
     *PACKING_OPTIONS,
     option("--progress/--no-progress", default=True, help="Progress bar on stderr."),
 )
-async def replay(self: AppCommand, file: Path, rate: float | None, max_speed: bool, loop_forever: bool,
-                 symbols: str | None, pack: int, linger_ms: float, progress: bool) -> None:
+async def replay(
+    self: AppCommand,
+    file: Path,
+    rate: float | None,
+    max_speed: bool,
+    loop_forever: bool,
+    symbols: str | None,
+    pack: int,
+    linger_ms: float,
+    progress: bool,
+) -> None:
     """Replay a tick CSV (wide Bloomberg or long layout) onto futures-ticks, in time order."""
     from flameback_app.feeds import Pacing
     from flameback_app.feeds import replay as run_replay
@@ -176,14 +264,24 @@ async def replay(self: AppCommand, file: Path, rate: float | None, max_speed: bo
     option("--rate", type=float, default=50.0, show_default=True, help="Ticks per second."),
     option("--symbols", default=None, help="Comma-separated symbols (default: 14 well-known futures)."),
     option("--seed", type=int, default=7, show_default=True),
-    option("--step", "step_s", type=float, default=60.0, show_default=True,
-           help="Market seconds between a symbol's ticks."),
+    option(
+        "--step", "step_s", type=float, default=60.0, show_default=True, help="Market seconds between a symbol's ticks."
+    ),
     option("--rounds", type=int, default=None, help="Stop after N ticks per symbol (default: run forever)."),
     *PACKING_OPTIONS,
     option("--progress/--no-progress", default=True, help="Progress bar on stderr."),
 )
-async def simulate(self: AppCommand, rate: float, symbols: str | None, seed: int, step_s: float,
-                   rounds: int | None, pack: int, linger_ms: float, progress: bool) -> None:
+async def simulate(
+    self: AppCommand,
+    rate: float,
+    symbols: str | None,
+    seed: int,
+    step_s: float,
+    rounds: int | None,
+    pack: int,
+    linger_ms: float,
+    progress: bool,
+) -> None:
     """Send a synthetic live feed (seeded random walks with realistic daily volatility)."""
     from flameback_app.feeds import SIMULATED_SYMBOLS, Pacing
     from flameback_app.feeds import simulate as run_simulate
@@ -192,8 +290,9 @@ async def simulate(self: AppCommand, rate: float, symbols: str | None, seed: int
         raise click.UsageError("--rate must be above 0")
     names = [s.strip() for s in symbols.split(",") if s.strip()] if symbols else list(SIMULATED_SYMBOLS)
     pacing = Pacing(rate=rate, pack=pack, linger_s=linger_ms / 1000)
-    summary = await run_simulate(settings, pacing, symbols=names, seed=seed, step_s=step_s, rounds=rounds,
-                                 progress=progress)  # fmt: skip
+    summary = await run_simulate(
+        settings, pacing, symbols=names, seed=seed, step_s=step_s, rounds=rounds, progress=progress
+    )
     click.echo(summary.line(), err=True)
 
 

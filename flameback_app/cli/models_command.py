@@ -102,8 +102,10 @@ def _rollback(settings: Settings) -> None:
     history = champion_history(models_dir)
     if len(history) >= 2:  # verify what comes back before anything changes
         load_version(models_dir / history[-2], extra_trusted=settings.model_trusted_types)
-        _record(settings, manual(history[-2], history[-1], "rollback", f"rolled back from {history[-1]} by hand "
-                                 "(`models rollback`)"))  # fmt: skip
+        _record(
+            settings,
+            manual(history[-2], history[-1], "rollback", f"rolled back from {history[-1]} by hand (`models rollback`)"),
+        )
     demoted, restored = rollback(models_dir)  # raises the one-line reason when there is nothing to roll back to
     click.echo(f"rolled back: {restored} is the champion again ({demoted} demoted, kept on disk)")
 
@@ -112,8 +114,10 @@ def _record(settings: Settings, decision: Decision, outcome: str = "nothing was 
     try:
         db.record_decision(_engine(settings, upgrade=True), decision.row())
     except SQLAlchemyError as exc:
-        raise RuntimeError(f"cannot record the decision in the database "
-                           f"({' '.join(str(getattr(exc, 'orig', exc)).split())[:200]}); {outcome}") from None  # fmt: skip
+        raise RuntimeError(
+            f"cannot record the decision in the database "
+            f"({' '.join(str(getattr(exc, 'orig', exc)).split())[:200]}); {outcome}"
+        ) from None
 
 
 def _engine(settings: Settings, *, upgrade: bool) -> Engine:
@@ -128,12 +132,25 @@ def say_if_not_live(path: Path) -> None:
     """After a plain ``train``: say when the new version is not what workers run (a champion exists)."""
     live = champion(path.parent)
     if live is not None and live != path.name:
-        click.echo(f"{path.name} is saved but not live: the champion is {live} (`models promote {path.name}` "
-                   "makes it live; `train --challenge` lets it compete)", err=True)  # fmt: skip
+        click.echo(
+            f"{path.name} is saved but not live: the champion is {live} (`models promote {path.name}` "
+            "makes it live; `train --challenge` lets it compete)",
+            err=True,
+        )
 
 
-def run_challenge_command(settings: Settings, file: Path, models_dir: Path, *, until: str | None, folds: int,
-                          embargo: int, cost_bp: float, calibration: str, periods_per_year: float) -> Decision:  # fmt: skip
+def run_challenge_command(
+    settings: Settings,
+    file: Path,
+    models_dir: Path,
+    *,
+    until: str | None,
+    folds: int,
+    embargo: int,
+    cost_bp: float,
+    calibration: str,
+    periods_per_year: float,
+) -> Decision:
     """``train FILE --challenge``: the scheduled retrain's protocol on a file's history, decision recorded and shown."""
     from models.champion import ChallengeSettings, challenge
     from models.registry import load_latest
@@ -141,12 +158,26 @@ def run_challenge_command(settings: Settings, file: Path, models_dir: Path, *, u
 
     trusted = settings.model_trusted_types
     frame = history_until(load_feature_frame(file, periods_per_year=periods_per_year), until)
-    rules = ChallengeSettings(metric=settings.champion_metric, margin=settings.champion_margin,
-                              block_fraction=settings.challenge_block, embargo=embargo, folds=folds, cost_bp=cost_bp,
-                              calibration=calibration, periods_per_year=periods_per_year, extra_trusted=trusted,
-                              sample_rows=settings.drift_sample_rows, user_models=settings.user_model_entries)  # fmt: skip
-    decision = challenge(frame, models_dir, load_latest(models_dir, extra_trusted=trusted), rules,
-                         progress=lambda msg: click.echo(msg, err=True))  # fmt: skip
+    rules = ChallengeSettings(
+        metric=settings.champion_metric,
+        margin=settings.champion_margin,
+        block_fraction=settings.challenge_block,
+        embargo=embargo,
+        folds=folds,
+        cost_bp=cost_bp,
+        calibration=calibration,
+        periods_per_year=periods_per_year,
+        extra_trusted=trusted,
+        sample_rows=settings.drift_sample_rows,
+        user_models=settings.user_model_entries,
+    )
+    decision = challenge(
+        frame,
+        models_dir,
+        load_latest(models_dir, extra_trusted=trusted),
+        rules,
+        progress=lambda msg: click.echo(msg, err=True),
+    )
     try:
         _record(settings, decision, outcome=f"the decision stands ({decision.action})")
     except RuntimeError as exc:  # the version and the promotion are on disk already; say the record is missing

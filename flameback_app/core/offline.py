@@ -27,8 +27,12 @@ OUTPUT_COLUMNS: tuple[str, ...] = ("symbol", "timestamp", "current_price", *FEAT
 PROGRESS_MIN_LINES = 2_000  # smaller files finish before a bar would tell anyone anything
 
 
-def iter_feature_rows(path: Path | str, symbols: set[str] | None = None, progress: bool = False,
-                      periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> Iterator[dict[str, Any]]:  # fmt: skip
+def iter_feature_rows(
+    path: Path | str,
+    symbols: set[str] | None = None,
+    progress: bool = False,
+    periods_per_year: float = DEFAULT_PERIODS_PER_YEAR,
+) -> Iterator[dict[str, Any]]:
     """Every tick of the file with its features, one indicator state per symbol, in file order.
 
     ``periods_per_year``: the tick spacing volatility_20 is annualised with
@@ -40,8 +44,14 @@ def iter_feature_rows(path: Path | str, symbols: set[str] | None = None, progres
     """
     states: dict[str, IndicatorState] = {}
     total = count_data_lines(path) if progress else 0
-    with tqdm(total=total, unit="line", file=sys.stderr, disable=not progress or total < PROGRESS_MIN_LINES,
-              desc=f"features {Path(path).name}", mininterval=0.5) as bar:  # fmt: skip
+    with tqdm(
+        total=total,
+        unit="line",
+        file=sys.stderr,
+        disable=not progress or total < PROGRESS_MIN_LINES,
+        desc=f"features {Path(path).name}",
+        mininterval=0.5,
+    ) as bar:
         for located in read_ticks(path, symbols):
             if located.line - 1 > bar.n:
                 bar.update(located.line - 1 - bar.n)
@@ -50,13 +60,20 @@ def iter_feature_rows(path: Path | str, symbols: set[str] | None = None, progres
             if state is None:
                 state = IndicatorState(periods_per_year)
             states[tick.symbol], features = step(state, tick.price)
-            yield {"symbol": tick.symbol, "timestamp": tick.timestamp, "current_price": tick.price, **features,
-                   "seq": tick.order_key[1], "volume": tick.volume}  # fmt: skip
+            yield {
+                "symbol": tick.symbol,
+                "timestamp": tick.timestamp,
+                "current_price": tick.price,
+                **features,
+                "seq": tick.order_key[1],
+                "volume": tick.volume,
+            }
         bar.update(total - bar.n)
 
 
-def write_features_csv(path: Path | str, out: Path | str, progress: bool = True,
-                       periods_per_year: float = DEFAULT_PERIODS_PER_YEAR) -> int:  # fmt: skip
+def write_features_csv(
+    path: Path | str, out: Path | str, progress: bool = True, periods_per_year: float = DEFAULT_PERIODS_PER_YEAR
+) -> int:
     """Write the features CSV for ``path`` to ``out``; returns the number of rows written.
 
     The output appears only when the whole input was read: an unreadable row

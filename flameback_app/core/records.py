@@ -74,9 +74,13 @@ class FeatureRow:
     def columns(self) -> dict[str, Any]:
         """The flat row: the models' input, the database row's feature columns, the feature topic's message."""
         return {
-            "symbol": self.symbol, "timestamp": self.timestamp, "seq": self.seq, "volume": self.volume,
-            "current_price": self.current_price, **self.indicators,
-        }  # fmt: skip
+            "symbol": self.symbol,
+            "timestamp": self.timestamp,
+            "seq": self.seq,
+            "volume": self.volume,
+            "current_price": self.current_price,
+            **self.indicators,
+        }
 
     @classmethod
     def from_columns(cls, row: Mapping[str, Any]) -> FeatureRow:

@@ -169,8 +169,10 @@ def _read_long(reader: CsvReader, header: list[str], path: Path, symbols: set[st
             continue
         seq = _optional_cell(row, col, "seq", path, line)
         volume = _optional_cell(row, col, "volume", path, line)
-        yield LocatedTick(line, Tick(symbol, _parse_price(cell, path, line, "price"), timestamp,
-                                     None if seq is None else int(seq), volume))  # fmt: skip
+        yield LocatedTick(
+            line,
+            Tick(symbol, _parse_price(cell, path, line, "price"), timestamp, None if seq is None else int(seq), volume),
+        )
 
 
 def _optional_cell(row: list[str], col: dict[str, int], name: str, path: Path, line: int) -> float | None:
@@ -180,7 +182,9 @@ def _optional_cell(row: list[str], col: dict[str, int], name: str, path: Path, l
     try:
         value = int(cell) if name == "seq" else float(cell)
     except ValueError:
-        raise TickFileError(path, line, f"{name} {cell!r} is not {'an integer' if name == 'seq' else 'a number'}") from None
+        raise TickFileError(
+            path, line, f"{name} {cell!r} is not {'an integer' if name == 'seq' else 'a number'}"
+        ) from None
     if not (math.isfinite(value) and value >= 0):
         raise TickFileError(path, line, f"{name} {cell!r} must be a finite number ≥ 0")
     return value

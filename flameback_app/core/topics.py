@@ -37,4 +37,3 @@ class TopicNames:
     def with_partitions(self, partitions: int) -> dict[str, int]:
         """Every topic the app reads or writes, with its partition count (for explicit creation)."""
         return {name: partitions for name in (self.ticks, self.rekeyed, self.features, self.dead_letters)}
-

@@ -31,10 +31,21 @@ MAX_SEQ = 2**63 - 1  # fits the database's BIGINT
 MAX_VOLUME = 1e18
 
 REASONS = (
-    "too_large", "not_utf8", "invalid_json", "not_object", "missing_field",
-    "bad_symbol", "bad_price", "non_finite_price", "price_out_of_range", "bad_timestamp", "future_timestamp",
-    "bad_seq", "bad_volume", "bad_pack",
-)  # fmt: skip
+    "too_large",
+    "not_utf8",
+    "invalid_json",
+    "not_object",
+    "missing_field",
+    "bad_symbol",
+    "bad_price",
+    "non_finite_price",
+    "price_out_of_range",
+    "bad_timestamp",
+    "future_timestamp",
+    "bad_seq",
+    "bad_volume",
+    "bad_pack",
+)
 
 EpochUnit = Literal["auto", "s", "ms", "us", "ns"]
 _UNIT_DIVISOR = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
@@ -168,8 +179,11 @@ def _tick(obj: dict[str, Any], rules: TickRules, latest: datetime) -> Tick:
     symbol, price = _symbol(obj), _price(obj, rules.max_abs_price)
     timestamp = _timestamp(obj, rules.epoch_unit)
     if timestamp > latest:
-        raise InvalidTick("future_timestamp", f"{timestamp.isoformat()} is more than {rules.max_future_s:g}s "
-                          "ahead of the wall clock (FLAMEBACK_MAX_FUTURE_S)")  # fmt: skip
+        raise InvalidTick(
+            "future_timestamp",
+            f"{timestamp.isoformat()} is more than {rules.max_future_s:g}s "
+            "ahead of the wall clock (FLAMEBACK_MAX_FUTURE_S)",
+        )
     return Tick(symbol, price, timestamp, _seq(obj), _volume(obj))
 
 

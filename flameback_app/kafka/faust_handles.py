@@ -24,9 +24,12 @@ def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:
 def faust_credentials(config: KafkaClientConfig) -> Any:
     """Faust's ``broker_credentials`` (None for a plaintext, unauthenticated cluster)."""
     if config.sasl_mechanism:
-        return faust.SASLCredentials(username=config.username, mechanism=config.sasl_mechanism,
-                                     password=config.password.get_secret_value() if config.password else None,
-                                     ssl_context=config.ssl_context)  # fmt: skip
+        return faust.SASLCredentials(
+            username=config.username,
+            mechanism=config.sasl_mechanism,
+            password=config.password.get_secret_value() if config.password else None,
+            ssl_context=config.ssl_context,
+        )
     if config.ssl_context is not None:
         return faust.SSLCredentials(config.ssl_context)
     return None

@@ -50,8 +50,11 @@ class KafkaClientConfig:
         if self.ssl_context is not None:
             kwargs["ssl_context"] = self.ssl_context
         if self.sasl_mechanism:
-            kwargs.update(sasl_mechanism=self.sasl_mechanism, sasl_plain_username=self.username,
-                          sasl_plain_password=self.password.get_secret_value() if self.password else None)  # fmt: skip
+            kwargs.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.username,
+                sasl_plain_password=self.password.get_secret_value() if self.password else None,
+            )
         return kwargs
 
     def kwargs(self) -> dict[str, Any]:
@@ -80,9 +83,11 @@ def kafka_client_config(settings: Settings) -> KafkaClientConfig:
 
 def tls_context(settings: Settings) -> ssl.SSLContext:
     """A client TLS context: verify the brokers against the CA file (or the system CAs), present a cert if set."""
-    for name, path in (("FLAMEBACK_KAFKA_CA_FILE", settings.kafka_ca_file),
-                       ("FLAMEBACK_KAFKA_CERT_FILE", settings.kafka_cert_file),
-                       ("FLAMEBACK_KAFKA_KEY_FILE", settings.kafka_key_file)):  # fmt: skip
+    for name, path in (
+        ("FLAMEBACK_KAFKA_CA_FILE", settings.kafka_ca_file),
+        ("FLAMEBACK_KAFKA_CERT_FILE", settings.kafka_cert_file),
+        ("FLAMEBACK_KAFKA_KEY_FILE", settings.kafka_key_file),
+    ):
         if path is not None and not Path(path).is_file():
             raise KafkaSettingsError(f"{name}={path} is not a readable file")
     key_password = settings.kafka_key_password.get_secret_value() if settings.kafka_key_password else None
@@ -94,6 +99,7 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
             password=key_password,
         )
     except ssl.SSLError as exc:
-        raise KafkaSettingsError(f"cannot use the TLS files in FLAMEBACK_KAFKA_CA_FILE/CERT_FILE/KEY_FILE: "
-                                 f"{exc.reason or exc}") from None  # fmt: skip
+        raise KafkaSettingsError(
+            f"cannot use the TLS files in FLAMEBACK_KAFKA_CA_FILE/CERT_FILE/KEY_FILE: {exc.reason or exc}"
+        ) from None
     return context

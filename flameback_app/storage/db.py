@@ -151,7 +151,9 @@ feature_drift = Table(
     metadata,
     Column("symbol", String(64), primary_key=True, doc="A symbol, or '*' for all symbols pooled."),
     Column("feature", String(64), primary_key=True),
-    Column("psi", Float, nullable=False, doc="Population stability index of the live rows against the training sample."),
+    Column(
+        "psi", Float, nullable=False, doc="Population stability index of the live rows against the training sample."
+    ),
     Column("flagged", Boolean, nullable=False, doc="psi above the threshold."),
     Column("threshold", Float, nullable=False),
     Column("live_rows", Integer, nullable=False),
@@ -310,9 +312,17 @@ def user_model_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         for name in row.get("user_models") or ():
             if row.get(f"{name}_p_up") is not None:
-                out.append({"symbol": row["symbol"], "timestamp": row["timestamp"], "seq": row.get("seq") or 0,
-                            "model": name, "call": row.get(name), "p_up": row[f"{name}_p_up"],
-                            "model_version": row.get("model_version")})  # fmt: skip
+                out.append(
+                    {
+                        "symbol": row["symbol"],
+                        "timestamp": row["timestamp"],
+                        "seq": row.get("seq") or 0,
+                        "model": name,
+                        "call": row.get(name),
+                        "p_up": row[f"{name}_p_up"],
+                        "model_version": row.get("model_version"),
+                    }
+                )
     return out
 
 
@@ -378,8 +388,7 @@ def count_complete_rows(engine: Engine) -> int:
 def register_model(engine: Engine, version: str, created: datetime, path: str, metrics_json: str) -> None:
     """Record that a model version was loaded by a worker (for the terminal and audits)."""
     created = created.astimezone(UTC).replace(tzinfo=None) if created.tzinfo else created
-    row = {"version": version, "created": created, "path": path, "metrics_json": metrics_json,
-           "loaded_at": utc_now()}  # fmt: skip
+    row = {"version": version, "created": created, "path": path, "metrics_json": metrics_json, "loaded_at": utc_now()}
     _retrying(_upsert)(engine, model_registry, [row], ("version",))
 
 

@@ -39,8 +39,10 @@ def prepare_database(settings: Settings) -> UpgradeResult:
         fail(str(exc))
     except SQLAlchemyError as exc:
         if _is_down(exc):
-            fail(f"no database server answered at {redacted(engine)} within {settings.db_wait_s:.0f}s "
-                 f"(FLAMEBACK_DB_WAIT_S sets how long to wait): {_reason(exc)}")  # fmt: skip
+            fail(
+                f"no database server answered at {redacted(engine)} within {settings.db_wait_s:.0f}s "
+                f"(FLAMEBACK_DB_WAIT_S sets how long to wait): {_reason(exc)}"
+            )
         fail(f"cannot use the database {redacted(engine)}: {_reason(exc)}")
     finally:
         engine.dispose()
@@ -58,9 +60,15 @@ _waited: list[str] = []
 
 # What a database server says while it is not (yet) there; a bad password or an unknown
 # database answer with FATAL and are not in this list.
-DOWN_MARKERS = ("connection refused", "the database system is starting up", "the database system is shutting down",
-                "the database system is in recovery mode", "server closed the connection unexpectedly",
-                "timeout expired", "no such file or directory")  # fmt: skip
+DOWN_MARKERS = (
+    "connection refused",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "server closed the connection unexpectedly",
+    "timeout expired",
+    "no such file or directory",
+)
 
 
 def _is_down(exc: BaseException) -> bool:
@@ -87,8 +95,13 @@ def _while_waiting(fn: Callable[[], T], wait_s: float, where: str) -> Callable[[
             _waited.append(where)
             say(f"waiting up to {wait_s:.0f}s for the database at {where}: {_reason(exc)}")
 
-    return retry(retry=retry_if_exception(worth_retrying), wait=wait_exponential(multiplier=0.2, max=5),
-                 stop=stop, before_sleep=before_sleep, reraise=True)(fn)  # fmt: skip
+    return retry(
+        retry=retry_if_exception(worth_retrying),
+        wait=wait_exponential(multiplier=0.2, max=5),
+        stop=stop,
+        before_sleep=before_sleep,
+        reraise=True,
+    )(fn)
 
 
 def _is_locked(exc: BaseException) -> bool:

@@ -139,9 +139,11 @@ def read_state(connection: Connection, script_location: str | None = None) -> Sc
         present = [t for t in BASELINE_TABLES if inspect(connection).has_table(t)]
         if present and len(present) < len(BASELINE_TABLES):
             missing = sorted(set(BASELINE_TABLES) - set(present))
-            raise SchemaError(f"the database has the Flameback tables {', '.join(present)} but not "
-                              f"{', '.join(missing)}, and no {VERSION_TABLE} table: not a schema this release "
-                              "knows how to upgrade; restore it or point FLAMEBACK_DB_URL at a new database")  # fmt: skip
+            raise SchemaError(
+                f"the database has the Flameback tables {', '.join(present)} but not "
+                f"{', '.join(missing)}, and no {VERSION_TABLE} table: not a schema this release "
+                "knows how to upgrade; restore it or point FLAMEBACK_DB_URL at a new database"
+            )
         legacy = bool(present)
     known = revision is None or _is_known(revision, script_location)
     return SchemaState(revision=revision, legacy=legacy, head=head, known=known)
@@ -159,8 +161,12 @@ def schema_state(engine: Engine, script_location: str | None = None) -> SchemaSt
         return read_state(conn, script_location)
 
 
-def prepare(engine: Engine, auto_upgrade: bool = True, script_location: str | None = None,
-            on_wait: Callable[[str], None] | None = None) -> UpgradeResult:  # fmt: skip
+def prepare(
+    engine: Engine,
+    auto_upgrade: bool = True,
+    script_location: str | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> UpgradeResult:
     """Make sure the database is at the newest revision before a worker uses it.
 
     Current: nothing is locked or written (a read-only database at head works).
@@ -173,14 +179,17 @@ def prepare(engine: Engine, auto_upgrade: bool = True, script_location: str | No
         return UpgradeResult(state.describe(), state.revision, migrated=False, waited_s=0.0)
     _refuse_unknown(state, engine)
     if not auto_upgrade:
-        raise SchemaError(f"the database {redacted(engine)} has {state.describe()}; this worker needs schema "
-                          f"revision {state.head}: upgrade it with `{UPGRADE_COMMAND}` "
-                          "(or set FLAMEBACK_DB_AUTO_UPGRADE=true)")  # fmt: skip
+        raise SchemaError(
+            f"the database {redacted(engine)} has {state.describe()}; this worker needs schema "
+            f"revision {state.head}: upgrade it with `{UPGRADE_COMMAND}` "
+            "(or set FLAMEBACK_DB_AUTO_UPGRADE=true)"
+        )
     return upgrade(engine, script_location, on_wait)
 
 
-def upgrade(engine: Engine, script_location: str | None = None,
-            on_wait: Callable[[str], None] | None = None) -> UpgradeResult:  # fmt: skip
+def upgrade(
+    engine: Engine, script_location: str | None = None, on_wait: Callable[[str], None] | None = None
+) -> UpgradeResult:
     """Upgrade to the newest revision in one transaction holding the migration lock (idempotent)."""
     with _migration_transaction(engine, on_wait) as (conn, waited):
         state = read_state(conn, script_location)  # again, under the lock: another process may have migrated
@@ -196,9 +205,11 @@ def upgrade(engine: Engine, script_location: str | None = None,
 
 def _refuse_unknown(state: SchemaState, engine: Engine) -> None:
     if not state.known:
-        raise SchemaError(f"the database {redacted(engine)} is at schema revision {state.revision}, which this "
-                          f"release does not know (newest here: {state.head}); a newer Flameback wrote it: "
-                          "run that release, or restore a backup")  # fmt: skip
+        raise SchemaError(
+            f"the database {redacted(engine)} is at schema revision {state.revision}, which this "
+            f"release does not know (newest here: {state.head}); a newer Flameback wrote it: "
+            "run that release, or restore a backup"
+        )
 
 
 @contextmanager
@@ -296,8 +307,12 @@ def new_revision(message: str, script_location: str | None = None) -> Path:
         try:
             upgrade(engine, script_location)
             with engine.begin() as conn:
-                script = command.revision(alembic_config(script_location, conn), message=message, autogenerate=True,
-                                          rev_id=next_revision_id(script_location))  # fmt: skip
+                script = command.revision(
+                    alembic_config(script_location, conn),
+                    message=message,
+                    autogenerate=True,
+                    rev_id=next_revision_id(script_location),
+                )
         finally:
             engine.dispose()
     _scripts.cache_clear()

@@ -59,15 +59,17 @@ async def symbol_state(web: View, request: Request, symbol: str) -> Response:
     if value is None:
         return web.json({"error": f"unknown symbol {symbol!r}"}, status=404)
     state = SymbolState.from_value(value)
-    return web.json({
-        "symbol": symbol,
-        "last_timestamp": state.last_ts.isoformat() if state.last_ts else None,
-        "ticks": state.ticks,
-        "window_length": state.indicators.window_length,
-        "indicators": state.last_features,
-        "scoreboard": scoreboards.get(symbol.encode()),
-        "served_by": str(app.conf.canonical_url),
-    })  # fmt: skip
+    return web.json(
+        {
+            "symbol": symbol,
+            "last_timestamp": state.last_ts.isoformat() if state.last_ts else None,
+            "ticks": state.ticks,
+            "window_length": state.indicators.window_length,
+            "indicators": state.last_features,
+            "scoreboard": scoreboards.get(symbol.encode()),
+            "served_by": str(app.conf.canonical_url),
+        }
+    )
 
 
 @app.page("/symbols/")
@@ -81,8 +83,9 @@ def _symbol_summary() -> list[dict[str, Any]]:
     p = db.predictions
     stmt = select(p.c.symbol, func.max(p.c.timestamp), func.count()).group_by(p.c.symbol).order_by(p.c.symbol)
     with runtime.db.connect() as conn:
-        return [{"symbol": s, "last_timestamp": t.isoformat() if t else None, "rows": n}
-                for s, t, n in conn.execute(stmt)]  # fmt: skip
+        return [
+            {"symbol": s, "last_timestamp": t.isoformat() if t else None, "rows": n} for s, t, n in conn.execute(stmt)
+        ]
 
 
 @app.page("/scoreboard/")
@@ -98,16 +101,24 @@ def _scoreboard_rows(symbol: str | None) -> list[dict[str, Any]]:
     if symbol:
         stmt = stmt.where(board.c.symbol == symbol)
     with runtime.db.connect() as conn:
-        return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row._mapping.items()}
-                for row in conn.execute(stmt)]  # fmt: skip
+        return [
+            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row._mapping.items()}
+            for row in conn.execute(stmt)
+        ]
 
 
 @app.page("/drift/")
 async def drift(web: View, request: Request) -> Response:
     """The newest drift check: PSI of every model feature per symbol and pooled ("*"), flagged first."""
     rows = await runtime.offload(drift_table_rows, runtime.db, request.query.get("symbol"))
-    return web.json({"threshold": settings.drift_psi_threshold, "every_s": settings.drift_every_s,
-                     "retrain_on_drift": settings.retrain_on_drift, "drift": rows})  # fmt: skip
+    return web.json(
+        {
+            "threshold": settings.drift_psi_threshold,
+            "every_s": settings.drift_every_s,
+            "retrain_on_drift": settings.retrain_on_drift,
+            "drift": rows,
+        }
+    )
 
 
 @app.page("/health/")
@@ -115,18 +126,21 @@ async def health(web: View, request: Request) -> Response:
     """200 when this worker can do its job, 503 with the reasons when not; plus what it holds and its counters."""
     assigned = app.consumer.assignment() if app.consumer else set()
     reasons = runtime.health.reasons(await broker_error(settings.bootstrap_servers))
-    return web.json({
-        "status": "degraded" if reasons else "ok",
-        "reasons": reasons,
-        "worker": settings.worker_id,
-        "app_id": settings.app_id,
-        "broker": settings.broker,
-        "uptime_s": round(time.time() - _started, 1),
-        "assigned": _names(assigned),
-        "not_fetching": _names(assigned - active_partitions(app.consumer)) if assigned else [],
-        "model_version": runtime.signals.model_version if runtime.signals else None,
-        "counters": runtime.counters.snapshot(runtime.counters.sample_rate()),
-    }, status=503 if reasons else 200)  # fmt: skip
+    return web.json(
+        {
+            "status": "degraded" if reasons else "ok",
+            "reasons": reasons,
+            "worker": settings.worker_id,
+            "app_id": settings.app_id,
+            "broker": settings.broker,
+            "uptime_s": round(time.time() - _started, 1),
+            "assigned": _names(assigned),
+            "not_fetching": _names(assigned - active_partitions(app.consumer)) if assigned else [],
+            "model_version": runtime.signals.model_version if runtime.signals else None,
+            "counters": runtime.counters.snapshot(runtime.counters.sample_rate()),
+        },
+        status=503 if reasons else 200,
+    )
 
 
 @app.timer(interval=1.0)

@@ -133,8 +133,11 @@ def _parse_block(block: str, first_line: int) -> tuple[AlertRule | None, str | N
     except tomllib.TOMLDecodeError as exc:
         return None, _toml_error(str(exc), first_line)
     if not tables:
-        return (None, None) if not any(map(_meaningful, block.splitlines())) else (
-            None, f"{first_line}: expected [[rule]] tables (found keys outside one)")  # fmt: skip
+        return (
+            (None, None)
+            if not any(map(_meaningful, block.splitlines()))
+            else (None, f"{first_line}: expected [[rule]] tables (found keys outside one)")
+        )
     if not isinstance(tables, list) or len(tables) != 1:
         return None, f"{first_line}: expected one [[rule]] table here"
     try:

@@ -41,14 +41,30 @@ class Alert:
     details: dict[str, Any]
 
     def row(self, fired_at: datetime) -> dict[str, Any]:
-        return {"rule_key": self.rule_key, "rule_name": self.rule_name, "kind": self.kind, "symbol": self.symbol,
-                "timestamp": self.timestamp, "seq": self.seq, "fired_at": fired_at, "message": self.message,
-                "details_json": json.dumps(self.details, sort_keys=True)}  # fmt: skip
+        return {
+            "rule_key": self.rule_key,
+            "rule_name": self.rule_name,
+            "kind": self.kind,
+            "symbol": self.symbol,
+            "timestamp": self.timestamp,
+            "seq": self.seq,
+            "fired_at": fired_at,
+            "message": self.message,
+            "details_json": json.dumps(self.details, sort_keys=True),
+        }
 
     def payload(self, fired_at: datetime) -> dict[str, Any]:
-        return {"rule": self.rule_name, "rule_key": self.rule_key, "kind": self.kind, "symbol": self.symbol,
-                "timestamp": self.timestamp.isoformat(), "seq": self.seq, "fired_at": fired_at.isoformat(),
-                "message": self.message, "details": self.details}  # fmt: skip
+        return {
+            "rule": self.rule_name,
+            "rule_key": self.rule_key,
+            "kind": self.kind,
+            "symbol": self.symbol,
+            "timestamp": self.timestamp.isoformat(),
+            "seq": self.seq,
+            "fired_at": fired_at.isoformat(),
+            "message": self.message,
+            "details": self.details,
+        }
 
 
 @dataclass
@@ -110,8 +126,14 @@ class AlertEngine:
         cooldown = keyed.rule.cooldown_s if keyed.rule.cooldown_s is not None else self.default_cooldown_s
         return last is None or (when - last).total_seconds() >= cooldown
 
-    def _check(self, keyed: KeyedRule, row: Mapping[str, Any], score: Mapping[str, Any] | None,
-               memory: SymbolMemory, now_majority: str | None) -> Alert | None:  # fmt: skip
+    def _check(
+        self,
+        keyed: KeyedRule,
+        row: Mapping[str, Any],
+        score: Mapping[str, Any] | None,
+        memory: SymbolMemory,
+        now_majority: str | None,
+    ) -> Alert | None:
         rule = keyed.rule
         if rule.kind == "rsi_cross":
             found = rsi_crossing(rule, memory.rsi, row.get("rsi_14"))
@@ -122,11 +144,20 @@ class AlertEngine:
         if found is None:
             return None
         message, details = found
-        return Alert(keyed.key, rule.title(), rule.kind, row["symbol"], row["timestamp"], int(row.get("seq") or 0),
-                     f"{row['symbol']}: {message}", details)  # fmt: skip
+        return Alert(
+            keyed.key,
+            rule.title(),
+            rule.kind,
+            row["symbol"],
+            row["timestamp"],
+            int(row.get("seq") or 0),
+            f"{row['symbol']}: {message}",
+            details,
+        )
 
-    def _model_up(self, keyed: KeyedRule, row: Mapping[str, Any], score: Mapping[str, Any] | None,
-                  memory: SymbolMemory) -> tuple[str, dict[str, Any]] | None:  # fmt: skip
+    def _model_up(
+        self, keyed: KeyedRule, row: Mapping[str, Any], score: Mapping[str, Any] | None, memory: SymbolMemory
+    ) -> tuple[str, dict[str, Any]] | None:
         """Models whose condition (calls UP, hit rate above H) starts to hold on this row."""
         rule, started = keyed.rule, {}
         for model in rule.models:
@@ -161,8 +192,11 @@ def consensus_flip(before: str | None, now: str | None, row: Mapping[str, Any]) 
         return None
     calls = {model: row.get(model) for model in MODEL_COLUMNS}
     ups = sum(call == "UP" for call in calls.values())
-    return f"model consensus flipped {before} → {now} ({ups}/{len(calls)} UP)", {"from": before, "to": now,
-                                                                               "calls": calls}  # fmt: skip
+    return f"model consensus flipped {before} → {now} ({ups}/{len(calls)} UP)", {
+        "from": before,
+        "to": now,
+        "calls": calls,
+    }
 
 
 def live_hit_rate(score: Mapping[str, Any] | None, model: str, window: int, min_calls: int) -> float | None:

@@ -67,16 +67,26 @@ def measure_drift(engine: Engine, sample: TrainingSample, settings: Settings) ->
     limit = settings.drift_live_rows
     by_symbol = {s: newest_features(engine, s, limit) for s in live_symbols(engine)}
     pooled = newest_features(engine, None, limit)
-    return drift_report(sample, by_symbol, pooled, ML_FEATURES, settings.drift_psi_threshold,
-                        settings.drift_min_rows)  # fmt: skip
+    return drift_report(sample, by_symbol, pooled, ML_FEATURES, settings.drift_psi_threshold, settings.drift_min_rows)
 
 
 def drift_rows(report: list[FeatureDrift], settings: Settings, version: str, sample_rows: int) -> list[dict[str, Any]]:
     now = utc_now()
-    return [{"symbol": d.symbol, "feature": d.feature, "psi": d.psi, "flagged": d.flagged,
-             "threshold": settings.drift_psi_threshold, "live_rows": d.live_rows, "sample_rows": sample_rows,
-             "reference": d.reference,
-             "model_version": version, "computed_at": now} for d in report]  # fmt: skip
+    return [
+        {
+            "symbol": d.symbol,
+            "feature": d.feature,
+            "psi": d.psi,
+            "flagged": d.flagged,
+            "threshold": settings.drift_psi_threshold,
+            "live_rows": d.live_rows,
+            "sample_rows": sample_rows,
+            "reference": d.reference,
+            "model_version": version,
+            "computed_at": now,
+        }
+        for d in report
+    ]
 
 
 @dataclass
@@ -122,8 +132,11 @@ class DriftCheck:
                 log.error("drift check off for models version %s: %s", bundle.version, exc)
                 sample = None
             if sample is None and "training_sample" not in bundle.manifest:
-                log.warning("models version %s has no training sample (trained before drift was measured): "
-                            "no drift check until a retrain", bundle.version)  # fmt: skip
+                log.warning(
+                    "models version %s has no training sample (trained before drift was measured): "
+                    "no drift check until a retrain",
+                    bundle.version,
+                )
             self._samples = {bundle.version: sample}  # only the version in use is kept
         return self._samples[bundle.version]
 
@@ -132,8 +145,14 @@ class DriftCheck:
         if not flagged:
             return
         worst = max((d for d in report if d.symbol == POOLED and d.flagged), key=lambda d: d.psi)
-        log.warning("feature drift on models version %s: pooled PSI above %g for %s (worst %s %.3f)", version,
-                    self.rt.settings.drift_psi_threshold, ", ".join(flagged), worst.feature, worst.psi)  # fmt: skip
+        log.warning(
+            "feature drift on models version %s: pooled PSI above %g for %s (worst %s %.3f)",
+            version,
+            self.rt.settings.drift_psi_threshold,
+            ", ".join(flagged),
+            worst.feature,
+            worst.psi,
+        )
         if self.rt.settings.retrain_on_drift and self._retrained_for != version:
             self._retrained_for = version
             self.models.request_retrain(f"drift on {', '.join(flagged)}")

@@ -33,8 +33,11 @@ async def publish_counters(rt: Runtime) -> None:
         await rt.offload(db.write_counters, rt.db, rt.counters.snapshot(rate), utc_now(), rt.settings.worker_id)
         await rt.offload(_pool_scoreboard, rt.db)
     except SQLAlchemyError as exc:
-        log.warning("could not publish the pipeline counters (%s); retrying in %.0fs", getattr(exc, "orig", exc),
-                    PUBLISH_EVERY_S)  # fmt: skip
+        log.warning(
+            "could not publish the pipeline counters (%s); retrying in %.0fs",
+            getattr(exc, "orig", exc),
+            PUBLISH_EVERY_S,
+        )
 
 
 def _pool_scoreboard(engine: Engine) -> None:

@@ -50,8 +50,9 @@ class PipelineCollector(Collector):
         for reason, n in sorted(c.rejected.items()):
             rejected.add_metric([reason], n)
         yield rejected
-        lag = GaugeMetricFamily("flameback_consumer_lag", "Messages past the committed offset.",
-                                labels=["topic", "partition"])  # fmt: skip
+        lag = GaugeMetricFamily(
+            "flameback_consumer_lag", "Messages past the committed offset.", labels=["topic", "partition"]
+        )
         for topic, partition, n in self._lags():
             lag.add_metric([topic, str(partition)], n)
         yield lag
@@ -65,8 +66,12 @@ class Metrics:
     latency: Histogram = field(init=False)
 
     def __post_init__(self) -> None:
-        self.latency = Histogram("flameback_tick_to_row_latency_seconds", "Kafka timestamp of a tick to its row "
-                                 "handed to the database.", buckets=LATENCY_BUCKETS, registry=self.registry)  # fmt: skip
+        self.latency = Histogram(
+            "flameback_tick_to_row_latency_seconds",
+            "Kafka timestamp of a tick to its row handed to the database.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
 
     def watch(self, counters: Callable[[], PipelineCounters], lags: Callable[[], Iterable[Lag]]) -> None:
         self.registry.register(PipelineCollector(counters, lags))

@@ -64,8 +64,11 @@ class ModelService:
             bundle = await self.load()
             rt.signals = SignalEngine(bundle, abstain_below=settings.abstain_below)
             if bundle is None:
-                log.warning("no valid models in %s: model columns say TRAINING until one is trained "
-                            "from the history in the database", settings.models_dir)  # fmt: skip
+                log.warning(
+                    "no valid models in %s: model columns say TRAINING until one is trained "
+                    "from the history in the database",
+                    settings.models_dir,
+                )
             else:
                 log.info("loaded models version %s", rt.signals.model_version)
             rt.counters.models_loaded(bundle is not None)
@@ -74,22 +77,31 @@ class ModelService:
     async def load(self) -> ModelBundle | None:
         """The newest verified model version, recorded in the database's ``model_registry``."""
         rt, settings = self.rt, self.rt.settings
-        bundle = await rt.offload(partial(load_latest, settings.models_dir,
-                                          extra_trusted=settings.model_trusted_types))  # fmt: skip
+        bundle = await rt.offload(partial(load_latest, settings.models_dir, extra_trusted=settings.model_trusted_types))
         if bundle is not None:
             for name, why in bundle.left_out.items():
-                log.error("user model %r of version %s left out: %s; the other models carry on", name, bundle.version,
-                          why)  # fmt: skip
+                log.error(
+                    "user model %r of version %s left out: %s; the other models carry on", name, bundle.version, why
+                )
             await self._promote_first(bundle)
             manifest = bundle.manifest
             mismatch = log_tick_spacing(manifest, settings.periods_per_year).warning is not None
             rt.counters.tick_spacing_mismatch(mismatch)
             try:
-                await rt.offload(db.register_model, rt.db, bundle.version, datetime.fromisoformat(manifest["created"]),
-                                 str(bundle.path), json.dumps(manifest.get("metrics", {}), default=str))  # fmt: skip
+                await rt.offload(
+                    db.register_model,
+                    rt.db,
+                    bundle.version,
+                    datetime.fromisoformat(manifest["created"]),
+                    str(bundle.path),
+                    json.dumps(manifest.get("metrics", {}), default=str),
+                )
             except SQLAlchemyError as exc:  # an audit record; the database being down is no reason not to predict
-                log.warning("could not record model version %s in model_registry (%s)", bundle.version,
-                            getattr(exc, "orig", exc))  # fmt: skip
+                log.warning(
+                    "could not record model version %s in model_registry (%s)",
+                    bundle.version,
+                    getattr(exc, "orig", exc),
+                )
         return bundle
 
     def request_retrain(self, reason: str) -> None:
@@ -106,8 +118,15 @@ class ModelService:
         except ArtifactError as exc:
             log.error("could not promote models version %s: %s", bundle.version, exc)
             return
-        await self._record(Decision(bundle.version, None, "first", "no champion yet: the first valid version is "
-                                    "promoted", decided_at=datetime.now(UTC)))  # fmt: skip
+        await self._record(
+            Decision(
+                bundle.version,
+                None,
+                "first",
+                "no champion yet: the first valid version is promoted",
+                decided_at=datetime.now(UTC),
+            )
+        )
 
     async def _record(self, decision: Decision) -> None:
         """Log the decision and append it to ``model_decisions`` (a database outage only costs the record)."""
@@ -115,8 +134,11 @@ class ModelService:
         try:
             await self.rt.offload(db.record_decision, self.rt.db, decision.row())
         except SQLAlchemyError as exc:
-            log.warning("could not record the decision on %s in model_decisions (%s)", decision.version,
-                        getattr(exc, "orig", exc))  # fmt: skip
+            log.warning(
+                "could not record the decision on %s in model_decisions (%s)",
+                decision.version,
+                getattr(exc, "orig", exc),
+            )
 
     async def follow_promotions(self) -> None:
         """Swap to the champion when it changed under the worker (``models promote``/``rollback``, another worker)."""
@@ -151,8 +173,9 @@ class ModelService:
         try:
             available = await rt.offload(db.count_complete_rows, rt.db)
         except SQLAlchemyError as exc:  # database down: an exception escaping a timer would stop the worker
-            log.warning("cannot count the training history (%s); retrying in %.0fs", getattr(exc, "orig", exc),
-                        TRAINING_CHECK_S)  # fmt: skip
+            log.warning(
+                "cannot count the training history (%s); retrying in %.0fs", getattr(exc, "orig", exc), TRAINING_CHECK_S
+            )
             return False
         rt.counters.training_progress(available, MIN_TRAINING_ROWS)
         return available >= MIN_TRAINING_ROWS
@@ -181,25 +204,40 @@ class ModelService:
 
     def _challenge_settings(self) -> ChallengeSettings:
         s = self.rt.settings
-        return ChallengeSettings(metric=s.champion_metric, margin=s.champion_margin, block_fraction=s.challenge_block,
-                                 calibration=s.calibration, periods_per_year=s.periods_per_year,
-                                 extra_trusted=s.model_trusted_types, sample_rows=s.drift_sample_rows,
-                                 user_models=s.user_model_entries)  # fmt: skip
+        return ChallengeSettings(
+            metric=s.champion_metric,
+            margin=s.champion_margin,
+            block_fraction=s.challenge_block,
+            calibration=s.calibration,
+            periods_per_year=s.periods_per_year,
+            extra_trusted=s.model_trusted_types,
+            sample_rows=s.drift_sample_rows,
+            user_models=s.user_model_entries,
+        )
 
     async def _train_in_child(self) -> Decision | None:
         rt, settings = self.rt, self.rt.settings
-        log.info("training models from the database history in the background%s",
-                 f" ({self._retrain_reason})" if self._retrain_reason else "")  # fmt: skip
+        log.info(
+            "training models from the database history in the background%s",
+            f" ({self._retrain_reason})" if self._retrain_reason else "",
+        )
         self._retrain_reason = None
         rt.counters.training_started()
         # Forked on purpose: the child initializer undoes exactly what a fork inherits from the worker.
         fork = multiprocessing.get_context("fork")
         initargs = (rt, settings.training_nice, settings.training_threads)
-        with ProcessPoolExecutor(max_workers=1, mp_context=fork, initializer=_training_child_init,
-                                 initargs=initargs) as pool:  # fmt: skip
+        with ProcessPoolExecutor(
+            max_workers=1, mp_context=fork, initializer=_training_child_init, initargs=initargs
+        ) as pool:
             self._training = asyncio.get_running_loop().run_in_executor(
-                pool, partial(challenge_from_database, settings.db_url, settings.models_dir,
-                              self._challenge_settings(), settings.training_threads),
+                pool,
+                partial(
+                    challenge_from_database,
+                    settings.db_url,
+                    settings.models_dir,
+                    self._challenge_settings(),
+                    settings.training_threads,
+                ),
             )
             try:
                 decision = await self._training
@@ -265,14 +303,14 @@ def read_training_frame(db_url: str) -> pd.DataFrame:
     columns = ["symbol", "timestamp", "current_price", *db.FEATURE_COLUMNS]
     try:
         with engine.connect() as conn:
-            return pd.read_sql(db.predictions.select().with_only_columns(
-                *(db.predictions.c[c] for c in columns)), conn)  # fmt: skip
+            return pd.read_sql(db.predictions.select().with_only_columns(*(db.predictions.c[c] for c in columns)), conn)
     finally:
         engine.dispose()
 
 
-def challenge_from_database(db_url: str, models_dir: Path, settings: ChallengeSettings,
-                            threads: int = 2) -> Decision | None:  # fmt: skip
+def challenge_from_database(
+    db_url: str, models_dir: Path, settings: ChallengeSettings, threads: int = 2
+) -> Decision | None:
     """(Child process) train a challenger from the database history against the promoted champion.
 
     Returns the decision (promoted or rejected; "first" when there was no champion), or

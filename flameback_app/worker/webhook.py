@@ -46,8 +46,16 @@ def safe_url(url: str) -> str:
 class WebhookSender:
     """Deliver alerts to one URL from a background thread (started on the first :meth:`submit`)."""
 
-    def __init__(self, url: str, *, attempts: int = 5, queue_size: int = 1000, backoff_s: float = 0.5,
-                 max_backoff_s: float = 30.0, timeout_s: float = 5.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        url: str,
+        *,
+        attempts: int = 5,
+        queue_size: int = 1000,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        timeout_s: float = 5.0,
+    ) -> None:
         self.url = url
         self.shown = safe_url(url)
         self.attempts = attempts
@@ -66,8 +74,13 @@ class WebhookSender:
         except queue.Full:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 100 == 0:
-                log.warning("alert webhook %s: queue full (%d waiting), %d alert(s) dropped so far; they are in the "
-                            "alerts table", self.shown, self.queue.maxsize, self.dropped)  # fmt: skip
+                log.warning(
+                    "alert webhook %s: queue full (%d waiting), %d alert(s) dropped so far; they are in the "
+                    "alerts table",
+                    self.shown,
+                    self.queue.maxsize,
+                    self.dropped,
+                )
             return False
 
     def close(self, timeout: float | None = None) -> None:
@@ -103,8 +116,12 @@ class WebhookSender:
         retrying(self._post, json.dumps(payload, separators=(",", ":")).encode())
 
     def _post(self, body: bytes) -> None:
-        request = urllib.request.Request(self.url, data=body, method="POST",  # noqa: S310 - http(s) only (settings)
-                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        request = urllib.request.Request(  # noqa: S310 - http(s) only (settings)
+            self.url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310 - as above
                 response.read()
@@ -118,5 +135,11 @@ class WebhookSender:
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        log.warning("alert webhook %s: %s; attempt %d of %d, next in %.1fs", self.shown, exc,
-                    state.attempt_number, self.attempts, state.upcoming_sleep)  # fmt: skip
+        log.warning(
+            "alert webhook %s: %s; attempt %d of %d, next in %.1fs",
+            self.shown,
+            exc,
+            state.attempt_number,
+            self.attempts,
+            state.upcoming_sleep,
+        )

@@ -83,8 +83,15 @@ async def feed(agent: object, messages: list[tuple[bytes, int]], key: bytes | No
     async with agent.test_context() as ctx:  # type: ignore[attr-defined] - agents are typed as object here
         for value, partition in messages:
             await ctx.put(value, key=key, partition=partition, wait=False)
-        await until(lambda: runtime.counters.processed + runtime.counters.stale + runtime.counters.rejected_total
-                    + runtime.counters.forwarded >= len(messages))  # fmt: skip
+        await until(
+            lambda: (
+                runtime.counters.processed
+                + runtime.counters.stale
+                + runtime.counters.rejected_total
+                + runtime.counters.forwarded
+                >= len(messages)
+            )
+        )
 
 
 async def until(predicate: object, timeout: float = 10.0) -> None:
@@ -123,7 +130,8 @@ def test_ingest_computes_stores_and_skips_stale(pipeline: dict[str, Recorder], l
     assert value["last_ts"] == "2024-01-25T00:00:00" and value["ticks"] == len(prices)
     assert len(pipeline["features"].sent) == len(prices)
     assert {(s["topic"], s["partition"], s["key"]) for s in pipeline["features"].sent} == {
-        (indicator_stage.features_topic.get_topic_name(), home, symbol.encode())}  # fmt: skip
+        (indicator_stage.features_topic.get_topic_name(), home, symbol.encode())
+    }
 
 
 def test_bad_payloads_are_dead_lettered_and_processing_continues(pipeline: dict[str, Recorder], loop) -> None:
@@ -134,8 +142,7 @@ def test_bad_payloads_are_dead_lettered_and_processing_continues(pipeline: dict[
     loop.run_until_complete(feed(ingest_stage.ingest, messages, key=symbol.encode()))
 
     assert [s["value"] for s in pipeline["dlq"].sent] == bad
-    assert [dict(s["headers"])["reason"] for s in pipeline["dlq"].sent] == [b"invalid_json", b"bad_price",
-                                                                             b"not_utf8"]  # fmt: skip
+    assert [dict(s["headers"])["reason"] for s in pipeline["dlq"].sent] == [b"invalid_json", b"bad_price", b"not_utf8"]
     assert runtime.counters.rejected_total == 3
     assert len(rows(symbol)) == 2
 
@@ -151,14 +158,21 @@ def test_same_millisecond_trades_with_seq_are_rows_and_without_seq_are_dead_lett
     home = partition_for(symbol, app.flameback_settings.partitions)
     ms = 1_764_600_000_001  # epoch milliseconds, 2025-12-01T14:40:00.001Z
     with_seq = [trade(symbol, 21000.0 + i, ms, seq=i, volume=i * 2) for i in (1, 2, 3)]
-    no_seq = [trade(symbol, 21010.0, ms + 1, volume=1), trade(symbol, 21011.0, ms + 1, volume=1),
-              trade(symbol, 21010.0, ms + 1, volume=1)]  # fmt: skip
+    no_seq = [
+        trade(symbol, 21010.0, ms + 1, volume=1),
+        trade(symbol, 21011.0, ms + 1, volume=1),
+        trade(symbol, 21010.0, ms + 1, volume=1),
+    ]
     messages = [(m, home) for m in with_seq + no_seq + with_seq]  # the seq trades again: a redelivery
     loop.run_until_complete(feed(ingest_stage.ingest, messages, key=symbol.encode()))
 
     stored = rows(symbol)
     assert [(r.seq, r.current_price, r.volume) for r in stored] == [
-        (1, 21001.0, 2.0), (2, 21002.0, 4.0), (3, 21003.0, 6.0), (0, 21010.0, 1.0)]  # fmt: skip
+        (1, 21001.0, 2.0),
+        (2, 21002.0, 4.0),
+        (3, 21003.0, 6.0),
+        (0, 21010.0, 1.0),
+    ]
     assert {r.timestamp.isoformat(timespec="milliseconds") for r in stored[:3]} == {"2025-12-01T14:40:00.001"}
     (dead,) = pipeline["dlq"].sent
     assert dict(dead["headers"])["reason"] == b"same_timestamp" and json.loads(dead["value"])["price"] == 21011.0
@@ -241,8 +255,18 @@ def test_only_processed_ticks_are_acknowledged(pipeline: dict[str, Recorder], lo
 
             def consumer_message(*args: object, **kwargs: object) -> ConsumerMessage:
                 plain = as_consumed(*args, **kwargs)
-                return ConsumerMessage(plain.topic, plain.partition, 1000 + day, plain.timestamp, 0, None, plain.key,
-                                       plain.value, None, generation_id=plain.generation_id)  # fmt: skip
+                return ConsumerMessage(
+                    plain.topic,
+                    plain.partition,
+                    1000 + day,
+                    plain.timestamp,
+                    0,
+                    None,
+                    plain.key,
+                    plain.value,
+                    None,
+                    generation_id=plain.generation_id,
+                )
 
             monkeypatch.setattr(ctx, "to_message", consumer_message)
             event = await ctx.put(tick(symbol, 4.0 + day, day), key=symbol.encode(), partition=home, wait=False)

@@ -21,6 +21,7 @@ from tests.support.terminal import CHROMEDRIVER, CHROMIUM, chromium_options
 
 SYMBOL_SHEET = Settings().market_data_dir / "tick_data_symbol_list_futures.csv"
 
+
 def pytest_setup_options() -> Options:
     """dash[testing] hook: the Chromium binary and flags every browser test uses."""
     return chromium_options()

@@ -18,8 +18,17 @@ pytestmark = pytest.mark.browser
 
 def alert(n: int, message: str) -> dict:
     when = datetime(2026, 1, 5, 9, 30 + n)
-    return {"rule_key": "file:rsi", "rule_name": "RSI 70/30", "kind": "rsi_cross", "symbol": "ES1 Index",
-            "timestamp": when, "seq": 0, "fired_at": when, "message": message, "details_json": "{}"}  # fmt: skip
+    return {
+        "rule_key": "file:rsi",
+        "rule_name": "RSI 70/30",
+        "kind": "rsi_cross",
+        "symbol": "ES1 Index",
+        "timestamp": when,
+        "seq": 0,
+        "fired_at": when,
+        "message": message,
+        "details_json": "{}",
+    }
 
 
 def test_a_new_alert_is_toasted_and_logged_and_a_rule_is_added(dash_duo: DashComposite, free_port, db_url) -> None:
@@ -43,6 +52,7 @@ def test_a_new_alert_is_toasted_and_logged_and_a_rule_is_added(dash_duo: DashCom
     wait_text(dash_duo, terminal.FORM_STATUS, lambda t: t.startswith("rule #1 added"))
     stored = terminal_rules(db.enabled_alert_rules(engine)).rules
     assert [(k.key, k.rule.kind, k.rule.symbol, k.rule.upper, k.rule.lower) for k in stored] == [
-        ("terminal:1", "rsi_cross", "CL1 Comdty", 70, 30)]
+        ("terminal:1", "rsi_cross", "CL1 Comdty", 70, 30)
+    ]
     engine.dispose()
     assert_console_clean(dash_duo)

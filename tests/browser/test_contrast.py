@@ -66,7 +66,8 @@ def test_the_check_finds_grey_text_on_black(dash_duo, free_port, db_url):
     wait_js(dash_duo, f"return !!document.getElementById('{ids.OVERVIEW}')", bool)
     dash_duo.driver.execute_script(
         "const p = document.createElement('p'); p.textContent = 'dim label';"
-        "p.style.cssText = 'color: #444; background: #000'; document.body.appendChild(p);")  # fmt: skip
+        "p.style.cssText = 'color: #444; background: #000'; document.body.appendChild(p);"
+    )
     result = low_contrast(dash_duo)
     assert ["dim label"] == [text for text, *_ in result["found"] if text == "dim label"]
 

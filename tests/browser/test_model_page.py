@@ -32,11 +32,13 @@ SHOWN = "const el = document.getElementById('{}'); return !!el && el.offsetParen
 
 def test_model_page_draws_the_loaded_versions_report_and_the_live_rates(dash_duo, free_port, db_url, tmp_path):
     engine = seed_database(db_url, {"CL1 Comdty": 160, "ES1 Index": 140, "GC1 Comdty": 120})
-    path = train_and_save(indicator_frame(random_walk_prices(200, symbols=3, seed=8)), tmp_path / "models",
-                          folds=2, embargo=2)  # fmt: skip
+    path = train_and_save(
+        indicator_frame(random_walk_prices(200, symbols=3, seed=8)), tmp_path / "models", folds=2, embargo=2
+    )
     manifest = json.loads((path / "manifest.json").read_text())
-    register_model(engine, path.name, datetime.fromisoformat(manifest["created"]), str(path),
-                   json.dumps(manifest["metrics"]))  # what the worker records when it loads a version
+    register_model(
+        engine, path.name, datetime.fromisoformat(manifest["created"]), str(path), json.dumps(manifest["metrics"])
+    )  # what the worker records when it loads a version
     engine.dispose()
     report = json.loads((path / "report.json").read_text())
 
@@ -46,7 +48,8 @@ def test_model_page_draws_the_loaded_versions_report_and_the_live_rates(dash_duo
         if panel != model_page.PANELS["versions"]:
             wait_js(dash_duo, TRACES.format(panel), lambda n: n > 0)  # a drawn figure, not an empty note
     assert dash_duo.driver.execute_script(BARS.format(model_page.PANELS["accuracy"])) == pytest.approx(
-        [report["pooled"]["signals"][n]["accuracy"] for n in (*MODEL_COLUMNS, *RULE_COLUMNS)])
+        [report["pooled"]["signals"][n]["accuracy"] for n in (*MODEL_COLUMNS, *RULE_COLUMNS)]
+    )
     wait_text(dash_duo, model_page.PANELS["versions"], lambda t: f"{path.name} ● loaded" in t)
     assert not dash_duo.driver.execute_script(SHOWN.format(ids.OVERVIEW_PANE))
     if os.environ.get("FLAMEBACK_UPDATE_SCREENSHOT") == "1":  # the overview test checks screenshots work; save ~1.5 s

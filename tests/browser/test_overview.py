@@ -31,8 +31,10 @@ pytestmark = pytest.mark.browser
 
 README_SCREENSHOT = REPO / "docs" / "overview.png"
 SYMBOLS = {"CL1 Comdty": 260, "ES1 Index": 220, "GC1 Comdty": 200, "NG1 Comdty": 180}
-SYMBOL_COLUMN = (f"return Array.from(document.querySelectorAll('#{ids.OVERVIEW} td[data-dash-column=symbol]'))"
-                 ".map(td => td.innerText.trim())")  # fmt: skip
+SYMBOL_COLUMN = (
+    f"return Array.from(document.querySelectorAll('#{ids.OVERVIEW} td[data-dash-column=symbol]'))"
+    ".map(td => td.innerText.trim())"
+)
 SHOWN = "const el = document.getElementById('{}'); return !!el && el.offsetParent !== null"
 
 
@@ -69,8 +71,11 @@ def test_overview_is_the_first_screen_sorts_and_a_row_opens_the_symbol(dash_duo,
     screenshot = README_SCREENSHOT if os.environ.get("FLAMEBACK_UPDATE_SCREENSHOT") == "1" else tmp_path / "o.png"
     save_full_page_screenshot(dash_duo, screenshot)
     assert screenshot.stat().st_size > 20_000
-    cell = next(td for td in dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{ids.OVERVIEW} td[data-dash-column=symbol]")
-                if td.text.strip() == "ES1 Index")  # fmt: skip
+    cell = next(
+        td
+        for td in dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{ids.OVERVIEW} td[data-dash-column=symbol]")
+        if td.text.strip() == "ES1 Index"
+    )
     cell.click()
     wait_text(dash_duo, ids.KPI_PRICE, lambda t: t == fmt_price(prices["ES1 Index"]))
     assert search(dash_duo) == links.search_for("ES1 Index") and not shown(dash_duo, ids.OVERVIEW_PANE)

@@ -35,10 +35,12 @@ pytestmark = pytest.mark.browser
 
 README_SCREENSHOT = REPO / "docs" / "symbol.png"
 SYMBOLS = {"CL1 Comdty": 620, "ES1 Index": 300}
-AXES = (f"const gd = {CHART}; return {{xaxes: Object.keys(gd.layout).filter(k => k.startsWith('xaxis')),"
-        " traceAxes: [...new Set(gd.data.map(t => t.xaxis || 'x'))],"
-        " domains: Object.keys(gd.layout).filter(k => k.startsWith('yaxis')).map(k => gd.layout[k].domain),"
-        " hover: gd.layout.hovermode, spikes: gd.layout.xaxis.spikemode}")  # fmt: skip
+AXES = (
+    f"const gd = {CHART}; return {{xaxes: Object.keys(gd.layout).filter(k => k.startsWith('xaxis')),"
+    " traceAxes: [...new Set(gd.data.map(t => t.xaxis || 'x'))],"
+    " domains: Object.keys(gd.layout).filter(k => k.startsWith('yaxis')).map(k => gd.layout[k].domain),"
+    " hover: gd.layout.hovermode, spikes: gd.layout.xaxis.spikemode}"
+)
 MARKERS = f"return {CHART}.data.filter(t => t.legendgroup === 'calls').reduce((n, t) => n + t.x.length, 0)"
 PRICE_X = TRACE.format("Price", "x")
 TITLE = f"const gd = {CHART}; return gd && gd.layout && gd.layout.title ? gd.layout.title.text : ''"

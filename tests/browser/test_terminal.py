@@ -51,32 +51,15 @@ README_SCREENSHOT = REPO / "docs" / "screenshot.png"
 SYMBOLS = {"CL1 Comdty": 620, "ES1 Index": 420, "GC1 Comdty": 380, "NG1 Comdty": 300}
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def drag_zoom(dash_duo: DashComposite) -> list[str]:
     """Zoom the chart's time axis with the mouse (a drag across the price pane); the new x range."""
     chart = dash_duo.find_element(f"#{ids.CHART} .js-plotly-plot")
     dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", chart)
     up = -chart.size["height"] // 4  # offsets from the chart's centre: the price pane is its upper half
-    ActionChains(dash_duo.driver).move_to_element(chart).move_by_offset(-200, up).click_and_hold() \
-        .move_by_offset(250, 3).release().perform()  # fmt: skip
+    ActionChains(dash_duo.driver).move_to_element(chart).move_by_offset(-200, up).click_and_hold().move_by_offset(
+        250, 3
+    ).release().perform()
     return wait_js(dash_duo, f"const r = {CHART}.layout.xaxis; return r.autorange ? null : r.range", bool)
-
-
-
 
 
 def test_seeded_database_renders_everything_from_local_assets(dash_duo, free_port, db_url, symbol_sheet, tmp_path):

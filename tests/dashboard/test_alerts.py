@@ -17,9 +17,17 @@ from flameback_app.worker.alert_rules import terminal_rules
 
 def alert_row(n: int) -> dict:
     when = datetime(2026, 1, 5, 9, 30) + timedelta(minutes=n)
-    return {"rule_key": "file:rsi", "rule_name": "RSI crosses 70/30 on any symbol", "kind": "rsi_cross",
-            "symbol": "ES1 Index", "timestamp": when, "seq": 0, "fired_at": when, "message": f"ES1 Index: alert {n}",
-            "details_json": "{}"}  # fmt: skip
+    return {
+        "rule_key": "file:rsi",
+        "rule_name": "RSI crosses 70/30 on any symbol",
+        "kind": "rsi_cross",
+        "symbol": "ES1 Index",
+        "timestamp": when,
+        "seq": 0,
+        "fired_at": when,
+        "message": f"ES1 Index: alert {n}",
+        "details_json": "{}",
+    }
 
 
 @pytest.fixture
@@ -64,7 +72,8 @@ def test_a_rule_added_in_the_terminal_is_stored_for_the_worker(source: Source) -
     loaded = terminal_rules(db.enabled_alert_rules(writer))
     writer.dispose()
     assert [(k.key, k.rule.kind, k.rule.symbol, k.rule.upper, k.rule.lower) for k in loaded.rules] == [
-        ("terminal:1", "rsi_cross", "CL1 Comdty", 75, 25)]
+        ("terminal:1", "rsi_cross", "CL1 Comdty", 75, 25)
+    ]
 
 
 def test_a_bad_rule_is_refused_with_the_reason(source: Source) -> None:
@@ -75,7 +84,9 @@ def test_a_bad_rule_is_refused_with_the_reason(source: Source) -> None:
 def test_no_database_file_is_a_line_not_a_crash(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'none.db'}"
     source = Source(url, reader_engine(url), load_symbol_sheet(None))
-    assert terminal.add_rule(source, "consensus_flip", "*", None, None, None) == \
-        "not added: no database yet (start the worker)"  # fmt: skip
+    assert (
+        terminal.add_rule(source, "consensus_flip", "*", None, None, None)
+        == "not added: no database yet (start the worker)"
+    )
     assert not (tmp_path / "none.db").exists()
     assert "NO DATABASE" in texts(terminal.alerts_update(source, None)[0])

@@ -52,7 +52,9 @@ def test_a_short_range_is_read_by_time_and_drawn_tick_by_tick(seeded):
     assert width is None and [b["ticks"] for b in bars] == [1] * len(rows)
     assert [b["close"] for b in bars] == pytest.approx([r["current_price"] for r in rows])
     for signal in ("XGBoost", "RSI_Rule"):  # per row: the call, and right as the scoreboard counts it
-        assert (sum(b[f"{signal}__scored"] for b in bars), sum(b[f"{signal}__right"] for b in bars)) == scored(rows, signal)
+        assert (sum(b[f"{signal}__scored"] for b in bars), sum(b[f"{signal}__right"] for b in bars)) == scored(
+            rows, signal
+        )
 
 
 def test_all_is_bucketed_in_sql_within_max_bars_and_keeps_ohlc_and_scores(seeded):
@@ -66,7 +68,9 @@ def test_all_is_bucketed_in_sql_within_max_bars_and_keeps_ohlc_and_scores(seeded
     assert max(b["high"] for b in bars) == pytest.approx(max(r["current_price"] for r in rows))
     assert sum(b["volume"] for b in bars) == pytest.approx(sum(r["volume"] for r in rows))
     for signal in SIGNAL_COLUMNS:
-        assert (sum(b[f"{signal}__scored"] for b in bars), sum(b[f"{signal}__right"] for b in bars)) == scored(rows, signal)
+        assert (sum(b[f"{signal}__scored"] for b in bars), sum(b[f"{signal}__right"] for b in bars)) == scored(
+            rows, signal
+        )
 
 
 def test_a_chosen_bar_size_buckets_by_it_and_is_widened_past_max_bars(seeded):
@@ -78,8 +82,9 @@ def test_a_chosen_bar_size_buckets_by_it_and_is_widened_past_max_bars(seeded):
     first = rows[0]["timestamp"]
     weeks = [int((r["timestamp"] - first).total_seconds() // week) for r in rows]  # the week each tick falls in
     assert width == week and [b["ticks"] for b in bars] == [weeks.count(k) for k in sorted(set(weeks))]
-    assert [b["close"] for b in bars] == pytest.approx([rows[max(i for i, k in enumerate(weeks) if k == w)]["current_price"]
-                                                        for w in sorted(set(weeks))])  # fmt: skip
+    assert [b["close"] for b in bars] == pytest.approx(
+        [rows[max(i for i, k in enumerate(weeks) if k == w)]["current_price"] for w in sorted(set(weeks))]
+    )
     hourly, widened = history.bars(engine, win, max_bars=50, bar_size=history.BAR_SIZES["1h"])
     assert widened > history.BAR_SIZES["1h"] and len(hourly) <= 50 and sum(b["ticks"] for b in hourly) == len(rows)
 
@@ -92,8 +97,10 @@ def test_markers_count_the_calls_in_the_range(seeded):
     drawn = {(t["meta"]["call"], t["meta"]["right"]): len(t["x"]) for t in markers}
     for call in CALLS:
         made = [i for i, r in enumerate(rows) if r["MACD_Rule"] == call]
-        right = sum(i + 1 < len(rows) and call_was_right(call, rows[i]["current_price"], rows[i + 1]["current_price"])
-                    for i in made)  # fmt: skip
+        right = sum(
+            i + 1 < len(rows) and call_was_right(call, rows[i]["current_price"], rows[i + 1]["current_price"])
+            for i in made
+        )
         assert (drawn[(call, True)], drawn[(call, False)]) == (right, len(made) - right)
     assert key["range"] == "1M" and key["signal"] == "MACD_Rule"
 

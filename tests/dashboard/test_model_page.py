@@ -22,8 +22,17 @@ from dashboard.symbols import load_symbol_sheet
 from flameback_app.storage.db import MODEL_COLUMNS, RULE_COLUMNS, make_engine, register_model
 from tests.support.seed import seed_database
 
-ACCURACY = {"XGBoost": 0.52, "RandomForest": 0.51, "AdaBoost": 0.50, "LogisticReg": 0.53, "RSI_Rule": 0.49,
-            "MACD_Rule": 0.505, "Momentum_Rule": 0.495, "PriceChange_Rule": 0.50, "BB_Rule": 0.48}  # fmt: skip
+ACCURACY = {
+    "XGBoost": 0.52,
+    "RandomForest": 0.51,
+    "AdaBoost": 0.50,
+    "LogisticReg": 0.53,
+    "RSI_Rule": 0.49,
+    "MACD_Rule": 0.505,
+    "Momentum_Rule": 0.495,
+    "PriceChange_Rule": 0.50,
+    "BB_Rule": 0.48,
+}
 
 
 def _metrics(accuracy: float, half: float = 0.01) -> dict[str, Any]:
@@ -31,21 +40,47 @@ def _metrics(accuracy: float, half: float = 0.01) -> dict[str, Any]:
 
 
 def make_report() -> dict[str, Any]:
-    folds = [{"fold": k, "signals": {n: _metrics(a + k / 100) for n, a in ACCURACY.items()},
-              "baselines": {"always_up": _metrics(0.49 + k / 100), "same_as_last_move": _metrics(0.47)}}
-             for k in (1, 2, 3)]  # fmt: skip
-    reliability = {m: [{"mean_p_up": 0.45, "up_rate": 0.44, "up_rate_ci95": [0.40, 0.48], "n": 500},
-                       {"mean_p_up": 0.55, "up_rate": 0.57, "up_rate_ci95": [0.53, 0.61], "n": 500}]
-                   for m in MODEL_COLUMNS}  # fmt: skip
-    curves = {"timestamp": ["2020-01-01", "2020-01-02", "2020-01-03"],
-              "equity": {**{n: [1.0, 1.01, 0.99] for n in ACCURACY}, "buy_and_hold": [1.0, 1.02, 1.05]}}
-    importance = {"fold": 3, "rows": 800, "scoring": "roc_auc",
-                  "models": {m: {"f_rsi": {"mean": 0.01, "std": 0.002}, "f_ret_1": {"mean": 0.03, "std": 0.004},
-                                 "f_volatility": {"mean": -0.001, "std": 0.001}} for m in MODEL_COLUMNS}}  # fmt: skip
-    pooled = {"test": {"n": 3000, "start": "2020-01-01", "end": "2020-01-03"}, "cost_bp": 2.0,
-              "signals": {n: _metrics(a) for n, a in ACCURACY.items()},
-              "baselines": {"always_up": _metrics(0.495), "same_as_last_move": _metrics(0.47)},
-              "reliability": reliability, "calibration": {"method": "sigmoid"}, "equity_curves": curves}  # fmt: skip
+    folds = [
+        {
+            "fold": k,
+            "signals": {n: _metrics(a + k / 100) for n, a in ACCURACY.items()},
+            "baselines": {"always_up": _metrics(0.49 + k / 100), "same_as_last_move": _metrics(0.47)},
+        }
+        for k in (1, 2, 3)
+    ]
+    reliability = {
+        m: [
+            {"mean_p_up": 0.45, "up_rate": 0.44, "up_rate_ci95": [0.40, 0.48], "n": 500},
+            {"mean_p_up": 0.55, "up_rate": 0.57, "up_rate_ci95": [0.53, 0.61], "n": 500},
+        ]
+        for m in MODEL_COLUMNS
+    }
+    curves = {
+        "timestamp": ["2020-01-01", "2020-01-02", "2020-01-03"],
+        "equity": {**{n: [1.0, 1.01, 0.99] for n in ACCURACY}, "buy_and_hold": [1.0, 1.02, 1.05]},
+    }
+    importance = {
+        "fold": 3,
+        "rows": 800,
+        "scoring": "roc_auc",
+        "models": {
+            m: {
+                "f_rsi": {"mean": 0.01, "std": 0.002},
+                "f_ret_1": {"mean": 0.03, "std": 0.004},
+                "f_volatility": {"mean": -0.001, "std": 0.001},
+            }
+            for m in MODEL_COLUMNS
+        },
+    }
+    pooled = {
+        "test": {"n": 3000, "start": "2020-01-01", "end": "2020-01-03"},
+        "cost_bp": 2.0,
+        "signals": {n: _metrics(a) for n, a in ACCURACY.items()},
+        "baselines": {"always_up": _metrics(0.495), "same_as_last_move": _metrics(0.47)},
+        "reliability": reliability,
+        "calibration": {"method": "sigmoid"},
+        "equity_curves": curves,
+    }
     return {"folds": folds, "pooled": pooled, "feature_importance": importance, "elapsed_s": 12.0}
 
 
@@ -100,8 +135,12 @@ def test_importance_figure_puts_the_largest_mean_importance_on_top() -> None:
 def calls_frame() -> pd.DataFrame:
     """Two symbols; A goes 10 → 11 → 10 → 12, B 5 → 4 → 6. Every model calls UP except LogisticReg (DOWN)."""
     rows = [("A", 1, 10.0), ("B", 1, 5.0), ("A", 2, 11.0), ("B", 2, 4.0), ("A", 3, 10.0), ("B", 3, 6.0), ("A", 4, 12.0)]
-    frame = pd.DataFrame([{"id": k, "symbol": s, "timestamp": datetime(2024, 1, day), "current_price": price}
-                          for k, (s, day, price) in enumerate(rows, start=1)])  # fmt: skip
+    frame = pd.DataFrame(
+        [
+            {"id": k, "symbol": s, "timestamp": datetime(2024, 1, day), "current_price": price}
+            for k, (s, day, price) in enumerate(rows, start=1)
+        ]
+    )
     for m in MODEL_COLUMNS:
         frame[m] = "DOWN" if m == "LogisticReg" else "UP"
     frame.loc[frame["symbol"] == "B", "AdaBoost"] = "NEUTRAL"  # not scored
@@ -132,13 +171,19 @@ def test_live_figure_draws_live_rates_beside_the_walk_forward_estimate() -> None
 def registered(tmp_path: Path, db_url: str, report: dict[str, Any] | None) -> Source:
     """A seeded database with two registered versions; the newer one's directory holds ``report``."""
     engine = seed_database(db_url, {"ES1 Index": 80, "CL1 Comdty": 60})
-    for version, created in (("20250101T000000Z-aaaa", datetime(2025, 1, 1)), ("20250201T000000Z-bbbb", datetime(2025, 2, 1))):
+    for version, created in (
+        ("20250101T000000Z-aaaa", datetime(2025, 1, 1)),
+        ("20250201T000000Z-bbbb", datetime(2025, 2, 1)),
+    ):
         directory = tmp_path / version
         directory.mkdir()
         if report is not None:
             (directory / "report.json").write_text(json.dumps(report))
-        metrics = {"walk_forward_pooled": {m: {"accuracy": ACCURACY[m]} for m in MODEL_COLUMNS},
-                   "calibration": "sigmoid", "feature_importance": make_report()["feature_importance"]}  # fmt: skip
+        metrics = {
+            "walk_forward_pooled": {m: {"accuracy": ACCURACY[m]} for m in MODEL_COLUMNS},
+            "calibration": "sigmoid",
+            "feature_importance": make_report()["feature_importance"],
+        }
         register_model(engine, version, created, str(directory), json.dumps(metrics))
     engine.dispose()
     return Source(db_url, reader_engine(db_url), load_symbol_sheet(None))

@@ -93,11 +93,14 @@ def query_plan(engine: Engine, statement: str, params: dict | None = None) -> st
         return " | ".join(str(row[0]) for row in conn.execute(text(f"EXPLAIN {statement}"), params))
 
 
-@pytest.mark.parametrize("statement", [
-    queries.SYMBOLS_SKIP_SCAN.text,
-    "SELECT id FROM predictions WHERE symbol = :s AND id > :i ORDER BY id DESC LIMIT 500",
-    "SELECT MAX(id) FROM predictions WHERE symbol = :s",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "statement",
+    [
+        queries.SYMBOLS_SKIP_SCAN.text,
+        "SELECT id FROM predictions WHERE symbol = :s AND id > :i ORDER BY id DESC LIMIT 500",
+        "SELECT MAX(id) FROM predictions WHERE symbol = :s",
+    ],
+)
 def test_refresh_queries_use_an_index(seeded, statement):
     engine = queries.reader_engine(seeded)
     plan = query_plan(engine, statement, {"s": "CL1 Comdty", "i": 0})
@@ -130,7 +133,10 @@ def test_an_older_schema_is_reported_not_read(database, tmp_path):
     src = Source(database.url, queries.reader_engine(database.url), {}, 50, queries.SchemaGate(location))
     update = view_update(src, "CL1 Comdty", None)
     assert update[(ids.STATUS, "children")].startswith("DATABASE SCHEMA OLDER THAN THIS TERMINAL"), update
-    assert f"revision {NEXT_REVISION_ID}" in update[(ids.STATUS, "children")] and schema.UPGRADE_COMMAND in update[(ids.STATUS, "children")]
+    assert (
+        f"revision {NEXT_REVISION_ID}" in update[(ids.STATUS, "children")]
+        and schema.UPGRADE_COMMAND in update[(ids.STATUS, "children")]
+    )
     assert "SCHEMA OLDER" in str(health_update(src)[0])
     engine = make_engine(database.url)
     assert schema.schema_state(engine, location).revision == HEAD_REVISION  # the terminal did not touch it
@@ -196,8 +202,10 @@ def test_locked_database_is_reported(db_url):
 
 def test_symbol_sheet_matches_case_insensitively(tmp_path):
     sheet_file = tmp_path / "sheet.csv"
-    sheet_file.write_text("Title,,\n, *,\n,x,\nx,\nDescription,Symbol,Root Symbol,Generic Symbol,Start,Start,End,Sector,"
-                          "Exchange\nLight  Crude\u00a0Oil,CL,CL,CL1 COMDTY,a,b,c,Energy,NYMEX\n")  # fmt: skip
+    sheet_file.write_text(
+        "Title,,\n, *,\n,x,\nx,\nDescription,Symbol,Root Symbol,Generic Symbol,Start,Start,End,Sector,"
+        "Exchange\nLight  Crude\u00a0Oil,CL,CL,CL1 COMDTY,a,b,c,Energy,NYMEX\n"
+    )
     sheet = load_symbol_sheet(sheet_file)
     assert describe("CL1 Comdty", sheet) == "CL1 Comdty — Light Crude Oil · Energy"
     assert describe("ZZ1 Index", sheet) == "ZZ1 Index" and load_symbol_sheet(Path("/nonexistent.csv")) == {}
@@ -206,16 +214,19 @@ def test_symbol_sheet_matches_case_insensitively(tmp_path):
 def test_the_models_note_says_how_far_the_first_training_is():
     waiting = {"models_loaded": 0, "training_rows": 480, "training_rows_needed": 2000}
     assert models_note(waiting).startswith("TRAINING — 480 of the 2,000 warmed-up rows")
-    assert "fitting the first models on 2,300 rows" in models_note({**waiting, "training_rows": 2300,
-                                                                    "training_active": 1})  # fmt: skip
+    assert "fitting the first models on 2,300 rows" in models_note(
+        {**waiting, "training_rows": 2300, "training_active": 1}
+    )
     assert models_note({**waiting, "models_loaded": 1}) == ""
     assert models_note({"ticks_processed": 5}) == ""  # a worker that does not publish it: say nothing
 
 
 def panel_cells(panel: Any) -> list[list[str]]:
     """The health table's text, row by row (header first)."""
-    return [[str(cell.children.children if hasattr(cell.children, "children") else cell.children)
-             for cell in row.children] for row in panel.children]  # fmt: skip
+    return [
+        [str(cell.children.children if hasattr(cell.children, "children") else cell.children) for cell in row.children]
+        for row in panel.children
+    ]
 
 
 def test_the_health_panel_shows_every_worker_their_sum_and_stale_ones(database):
@@ -225,8 +236,14 @@ def test_the_health_panel_shows_every_worker_their_sum_and_stale_ones(database):
     now = time.time()
     for worker, ticks, age_s in (("host-a:101", 1000, 1.0), ("host-b:202", 300, 2.0), ("host-c:303", 50, 30.0)):
         written = datetime.fromtimestamp(now - age_s, UTC).replace(tzinfo=None)
-        figures = {"ticks_processed": ticks, "ticks_per_s": ticks / 10, "rejected_total": 1, "rows_written": ticks,
-                   "last_tick_time": now - age_s, "models_loaded": 1}  # fmt: skip
+        figures = {
+            "ticks_processed": ticks,
+            "ticks_per_s": ticks / 10,
+            "rejected_total": 1,
+            "rows_written": ticks,
+            "last_tick_time": now - age_s,
+            "models_loaded": 1,
+        }
         write_counters(engine, figures, written, worker=worker)
     engine.dispose()
     panel, _clock, note = health_update(source(database.url), now=now)

@@ -31,12 +31,15 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 def stack(broker: Broker, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
     """An isolated deployment; on the test's ``database`` (SQLite and PostgreSQL) when it asks for one."""
     db = request.getfixturevalue("database") if "database" in request.fixturenames else None
-    deployment = Stack(root=tmp_path, broker=broker, app_id=f"fb-test-{uuid.uuid4().hex[:8]}",
-                       db_file=db.path if db else None, db_url=db.url if db and db.path is None else None)  # fmt: skip
+    deployment = Stack(
+        root=tmp_path,
+        broker=broker,
+        app_id=f"fb-test-{uuid.uuid4().hex[:8]}",
+        db_file=db.path if db else None,
+        db_url=db.url if db and db.path is None else None,
+    )
     yield deployment
     deployment.stop_all()
-
-
 
 
 @pytest.fixture(scope="session")
@@ -48,8 +51,9 @@ def real_subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     path = tmp_path_factory.mktemp("data") / "ticks.csv"
     if REAL_FILE.exists():
-        rows = [(t.tick.symbol, t.tick.price, t.tick.timestamp.isoformat())
-                for t in read_ticks(REAL_FILE, set(E2E_SYMBOLS))]  # fmt: skip
+        rows = [
+            (t.tick.symbol, t.tick.price, t.tick.timestamp.isoformat()) for t in read_ticks(REAL_FILE, set(E2E_SYMBOLS))
+        ]
     else:
         warn_generated()
         rows = generated_rows(E2E_SYMBOLS, days=3000)
@@ -60,15 +64,15 @@ def warn_generated() -> None:
     warnings.warn(f"{REAL_FILE} not found: the end-to-end tests run on generated prices instead", stacklevel=2)
 
 
-
-
 @pytest.fixture(scope="session")
 def real_50k(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first 50,000 ticks of the real file in time order, all symbols (generated when absent)."""
     path = tmp_path_factory.mktemp("data") / "50k.csv"
     if REAL_FILE.exists():
-        rows = sorted(((t.tick.symbol, t.tick.price, t.tick.timestamp.isoformat()) for t in read_ticks(REAL_FILE)),
-                      key=lambda r: r[2])[:50_000]  # fmt: skip
+        rows = sorted(
+            ((t.tick.symbol, t.tick.price, t.tick.timestamp.isoformat()) for t in read_ticks(REAL_FILE)),
+            key=lambda r: r[2],
+        )[:50_000]
     else:
         warn_generated()
         rows = generated_rows(tuple(f"GEN{i} Index" for i in range(20)), days=2500)

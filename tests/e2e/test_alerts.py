@@ -89,11 +89,18 @@ def test_the_worker_fires_stores_and_posts_alerts_and_the_terminal_shows_them(st
     prices = price_path()
     ticks = stack.root / "ticks.csv"
     with ticks.open("w", newline="") as handle:
-        csv.writer(handle).writerows([("symbol", "price", "timestamp"),
-                                      *((SYMBOL, p, (start + timedelta(days=i)).isoformat()) for i, p in enumerate(prices))])  # fmt: skip
+        csv.writer(handle).writerows(
+            [
+                ("symbol", "price", "timestamp"),
+                *((SYMBOL, p, (start + timedelta(days=i)).isoformat()) for i, p in enumerate(prices)),
+            ]
+        )
 
-    stack.start_worker(FLAMEBACK_ALERT_RULES=str(rule_file), FLAMEBACK_ALERT_COOLDOWN_S="0",
-                       FLAMEBACK_ALERT_WEBHOOK_URL=f"http://127.0.0.1:{hooks.server_address[1]}/hook/{TOKEN}")  # fmt: skip
+    stack.start_worker(
+        FLAMEBACK_ALERT_RULES=str(rule_file),
+        FLAMEBACK_ALERT_COOLDOWN_S="0",
+        FLAMEBACK_ALERT_WEBHOOK_URL=f"http://127.0.0.1:{hooks.server_address[1]}/hook/{TOKEN}",
+    )
     stack.wait_assigned()
     stack.run_command("replay", str(ticks), "--max", "--no-progress")
     stack.wait_rows(len(prices), timeout=60)
@@ -109,8 +116,9 @@ def test_the_worker_fires_stores_and_posts_alerts_and_the_terminal_shows_them(st
 
     def stored() -> list[tuple]:
         with reader.connect() as conn:
-            return sorted(tuple(r) for r in conn.execute(select(db.alerts.c.rule_key, db.alerts.c.timestamp,
-                                                                db.alerts.c.message)))  # fmt: skip
+            return sorted(
+                tuple(r) for r in conn.execute(select(db.alerts.c.rule_key, db.alerts.c.timestamp, db.alerts.c.message))
+            )
 
     wait_for(lambda: len(stored()) >= len(expected), 10, "the alerts to be stored")
     assert stored() == expected

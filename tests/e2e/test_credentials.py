@@ -29,16 +29,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 PASSWORD = "pw-9c1e77d4-never-logged"
 
 
-
-
-
-
-
-
-
-
-
-
 def server_tls(pki: Pki, *, require_client_cert: bool) -> object:
     import ssl
 
@@ -66,10 +56,20 @@ def front(tmp_path: Path, pki: Pki) -> Iterator[tuple[KafkaFront, Broker]]:
     broker.stop()
 
 
-def secure_env(pki: Pki, *, mechanism: str = "SCRAM-SHA-512", password: str = PASSWORD, ca: Path | None = None,
-               user: str = "worker") -> dict[str, str]:  # fmt: skip
-    return {"FLAMEBACK_KAFKA_SASL_MECHANISM": mechanism, "FLAMEBACK_KAFKA_USERNAME": user,
-            "FLAMEBACK_KAFKA_PASSWORD": password, "FLAMEBACK_KAFKA_CA_FILE": str(ca or pki.ca)}  # fmt: skip
+def secure_env(
+    pki: Pki,
+    *,
+    mechanism: str = "SCRAM-SHA-512",
+    password: str = PASSWORD,
+    ca: Path | None = None,
+    user: str = "worker",
+) -> dict[str, str]:
+    return {
+        "FLAMEBACK_KAFKA_SASL_MECHANISM": mechanism,
+        "FLAMEBACK_KAFKA_USERNAME": user,
+        "FLAMEBACK_KAFKA_PASSWORD": password,
+        "FLAMEBACK_KAFKA_CA_FILE": str(ca or pki.ca),
+    }
 
 
 def one_line_error(result: subprocess.CompletedProcess, *needles: str) -> str:
@@ -90,8 +90,13 @@ def logs_without_password(root: Path) -> None:
 def test_worker_and_feed_work_with_scram_over_tls(tmp_path: Path, pki: Pki, front, real_subset: Path) -> None:
     door, broker = front
     file = head(real_subset, 1_500, tmp_path / "1500.csv")
-    stack = Stack(root=tmp_path, broker=broker, app_id=f"fb-sasl-{uuid.uuid4().hex[:6]}",
-                  bootstrap_url=f"kafka://127.0.0.1:{door.port}", extra_env=secure_env(pki))  # fmt: skip
+    stack = Stack(
+        root=tmp_path,
+        broker=broker,
+        app_id=f"fb-sasl-{uuid.uuid4().hex[:6]}",
+        bootstrap_url=f"kafka://127.0.0.1:{door.port}",
+        extra_env=secure_env(pki),
+    )
     try:
         stack.start_worker()
         stack.wait_assigned()
@@ -140,10 +145,16 @@ def test_client_certificate_required_by_the_server(tmp_path: Path, pki: Pki) -> 
     file.write_text("symbol,price,timestamp\nES1 Index,100.0,2024-01-02\n")
     try:
         stack.extra_env = secure_env(pki)
-        one_line_error(stack.run_command("replay", str(file), "--no-progress", check=False, timeout=120),
-                       "requires authentication", "FLAMEBACK_KAFKA_CERT_FILE")  # fmt: skip
-        stack.extra_env = {**secure_env(pki), "FLAMEBACK_KAFKA_CERT_FILE": str(pki.client_cert),
-                           "FLAMEBACK_KAFKA_KEY_FILE": str(pki.client_key)}  # fmt: skip
+        one_line_error(
+            stack.run_command("replay", str(file), "--no-progress", check=False, timeout=120),
+            "requires authentication",
+            "FLAMEBACK_KAFKA_CERT_FILE",
+        )
+        stack.extra_env = {
+            **secure_env(pki),
+            "FLAMEBACK_KAFKA_CERT_FILE": str(pki.client_cert),
+            "FLAMEBACK_KAFKA_KEY_FILE": str(pki.client_key),
+        }
         assert "sent 1 ticks" in stack.run_command("replay", str(file), "--no-progress", timeout=120).stderr
     finally:
         door.stop()
@@ -158,8 +169,17 @@ def test_tansu_with_authentication_refuses_every_client(tmp_path: Path, s3: S3Se
     authenticate: move the accepting tests onto Tansu and update the README.
     """
     open_broker = Broker(tmp_path / "tansu-open.log", s3.storage()).start()
-    create = [resolve_tansu_bin(None), "user", "create", "--broker", f"tcp://127.0.0.1:{open_broker.port}",
-              "--mechanism", "scram512", "worker", PASSWORD]  # fmt: skip
+    create = [
+        resolve_tansu_bin(None),
+        "user",
+        "create",
+        "--broker",
+        f"tcp://127.0.0.1:{open_broker.port}",
+        "--mechanism",
+        "scram512",
+        "worker",
+        PASSWORD,
+    ]
     made = subprocess.run(create, check=False, capture_output=True, text=True, timeout=30)
     assert made.returncode == 0, made.stderr
     open_broker.stop()
@@ -168,12 +188,18 @@ def test_tansu_with_authentication_refuses_every_client(tmp_path: Path, s3: S3Se
     file = tmp_path / "one.csv"
     file.write_text("symbol,price,timestamp\nES1 Index,100.0,2024-01-02\n")
     try:
-        one_line_error(stack.run_command("replay", str(file), "--no-progress", check=False, timeout=120),
-                       "requires authentication")  # fmt: skip
-        stack.extra_env = {"FLAMEBACK_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "FLAMEBACK_KAFKA_USERNAME": "worker",
-                           "FLAMEBACK_KAFKA_PASSWORD": PASSWORD}  # fmt: skip
-        one_line_error(stack.run_command("replay", str(file), "--no-progress", check=False, timeout=120),
-                       "refused the credentials of user 'worker'")  # fmt: skip
+        one_line_error(
+            stack.run_command("replay", str(file), "--no-progress", check=False, timeout=120), "requires authentication"
+        )
+        stack.extra_env = {
+            "FLAMEBACK_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "FLAMEBACK_KAFKA_USERNAME": "worker",
+            "FLAMEBACK_KAFKA_PASSWORD": PASSWORD,
+        }
+        one_line_error(
+            stack.run_command("replay", str(file), "--no-progress", check=False, timeout=120),
+            "refused the credentials of user 'worker'",
+        )
         started = time.monotonic()
         worker = stack.start_worker()
         assert worker.wait(60) == 1

@@ -26,9 +26,18 @@ AWKWARD_FLOATS = (0.1 + 0.2, 1 / 3, math.pi * 1e15, 5e-324, -2.2250738585072014e
 
 def rows(n: int, symbol: str = "ES1 Index", start: int = 0) -> list[dict]:
     base = datetime(2020, 3, 8, 1, 59, 59, 999_999)  # an hour before New York's clocks jump
-    return [{"symbol": symbol, "timestamp": base + timedelta(minutes=30 * (start + i)), "current_price": 100.0 + i,
-             "processing_time": base, "rsi_14": AWKWARD_FLOATS[(start + i) % len(AWKWARD_FLOATS)],
-             "macd_line": None, "XGBoost": "UP"} for i in range(n)]  # fmt: skip
+    return [
+        {
+            "symbol": symbol,
+            "timestamp": base + timedelta(minutes=30 * (start + i)),
+            "current_price": 100.0 + i,
+            "processing_time": base,
+            "rsi_14": AWKWARD_FLOATS[(start + i) % len(AWKWARD_FLOATS)],
+            "macd_line": None,
+            "XGBoost": "UP",
+        }
+        for i in range(n)
+    ]
 
 
 def test_inserts_are_idempotent_and_count_only_new_rows(database) -> None:

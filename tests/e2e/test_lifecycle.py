@@ -23,8 +23,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
 def _feed(stack: Stack, *args: str, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([*FAUST, "simulate", "--no-progress", *args], cwd=REPO, env=stack.env(**env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [*FAUST, "simulate", "--no-progress", *args],
+        cwd=REPO,
+        env=stack.env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_a_feed_started_before_the_broker_waits_then_sends(tmp_path: Path) -> None:
@@ -82,14 +88,19 @@ def _when_ready(command: subprocess.Popen, port: int) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-@pytest.mark.parametrize("moment", [_when_importing, _when_tansu_started, _when_ready],
-                         ids=["while-importing", "during-start-up", "after-ready"])  # fmt: skip
-def test_stopping_the_broker_command_at_any_moment_stops_its_tansu(tmp_path: Path, sig: signal.Signals,
-                                                                   moment) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    "moment",
+    [_when_importing, _when_tansu_started, _when_ready],
+    ids=["while-importing", "during-start-up", "after-ready"],
+)
+def test_stopping_the_broker_command_at_any_moment_stops_its_tansu(tmp_path: Path, sig: signal.Signals, moment) -> None:
     """No Tansu survives its ``broker`` command, whenever the signal comes; the port is free again."""
     port = free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("FLAMEBACK_")},
-           "FLAMEBACK_BROKER": f"kafka://127.0.0.1:{port}", "FLAMEBACK_DATA_DIR": str(tmp_path)}  # fmt: skip
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FLAMEBACK_")},
+        "FLAMEBACK_BROKER": f"kafka://127.0.0.1:{port}",
+        "FLAMEBACK_DATA_DIR": str(tmp_path),
+    }
     command = subprocess.Popen([*FAUST, "broker"], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
     moment(command, port)
     command.send_signal(sig)

@@ -39,8 +39,10 @@ def test_models_and_head_revision_agree(database) -> None:
         context = MigrationContext.configure(conn, opts={"version_table": schema.VERSION_TABLE, "compare_type": True})
         differences = compare_metadata(context, db.metadata)
     engine.dispose()
-    assert differences == [], (f"flameback_app/storage/db.py and the migrations differ: add a revision "
-                               f"(faust -A flameback_app db revision -m ...): {differences}")  # fmt: skip
+    assert differences == [], (
+        f"flameback_app/storage/db.py and the migrations differ: add a revision "
+        f"(faust -A flameback_app db revision -m ...): {differences}"
+    )
 
 
 def test_a_62372df_database_is_stamped_upgraded_and_keeps_every_row(database, tmp_path: Path) -> None:
@@ -48,7 +50,11 @@ def test_a_62372df_database_is_stamped_upgraded_and_keeps_every_row(database, tm
     create_62372df_database(engine)
     before = snapshot(engine)
     assert {name: len(rows) for name, rows in before.items()} == {
-        "model_registry": 1, "pipeline_counters": 7, "predictions": 60 + 80 + 100, "scoreboard": 4 * 9}  # fmt: skip
+        "model_registry": 1,
+        "pipeline_counters": 7,
+        "predictions": 60 + 80 + 100,
+        "scoreboard": 4 * 9,
+    }
     location = migrations_with_next_revision(tmp_path)
     state = schema.schema_state(engine, location)
     assert state.legacy and state.revision is None and state.head == NEXT_REVISION_ID
@@ -96,9 +102,17 @@ def test_two_processes_starting_together_migrate_once_and_both_work(database, tm
     location = migrations_with_next_revision(tmp_path)
     start_at = time.time() + 3.0  # both have imported everything by then and start within a millisecond
     env = {**os.environ, "FLAMEBACK_TEST_MIGRATION_SLEEP_S": "2"}
-    procs = [subprocess.Popen([sys.executable, "-c", MIGRATE_AND_WRITE, database.url, location, str(start_at),
-                               f"PROC{i} Index"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for i in range(2)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATE_AND_WRITE, database.url, location, str(start_at), f"PROC{i} Index"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     results = [json.loads(out.strip().splitlines()[-1]) for out, _err in outputs]
@@ -111,8 +125,9 @@ def test_two_processes_starting_together_migrate_once_and_both_work(database, tm
         assert conn.execute(text("SELECT count(*) FROM migration_runs")).scalar_one() == 1
     assert schema.schema_state(engine, location).revision == NEXT_REVISION_ID
     after = snapshot(engine)
-    assert {k: v for k, v in after.items() if k != "predictions"} == {k: v for k, v in before.items()
-                                                                      if k != "predictions"}  # fmt: skip
+    assert {k: v for k, v in after.items() if k != "predictions"} == {
+        k: v for k, v in before.items() if k != "predictions"
+    }
     assert after["predictions"][: len(before["predictions"])] == before["predictions"]
     assert len(after["predictions"]) == len(before["predictions"]) + 2
     engine.dispose()
@@ -121,9 +136,16 @@ def test_two_processes_starting_together_migrate_once_and_both_work(database, tm
 def worker_env(url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     """A worker whose broker never answers: everything it does before connecting is the schema check."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLAMEBACK_")}
-    env.update({"FLAMEBACK_DB_URL": url, "FLAMEBACK_BROKER": f"kafka://127.0.0.1:{free_port()}",
-                "FLAMEBACK_DATA_DIR": str(tmp_path / "data"), "FLAMEBACK_MODELS_DIR": str(tmp_path / "models"),
-                "FLAMEBACK_WEB_PORT": str(free_port()), **extra})  # fmt: skip
+    env.update(
+        {
+            "FLAMEBACK_DB_URL": url,
+            "FLAMEBACK_BROKER": f"kafka://127.0.0.1:{free_port()}",
+            "FLAMEBACK_DATA_DIR": str(tmp_path / "data"),
+            "FLAMEBACK_MODELS_DIR": str(tmp_path / "models"),
+            "FLAMEBACK_WEB_PORT": str(free_port()),
+            **extra,
+        }
+    )
     return env
 
 
@@ -133,8 +155,14 @@ def test_a_worker_upgrades_a_62372df_database_before_it_starts(database, tmp_pat
     before = snapshot(engine)
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
-        worker = subprocess.Popen([*FAUST, "worker", "-l", "info"], cwd=REPO, env=worker_env(database.url, tmp_path),
-                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        worker = subprocess.Popen(
+            [*FAUST, "worker", "-l", "info"],
+            cwd=REPO,
+            env=worker_env(database.url, tmp_path),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_for(lambda: "for the Kafka broker at" in log.read_text(), 60, f"the worker to get past the schema ({log})")
     finally:
@@ -142,8 +170,12 @@ def test_a_worker_upgrades_a_62372df_database_before_it_starts(database, tmp_pat
         worker.wait(30)
     lines = log.read_text().splitlines()
     upgraded = [line for line in lines if "database schema upgraded" in line]
-    assert upgraded == [("[flameback] database schema upgraded from the pre-migration schema (unversioned) "
-                         f"to revision {schema.head_revision()} (head)")]
+    assert upgraded == [
+        (
+            "[flameback] database schema upgraded from the pre-migration schema (unversioned) "
+            f"to revision {schema.head_revision()} (head)"
+        )
+    ]
     assert lines.index(upgraded[0]) < next(i for i, line in enumerate(lines) if "for the Kafka broker at" in line)
     assert "Traceback" not in log.read_text()
     assert schema.schema_state(engine).current and snapshot(engine) == before
@@ -155,8 +187,15 @@ def test_with_auto_upgrade_off_a_worker_refuses_an_old_database_in_one_line(tmp_
     engine = db.make_engine(url)
     create_62372df_database(engine)
     before = snapshot(engine)
-    result = subprocess.run([*FAUST, "worker", "-l", "info"], cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
-                            env=worker_env(url, tmp_path, FLAMEBACK_DB_AUTO_UPGRADE="false"))  # fmt: skip
+    result = subprocess.run(
+        [*FAUST, "worker", "-l", "info"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=worker_env(url, tmp_path, FLAMEBACK_DB_AUTO_UPGRADE="false"),
+    )
     print(f"\nstderr: {result.stderr!r}")
     assert result.returncode == 1
     assert result.stdout == ""
@@ -165,12 +204,26 @@ def test_with_auto_upgrade_off_a_worker_refuses_an_old_database_in_one_line(tmp_
     assert "pre-migration schema" in result.stderr
     assert not inspect(engine).has_table(schema.VERSION_TABLE) and snapshot(engine) == before  # untouched
 
-    upgrade = subprocess.run([*FAUST, "db", "upgrade"], cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
-                             env=worker_env(url, tmp_path))  # fmt: skip
+    upgrade = subprocess.run(
+        [*FAUST, "db", "upgrade"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=worker_env(url, tmp_path),
+    )
     assert upgrade.returncode == 0, upgrade.stderr
     assert "database schema upgraded" in upgrade.stderr
-    current = subprocess.run([*FAUST, "db", "current"], cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
-                             env=worker_env(url, tmp_path))  # fmt: skip
+    current = subprocess.run(
+        [*FAUST, "db", "current"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=worker_env(url, tmp_path),
+    )
     assert current.stdout.strip().endswith(f"schema revision {schema.head_revision()} (head)"), current
     assert snapshot(engine) == before
     engine.dispose()

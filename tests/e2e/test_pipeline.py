@@ -38,16 +38,6 @@ from tests.support.pipeline_checks import (
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 
-
-
-
-
-
-
-
-
-
-
 def test_replay_to_database_matches_offline_features(stack: Stack, database, real_subset: Path) -> None:
     ticks = input_ticks(real_subset)
     started = time.monotonic()
@@ -75,8 +65,9 @@ def test_web_views_serve_table_state(stack: Stack, real_subset: Path) -> None:
     stack.wait_assigned()
     ticks = input_ticks(real_subset)[:600]
     small = stack.root / "small.csv"
-    small.write_text("symbol,price,timestamp\n" + "".join(
-        f"{line}\n" for line in real_subset.read_text().splitlines()[1:601]))  # fmt: skip
+    small.write_text(
+        "symbol,price,timestamp\n" + "".join(f"{line}\n" for line in real_subset.read_text().splitlines()[1:601])
+    )
     stack.run_command("replay", str(small), "--max", "--no-progress")
     stack.wait_rows(len(ticks), timeout=120)
     symbol, last_ts = ticks[-1]
@@ -109,10 +100,6 @@ def assert_feature_rows_published(stack: Stack, ticks: list[tuple[str, str]]) ->
         stamp = datetime.fromisoformat(row["timestamp"]).replace(tzinfo=None).isoformat()
         by_symbol.setdefault(row["symbol"], []).append(stamp)
     assert by_symbol == {symbol: [t for s, t in ticks if s == symbol] for symbol in by_symbol}
-
-
-
-
 
 
 def test_bad_input_goes_to_dead_letters_and_good_ticks_are_processed(stack: Stack) -> None:
@@ -155,9 +142,19 @@ def test_sigkill_and_restart_loses_nothing_and_counts_nothing_twice(stack: Stack
     replay = stack.root / "replay.log"
     import subprocess
 
-    feed = subprocess.Popen([*__import__("tests.support.harness", fromlist=["FAUST"]).FAUST, "replay", str(real_subset),
-                             "--rate", "2000", "--no-progress"], env=stack.env(), stdout=replay.open("w"),
-                            stderr=subprocess.STDOUT)  # fmt: skip
+    feed = subprocess.Popen(
+        [
+            *__import__("tests.support.harness", fromlist=["FAUST"]).FAUST,
+            "replay",
+            str(real_subset),
+            "--rate",
+            "2000",
+            "--no-progress",
+        ],
+        env=stack.env(),
+        stdout=replay.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     wait_for(lambda: stack.row_count() > len(ticks) // 4, 120, "a quarter of the rows")
     stack.kill_worker()
     stack.start_worker()
@@ -169,8 +166,9 @@ def test_sigkill_and_restart_loses_nothing_and_counts_nothing_twice(stack: Stack
 def test_simulated_feed_is_processed(stack: Stack) -> None:
     stack.start_worker()
     stack.wait_assigned()
-    result = stack.run_command("simulate", "--symbols", "SIM1 Index,SIM2 Comdty", "--rounds", "60",
-                               "--rate", "2000", "--no-progress")  # fmt: skip
+    result = stack.run_command(
+        "simulate", "--symbols", "SIM1 Index,SIM2 Comdty", "--rounds", "60", "--rate", "2000", "--no-progress"
+    )
     assert "sent 120 ticks" in result.stderr
     stack.wait_rows(120, timeout=60)
     engine = create_engine(stack.database_url, poolclass=NullPool)
@@ -202,8 +200,12 @@ def test_repeat_replays_with_increasing_timestamps(stack: Stack, real_subset: Pa
     small.write_text("\n".join(real_subset.read_text().splitlines()[:201]) + "\n")
     stack.start_worker()
     stack.wait_assigned()
-    feed = subprocess.Popen([*FAUST, "replay", str(small), "--repeat", "--rate", "400", "--no-progress"],
-                            env=stack.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    feed = subprocess.Popen(
+        [*FAUST, "replay", str(small), "--repeat", "--rate", "400", "--no-progress"],
+        env=stack.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(lambda: stack.row_count() >= 500, 60, "two and a half passes of the file")
     finally:
@@ -215,8 +217,7 @@ def test_repeat_replays_with_increasing_timestamps(stack: Stack, real_subset: Pa
     assert counters["rows_written"] >= 500
 
 
-def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stack, database,
-                                                                     real_subset: Path) -> None:  # fmt: skip
+def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stack, database, real_subset: Path) -> None:
     """Also on a non-default tick spacing (1-minute bars, 252·390): the worker's indicators, its training and
     the manifest all carry FLAMEBACK_PERIODS_PER_YEAR; restarted on another spacing it warns in one line.
     The only version there at start is a joblib-era one (pickles that would create a file): one ERROR line, it
@@ -226,8 +227,11 @@ def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stac
     marker = stack.root / "unpickled"
     old = plant_joblib_era_version(stack.root / "models", marker)
     user_model = {"logit_c01": {"class": "sklearn.linear_model.LogisticRegression", "params": {"C": 0.1}}}
-    stack.start_worker(FLAMEBACK_PERIODS_PER_YEAR=str(minute_bars), FLAMEBACK_DRIFT_EVERY_S="1",
-                       FLAMEBACK_USER_MODELS=json.dumps(user_model))
+    stack.start_worker(
+        FLAMEBACK_PERIODS_PER_YEAR=str(minute_bars),
+        FLAMEBACK_DRIFT_EVERY_S="1",
+        FLAMEBACK_USER_MODELS=json.dumps(user_model),
+    )
     stack.wait_assigned()
     stack.run_command("replay", str(real_subset), "--max", "--no-progress")
     log = stack.root / "worker-w1.log"
@@ -236,24 +240,31 @@ def test_worker_without_models_trains_from_its_history_then_predicts(stack: Stac
     assert len(refusals) == 1 and "ERROR" in refusals[0] and old.name in refusals[0] and "retrain" in refusals[0]
     wait_for(lambda: "now predicting with models version" in log.read_text(), 240, "background training")
     later = stack.root / "later.csv"
-    later.write_text("symbol,price,timestamp\n" + "".join(
-        f"ES1 Index,{3200 + i},2020-01-{i + 1:02d}T00:00:00\n" for i in range(5)))  # fmt: skip
+    later.write_text(
+        "symbol,price,timestamp\n" + "".join(f"ES1 Index,{3200 + i},2020-01-{i + 1:02d}T00:00:00\n" for i in range(5))
+    )
     stack.run_command("replay", str(later), "--max", "--no-progress")
     stack.wait_rows(len(input_ticks(real_subset)) + 5, timeout=60)
     p = predictions.c
     engine = create_engine(stack.database_url, poolclass=NullPool)
     with engine.connect() as conn:
-        rows = conn.execute(select(p.XGBoost, p.LogisticReg, p.model_version)
-                            .where(p.symbol == "ES1 Index", p.timestamp >= datetime(2020, 1, 1))).all()  # fmt: skip
+        rows = conn.execute(
+            select(p.XGBoost, p.LogisticReg, p.model_version).where(
+                p.symbol == "ES1 Index", p.timestamp >= datetime(2020, 1, 1)
+            )
+        ).all()
         training = conn.execute(select(func.count()).where(p.XGBoost == "TRAINING")).scalar_one()
         registered = conn.execute(select(model_registry.c.version)).scalars().all()
-        user_calls = conn.execute(select(model_signals.c.model, model_signals.c.call, model_signals.c.model_version)
-                                  .where(model_signals.c.symbol == "ES1 Index",
-                                         model_signals.c.timestamp >= datetime(2020, 1, 1))).all()  # fmt: skip
+        user_calls = conn.execute(
+            select(model_signals.c.model, model_signals.c.call, model_signals.c.model_version).where(
+                model_signals.c.symbol == "ES1 Index", model_signals.c.timestamp >= datetime(2020, 1, 1)
+            )
+        ).all()
         decided = conn.execute(select(model_decisions.c.action, model_decisions.c.version)).all()
     engine.dispose()
-    assert len(user_calls) == 5 and all(m == "logit_c01" and c in ("UP", "DOWN") and v == rows[0][2]
-                                        for m, c, v in user_calls)  # fmt: skip
+    assert len(user_calls) == 5 and all(
+        m == "logit_c01" and c in ("UP", "DOWN") and v == rows[0][2] for m, c, v in user_calls
+    )
     assert registered == [rows[0][2]]  # the loaded version is recorded in the database
     assert [tuple(d) for d in decided] == [("first", rows[0][2])]  # trained with no champion: promoted, recorded
     assert (stack.root / "models" / "champion.json").is_file()
@@ -291,9 +302,18 @@ def plant_joblib_era_version(models_dir: Path, marker: Path) -> Path:
         data = pickle.dumps(_Detonator(marker))
         (version / f"{name}.joblib").write_bytes(data)
         files[name] = {"file": f"{name}.joblib", "sha256": hashlib.sha256(data).hexdigest()}
-    (version / "manifest.json").write_text(json.dumps({
-        "version": version.name, "created": "2025-01-01T00:00:00+00:00", "features": list(ML_FEATURES),
-        "training_span": {}, "metrics": {}, "models": files}))  # fmt: skip
+    (version / "manifest.json").write_text(
+        json.dumps(
+            {
+                "version": version.name,
+                "created": "2025-01-01T00:00:00+00:00",
+                "features": list(ML_FEATURES),
+                "training_span": {},
+                "metrics": {},
+                "models": files,
+            }
+        )
+    )
     return version
 
 
@@ -334,8 +354,11 @@ def assert_restart_on_another_spacing_warns(stack: Stack, spacing: int) -> None:
     warnings = [line for line in log.read_text()[before:].splitlines() if "trained with periods_per_year" in line]
     assert len(warnings) == 1 and "WARNING" in warnings[0]
     assert f"periods_per_year={spacing}" in warnings[0] and "FLAMEBACK_PERIODS_PER_YEAR=252" in warnings[0]
-    wait_for(lambda: (c := stack.get_json("w1", "/counters/")) and c["models_tick_spacing_mismatch"] == 1, 30,
-             "the mismatch counter")  # fmt: skip
+    wait_for(
+        lambda: (c := stack.get_json("w1", "/counters/")) and c["models_tick_spacing_mismatch"] == 1,
+        30,
+        "the mismatch counter",
+    )
 
 
 def processes_of(app_id: str) -> list[int]:

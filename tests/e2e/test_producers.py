@@ -20,16 +20,26 @@ from tests.support.pipeline_checks import read_topic, send_raw
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-TOPICS = {"FLAMEBACK_TICKS_TOPIC": "vendor-trades", "FLAMEBACK_DEAD_LETTER_TOPIC": "vendor-trades-rejected",
-          "FLAMEBACK_FEATURES_TOPIC": "vendor-features"}  # fmt: skip
+TOPICS = {
+    "FLAMEBACK_TICKS_TOPIC": "vendor-trades",
+    "FLAMEBACK_DEAD_LETTER_TOPIC": "vendor-trades-rejected",
+    "FLAMEBACK_FEATURES_TOPIC": "vendor-features",
+}
 
 
 def rows(stack: Stack, symbol: str) -> list[tuple]:
     engine = create_engine(stack.database_url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
-            return list(conn.execute(text("SELECT timestamp, seq, current_price, volume FROM predictions "
-                                          "WHERE symbol = :s ORDER BY timestamp, seq"), {"s": symbol}))  # fmt: skip
+            return list(
+                conn.execute(
+                    text(
+                        "SELECT timestamp, seq, current_price, volume FROM predictions "
+                        "WHERE symbol = :s ORDER BY timestamp, seq"
+                    ),
+                    {"s": symbol},
+                )
+            )
     finally:
         engine.dispose()
 
@@ -51,18 +61,27 @@ def test_trades_of_one_millisecond_survive_a_sigkill_and_a_future_tick_poisons_n
     poisoned = good[:50] + [message("CL1 Comdty", 71.0, "2999-01-01T00:00:00Z")] + good[50:]
     asyncio.run(send_raw(bootstrap, trades + same_instant + poisoned, topic=TOPICS["FLAMEBACK_TICKS_TOPIC"]))
 
-    wait_for(lambda: len(rows(stack, "ES1 Index")) == 3 and len(rows(stack, "CL1 Comdty")) == 100, 90,
-             "the three trades and the 100 good ticks as rows")  # fmt: skip
+    wait_for(
+        lambda: len(rows(stack, "ES1 Index")) == 3 and len(rows(stack, "CL1 Comdty")) == 100,
+        90,
+        "the three trades and the 100 good ticks as rows",
+    )
     stack.kill_worker()  # SIGKILL: offsets of the last batch may be uncommitted, and Kafka redelivers them
     asyncio.run(send_raw(bootstrap, trades, topic=TOPICS["FLAMEBACK_TICKS_TOPIC"]))  # a producer retry, too
     stack.start_worker()
     stack.wait_assigned()
-    wait_for(lambda: (c := stack.get_json("w1", "/counters/")) and c.get("stale_total", 0) >= 3, 90,
-             "the resent trades to be seen as stale")  # fmt: skip
+    wait_for(
+        lambda: (c := stack.get_json("w1", "/counters/")) and c.get("stale_total", 0) >= 3,
+        90,
+        "the resent trades to be seen as stale",
+    )
 
     es = rows(stack, "ES1 Index")
     assert [(seq, price, volume) for _ts, seq, price, volume in es] == [
-        (1, 6000.5, 10.0), (2, 6000.75, 20.0), (3, 6001.0, 30.0)]  # fmt: skip
+        (1, 6000.5, 10.0),
+        (2, 6000.75, 20.0),
+        (3, 6001.0, 30.0),
+    ]
     assert len({ts for ts, *_ in es}) == 1  # one millisecond, three rows
     assert [(seq, price) for _ts, seq, price, _v in rows(stack, "NQ1 Index")] == [(0, 21000.0)]
     cl = rows(stack, "CL1 Comdty")
@@ -73,5 +92,7 @@ def test_trades_of_one_millisecond_survive_a_sigkill_and_a_future_tick_poisons_n
     features = asyncio.run(read_topic(bootstrap, TOPICS["FLAMEBACK_FEATURES_TOPIC"], 104, timeout=30))
     es_features = [json.loads(r.value) for r in features if r.key == b"ES1 Index"]
     assert [(f["seq"], f["volume"]) for f in es_features][:3] == [(1, 10.0), (2, 20.0), (3, 30.0)]
-    print(f"\nsame-timestamp test: ES1 3 trades in 1 ms → {len(es)} rows after SIGKILL + resend; "
-          f"NQ1 2 no-seq ticks in 1 ms → 1 row + 1 same_timestamp; CL1 100 good around a 2999 tick → {len(cl)} rows")
+    print(
+        f"\nsame-timestamp test: ES1 3 trades in 1 ms → {len(es)} rows after SIGKILL + resend; "
+        f"NQ1 2 no-seq ticks in 1 ms → 1 row + 1 same_timestamp; CL1 100 good around a 2999 tick → {len(cl)} rows"
+    )

@@ -34,10 +34,6 @@ from tests.support.pipeline_checks import assert_rows_match_offline, head, input
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 
-
-
-
-
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # PostgreSQL: the three-worker kill test below
 def test_three_sigkills_during_a_50k_tick_replay(stack: Stack, database, real_50k: Path) -> None:
     file = real_50k
@@ -78,8 +74,11 @@ def test_replaying_the_same_file_twice_adds_no_rows(stack: Stack, real_subset: P
     stack.wait_assigned()
     for _ in range(2):
         stack.run_command("replay", str(file), "--max", "--no-progress")
-    wait_for(lambda: (c := stack.get_json("w1", "/counters/")) and c["stale_total"] == 3_000, 120,
-             "the second pass to be counted as stale")  # fmt: skip
+    wait_for(
+        lambda: (c := stack.get_json("w1", "/counters/")) and c["stale_total"] == 3_000,
+        120,
+        "the second pass to be counted as stale",
+    )
     assert stack.row_count() == 3_000
     assert_rows_match_offline(stack, file)
 
@@ -126,8 +125,11 @@ def test_a_storm_of_malformed_messages(stack: Stack) -> None:
     rng = random.Random(7)
     marker = "STORM-7f3a"
     bad = malformed_payloads(rng, 10_000, marker)
-    good = [(f"STORM{s} Index", 100.0 + i + s, f"2024-01-01T00:{i // 60:02d}:{i % 60:02d}")
-            for i in range(1_000) for s in range(2)]  # fmt: skip
+    good = [
+        (f"STORM{s} Index", 100.0 + i + s, f"2024-01-01T00:{i // 60:02d}:{i % 60:02d}")
+        for i in range(1_000)
+        for s in range(2)
+    ]
     messages: list[tuple[bytes | None, bytes, int | None]] = []
     good_iter = iter(good)
     for i, payload in enumerate(bad):
@@ -177,8 +179,11 @@ def test_embedded_broker_restart_mid_stream(stack: Stack, real_subset: Path) -> 
     wait_for(lambda: degraded_because(stack, "broker unreachable"), 15, "/health/ 503: broker unreachable")
     stack.broker.start()
     restarted = "restarting this worker to reconnect"
-    wait_for(lambda: "Worker ready" in log.read_text().partition(restarted)[2], 60,
-             "the worker to notice the new broker, restart itself and be ready again")  # fmt: skip
+    wait_for(
+        lambda: "Worker ready" in log.read_text().partition(restarted)[2],
+        60,
+        "the worker to notice the new broker, restart itself and be ready again",
+    )
     wait_for(lambda: (h := stack.health()) and h["status"] == "ok", 30, "/health/ 200 with the broker back")
     second = stack.root / "second.csv"
     lines = real_subset.read_text().splitlines()
@@ -200,37 +205,47 @@ def partition_owners(stack: Stack, workers: tuple[str, ...] = ("w1", "w2")) -> d
 def test_table_route_answers_from_the_worker_that_owns_the_symbol(stack: Stack) -> None:
     stack.start_worker("w1")
     stack.start_worker("w2")
-    owners = wait_for(lambda: (o := partition_owners(stack)) and o["w1"] and o["w2"] and o, 90,
-                      "both workers to own partitions")  # fmt: skip
+    owners = wait_for(
+        lambda: (o := partition_owners(stack)) and o["w1"] and o["w2"] and o, 90, "both workers to own partitions"
+    )
     owner_of = {int(tp.split("/")[1]): w for w, tps in owners.items() for tp in tps}
     symbols = {}  # one symbol per partition, so both workers hold some
     for i in range(1000):
         name = f"ROUTE{i} Index"
         symbols.setdefault(partition_for(name, stack.partitions), name)
     file = stack.root / "route.csv"
-    file.write_text("symbol,price,timestamp\n" + "".join(
-        f"{name},{100 + day},2024-01-{day + 1:02d}\n" for day in range(3) for name in symbols.values()))  # fmt: skip
+    file.write_text(
+        "symbol,price,timestamp\n"
+        + "".join(f"{name},{100 + day},2024-01-{day + 1:02d}\n" for day in range(3) for name in symbols.values())
+    )
     stack.run_command("replay", str(file), "--max", "--no-progress")
     stack.wait_rows(3 * len(symbols), timeout=120)
     web = {w: f"http://127.0.0.1:{stack.web_ports[w]}" for w in ("w1", "w2")}
     for partition, name in symbols.items():
         for asked in ("w1", "w2"):
-            state = wait_for(lambda a=asked, n=name: stack.get_json(a, "/state/" + n.replace(" ", "%20") + "/"),
-                             30, f"{name} from {asked}")  # fmt: skip
+            state = wait_for(
+                lambda a=asked, n=name: stack.get_json(a, "/state/" + n.replace(" ", "%20") + "/"),
+                30,
+                f"{name} from {asked}",
+            )
             assert state["symbol"] == name and state["ticks"] == 3
             assert state["served_by"] == web[owner_of[partition]]  # answered by the owner, whoever was asked
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
-def test_three_workers_share_partitions_and_the_last_survivor_takes_them_all(stack: Stack, database,
-                                                                            real_subset: Path) -> None:  # fmt: skip
+def test_three_workers_share_partitions_and_the_last_survivor_takes_them_all(
+    stack: Stack, database, real_subset: Path
+) -> None:
     """Three workers on one broker and one PostgreSQL; kill one, then another: the survivor holds every partition."""
     workers = ("w1", "w2", "w3")
     file = head(real_subset, 16_000, stack.root / "16k.csv")
     for name in workers:
         stack.start_worker(name)
-    owners = wait_for(lambda: (o := partition_owners(stack, workers)) and all(o.values()) and o, 120,
-                      "all three workers to own futures-ticks partitions")  # fmt: skip
+    owners = wait_for(
+        lambda: (o := partition_owners(stack, workers)) and all(o.values()) and o,
+        120,
+        "all three workers to own futures-ticks partitions",
+    )
     assert not (owners["w1"] & owners["w2"] or owners["w1"] & owners["w3"] or owners["w2"] & owners["w3"])
     assert set().union(*owners.values()) == {f"futures-ticks/{p}" for p in range(stack.partitions)}
     ids = {w: stack.get_json(w, "/counters/")["worker"] for w in workers}
@@ -242,13 +257,19 @@ def test_three_workers_share_partitions_and_the_last_survivor_takes_them_all(sta
     stack.kill_worker("w3")
     assert feed.wait(300) == 0
     stack.wait_rows(16_000, timeout=150)
-    survivor = wait_for(lambda: (o := partition_owners(stack, ("w1",))) and len(o["w1"]) == stack.partitions and o,
-                        60, "the survivor to hold every futures-ticks partition")  # fmt: skip
+    survivor = wait_for(
+        lambda: (o := partition_owners(stack, ("w1",))) and len(o["w1"]) == stack.partitions and o,
+        60,
+        "the survivor to hold every futures-ticks partition",
+    )
     assert survivor["w1"] == {f"futures-ticks/{p}" for p in range(stack.partitions)}
     assert_rows_match_offline(stack, file)
     expected = {"", "all (1 current)", ids["w1"], f"{ids['w2']} (stale)", f"{ids['w3']} (stale)"}
-    wait_for(lambda: set(health_panel_header(stack.database_url)) == expected, 20,
-             f"the terminal's health panel to show {expected}")  # fmt: skip
+    wait_for(
+        lambda: set(health_panel_header(stack.database_url)) == expected,
+        20,
+        f"the terminal's health panel to show {expected}",
+    )
 
 
 def health_panel_header(url: str) -> list[str]:
@@ -267,11 +288,18 @@ def health_panel_header(url: str) -> list[str]:
 def test_servers_bind_loopback_only(stack: Stack) -> None:
     worker = stack.start_worker()
     stack.wait_assigned()
-    listening = [c.laddr for p in [psutil.Process(worker.pid), *psutil.Process(worker.pid).children(recursive=True)]
-                 for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]  # fmt: skip
+    listening = [
+        c.laddr
+        for p in [psutil.Process(worker.pid), *psutil.Process(worker.pid).children(recursive=True)]
+        for c in p.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+    ]
     assert listening and all(addr.ip in ("127.0.0.1", "::1") for addr in listening), listening
-    broker_sockets = [c.laddr for c in psutil.Process(stack.broker.proc.pid).net_connections(kind="inet")
-                      if c.status == psutil.CONN_LISTEN]  # fmt: skip
+    broker_sockets = [
+        c.laddr
+        for c in psutil.Process(stack.broker.proc.pid).net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+    ]
     assert broker_sockets and all(addr.ip == "127.0.0.1" for addr in broker_sockets), broker_sockets
 
 
@@ -354,8 +382,9 @@ def assert_clear_error_and_no_spin(stack: Stack, worker: subprocess.Popen, rows:
     assert worker.poll() is None and stack.row_count() == rows
 
 
-def test_a_full_disk_is_a_clear_error_and_loses_nothing(tmp_path: Path, broker: Broker, small_disk: Path,
-                                                        real_subset: Path) -> None:  # fmt: skip
+def test_a_full_disk_is_a_clear_error_and_loses_nothing(
+    tmp_path: Path, broker: Broker, small_disk: Path, real_subset: Path
+) -> None:
     stack = Stack(root=tmp_path, broker=broker, app_id="fb-disk-full", db_file=small_disk / "fb.db")
     file = head(real_subset, 3_000, tmp_path / "3k.csv")
     first, rest = split_at(file, 1_000, tmp_path)
@@ -421,20 +450,29 @@ def scrape(stack: Stack, name: str = "w1") -> dict[str, float]:
     with urllib.request.urlopen(f"http://127.0.0.1:{stack.web_ports[name]}/metrics", timeout=5) as resp:
         assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         text = resp.read().decode()
-    return {s.name + "".join(f"|{k}={v}" for k, v in sorted(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}  # fmt: skip
+    return {
+        s.name + "".join(f"|{k}={v}" for k, v in sorted(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def source_lag(samples: dict[str, float]) -> dict[str, float]:
     return {k: v for k, v in samples.items() if k.startswith("flameback_consumer_lag|") and "futures-ticks" in k}
 
 
-def test_postgresql_down_at_start_and_mid_replay(broker: Broker, tmp_path: Path, own_postgres,
-                                                 real_subset: Path) -> None:  # fmt: skip
+def test_postgresql_down_at_start_and_mid_replay(
+    broker: Broker, tmp_path: Path, own_postgres, real_subset: Path
+) -> None:
     """Down at start: the worker waits, then starts. Down mid-replay: 503 with the reason, then it resumes by itself."""
     url = own_postgres.create_database("flameback")
-    stack = Stack(root=tmp_path, broker=broker, app_id="fb-pg-outage", db_url=url,
-                  extra_env={"FLAMEBACK_HEALTH_DB_FAILING_S": "1"})  # fmt: skip
+    stack = Stack(
+        root=tmp_path,
+        broker=broker,
+        app_id="fb-pg-outage",
+        db_url=url,
+        extra_env={"FLAMEBACK_HEALTH_DB_FAILING_S": "1"},
+    )
     file = head(real_subset, 6_000, tmp_path / "6k.csv")
     log = tmp_path / "worker-w1.log"
     try:
@@ -481,8 +519,15 @@ def test_a_bad_database_password_or_name_is_one_line_and_exit_1(tmp_path: Path, 
     stack = Stack(root=tmp_path, broker=Broker(tmp_path / "tansu.log"), app_id="fb-bad-db")  # never started
     for url, expect in ((wrong_password, "password authentication failed"), (no_such_database, "does not exist")):
         started = time.monotonic()
-        done = subprocess.run([*FAUST, "worker"], cwd=REPO, env=stack.env(FLAMEBACK_DB_URL=url),
-                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+        done = subprocess.run(
+            [*FAUST, "worker"],
+            cwd=REPO,
+            env=stack.env(FLAMEBACK_DB_URL=url),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         output = done.stdout + done.stderr
         assert done.returncode == 1, output
         errors = [line for line in output.splitlines() if line.startswith("Error:")]
@@ -490,8 +535,15 @@ def test_a_bad_database_password_or_name_is_one_line_and_exit_1(tmp_path: Path, 
         assert "waiting" not in output and time.monotonic() - started < 30
         assert postgres_server.password not in output and "not-the-password-3c9e" not in output
     nobody_listens = good.replace(f":{postgres_server.port}/", f":{free_port()}/")
-    done = subprocess.run([*FAUST, "worker"], cwd=REPO, env=stack.env(FLAMEBACK_DB_URL=nobody_listens,
-                          FLAMEBACK_DB_WAIT_S="2"), capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [*FAUST, "worker"],
+        cwd=REPO,
+        env=stack.env(FLAMEBACK_DB_URL=nobody_listens, FLAMEBACK_DB_WAIT_S="2"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 1 and "waiting up to 2s for the database at" in output, output
     errors = [line for line in output.splitlines() if line.startswith("Error:")]

@@ -46,8 +46,16 @@ FIRST_MODEL_CALL_AFTER_SETUP_S = 180
 def fresh_clone(dest: Path) -> Path:
     """The checkout as `git clone` gives it: tracked files (as they are now) and nothing ignored — no
     .venv/, no data/*.db, no models/artifacts/."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                            check=True, capture_output=True).stdout.decode().split("\0")  # fmt: skip
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = REPO / name
         if source.is_file():
@@ -66,8 +74,10 @@ def market_data_beside(clone: Path) -> None:
         return
     lines = ["Dates,ES1 Index,CL1 Comdty,GC1 Comdty"]
     for day in range(400):
-        lines.append(f"{1 + day // 28 % 12:02d}/{1 + day % 28:02d}/{2001 + day // 336},"
-                     f"{1300 + day % 37},{25 + day % 11 / 3:.2f},{270 + day % 17}")  # fmt: skip
+        lines.append(
+            f"{1 + day // 28 % 12:02d}/{1 + day % 28:02d}/{2001 + day // 336},"
+            f"{1300 + day % 37},{25 + day % 11 / 3:.2f},{270 + day % 17}"
+        )
     target.write_text("\n".join(lines) + "\n")
 
 
@@ -99,13 +109,21 @@ def call_dash(output: str, inputs: dict[str, object]) -> dict:
     def values(items: list[dict]) -> list[dict]:
         return [{**i, "value": inputs.get(f"{i['id']}.{i['property']}")} for i in items]
 
-    outputs = [dict(zip(("id", "property"), o.rsplit(".", 1), strict=True))
-               for o in spec["output"].strip(".").split("...")]  # fmt: skip
-    body = {"output": spec["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
-            "inputs": values(spec["inputs"]), "state": values(spec["state"]),
-            "changedPropIds": [f"{i['id']}.{i['property']}" for i in spec["inputs"]]}  # fmt: skip
-    request = urllib.request.Request(f"{TERMINAL}/_dash-update-component", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    outputs = [
+        dict(zip(("id", "property"), o.rsplit(".", 1), strict=True)) for o in spec["output"].strip(".").split("...")
+    ]
+    body = {
+        "output": spec["output"],
+        "outputs": outputs if len(outputs) > 1 else outputs[0],
+        "inputs": values(spec["inputs"]),
+        "state": values(spec["state"]),
+        "changedPropIds": [f"{i['id']}.{i['property']}" for i in spec["inputs"]],
+    }
+    request = urllib.request.Request(
+        f"{TERMINAL}/_dash-update-component",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as resp:
         return json.load(resp)["response"]
 
@@ -140,8 +158,9 @@ def row_counts(db: Path) -> tuple[int, int]:
         return 0, 0
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            rows = conn.execute("SELECT count(*), count(*) FILTER (WHERE XGBoost IN ('UP', 'DOWN')) "
-                                "FROM predictions").fetchone()  # fmt: skip
+            rows = conn.execute(
+                "SELECT count(*), count(*) FILTER (WHERE XGBoost IN ('UP', 'DOWN')) FROM predictions"
+            ).fetchone()
     except sqlite3.OperationalError:  # schema not created yet
         return 0, 0
     return rows
@@ -160,8 +179,14 @@ class RunCommand:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLAMEBACK_")}
         self.started = time.monotonic()
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(["bash", "scripts/run.sh"], cwd=self.clone, env=env, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+            self.proc = subprocess.Popen(
+                ["bash", "scripts/run.sh"],
+                cwd=self.clone,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -196,12 +221,17 @@ def wait_serving(run: RunCommand, db: Path, setup_timeout: float) -> dict[str, f
     wait_for(lambda: run.alive() or row_counts(db)[0], 120, "the first row in the database")
     first_row = time.monotonic()
     served = wait_for(lambda: run.alive() or terminal_rows(), 60, "the terminal to serve rows for a symbol")
-    wait_for(lambda: run.alive() or ((h := get_json(HEALTH)) and h["status"] == "ok" and h["assigned"]), 60,
-             "/health/ to say ok, with partitions assigned")  # fmt: skip
+    wait_for(
+        lambda: run.alive() or ((h := get_json(HEALTH)) and h["status"] == "ok" and h["assigned"]),
+        60,
+        "/health/ to say ok, with partitions assigned",
+    )
     before = row_counts(db)[0]
     wait_for(lambda: run.alive() or row_counts(db)[0] > before + 50, 60, "rows to keep arriving")
-    print(f"  setup {ready - run.started:.1f}s; first row {first_row - ready:.1f}s after setup; "
-          f"terminal serves {served[1]} points of {served[0]!r}")  # fmt: skip
+    print(
+        f"  setup {ready - run.started:.1f}s; first row {first_row - ready:.1f}s after setup; "
+        f"terminal serves {served[1]} points of {served[0]!r}"
+    )
     return {"setup_s": ready - run.started, "first_row_s": first_row - ready, "ready": ready}
 
 

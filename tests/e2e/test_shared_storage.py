@@ -61,8 +61,10 @@ async def _topics_and_offsets(kwargs: dict, group: str) -> tuple[set[str], dict]
 
 def figures(stack: Stack, expected: int, what: str) -> None:
     counters = wait_for(lambda: stack.get_json("w1", "/counters/"), 30, "the counters view")
-    print(f"\n{what}: rows expected {expected}, stored {stack.row_count()}, "
-          f"redelivered ticks dropped as stale {counters.get('stale_total')}")  # fmt: skip
+    print(
+        f"\n{what}: rows expected {expected}, stored {stack.row_count()}, "
+        f"redelivered ticks dropped as stale {counters.get('stale_total')}"
+    )
 
 
 def test_broker_restart_on_s3_storage_loses_nothing(tmp_path: Path, s3: S3Server, real_subset: Path) -> None:
@@ -112,13 +114,24 @@ def broker_in_use(brokers: list[Broker], pids: list[int]) -> tuple[Broker, dict[
 def test_two_brokers_on_one_storage_survive_a_sigkill(tmp_path: Path, s3: S3Server, real_subset: Path) -> None:
     file = head(real_subset, TICKS, tmp_path / "ticks.csv")
     brokers = [Broker(tmp_path / f"tansu-{n}.log", s3.storage()).start() for n in "ab"]
-    stack = Stack(root=tmp_path, broker=brokers[0], app_id=f"fb-two-{uuid.uuid4().hex[:6]}",
-                  bootstrap_url=";".join(b.url for b in brokers), extra_env=S3_WORKER_ENV)  # fmt: skip
+    stack = Stack(
+        root=tmp_path,
+        broker=brokers[0],
+        app_id=f"fb-two-{uuid.uuid4().hex[:6]}",
+        bootstrap_url=";".join(b.url for b in brokers),
+        extra_env=S3_WORKER_ENV,
+    )
     try:
         stack.start_worker("w1")
         stack.start_worker("w2")
-        wait_for(lambda: all((h := stack.health(w)) and any(a.startswith("futures-ticks") for a in h["assigned"])
-                             for w in ("w1", "w2")), 120, "both workers to own futures-ticks partitions")  # fmt: skip
+        wait_for(
+            lambda: all(
+                (h := stack.health(w)) and any(a.startswith("futures-ticks") for a in h["assigned"])
+                for w in ("w1", "w2")
+            ),
+            120,
+            "both workers to own futures-ticks partitions",
+        )
         feed = start_feed(stack, file, rate=300)
         started = time.monotonic()
         wait_for(lambda: stack.row_count() >= TICKS // 3, 240, "a third of the rows before the SIGKILL")
@@ -142,8 +155,13 @@ def test_broker_command_on_s3_keeps_one_cluster_id_and_redacts_secrets(tmp_path:
     env = stack.env(FLAMEBACK_DATA_DIR=str(tmp_path / "cli"))
     ids = []
     for _ in range(2):
-        broker = subprocess.Popen([*__import__("tests.support.harness", fromlist=["FAUST"]).FAUST, "broker"], env=env,
-                                  stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+        broker = subprocess.Popen(
+            [*__import__("tests.support.harness", fromlist=["FAUST"]).FAUST, "broker"],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         line = broker.stderr.readline()
         assert line.startswith("broker ready at"), line
         assert "s3://tansu/" in line and "survive a restart" in line

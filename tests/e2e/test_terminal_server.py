@@ -37,8 +37,14 @@ def test_the_terminal_runs_on_waitress_and_shows_no_database_password(tmp_path: 
     env.update(FLAMEBACK_DB_URL=url, FLAMEBACK_DASH_PORT=str(port), PYTHONUNBUFFERED="1")
     log = tmp_path / "terminal.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "dashboard"], cwd=REPO, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dashboard"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         headers, page = wait_for(lambda: get(base + "/"), 60, f"the terminal on {base} (log: {log})")

@@ -61,8 +61,11 @@ class FakeClock:
 
 
 def test_replay_repeat_restamps_later_passes_at_send_time_never_ahead_of_the_clock() -> None:
-    file = [Tick(s, 10.0 + i, datetime(2019, 1, 1) + timedelta(days=i), seq=i, volume=1.0)
-            for i in range(3) for s in ("A", "B")]  # fmt: skip
+    file = [
+        Tick(s, 10.0 + i, datetime(2019, 1, 1) + timedelta(days=i), seq=i, volume=1.0)
+        for i in range(3)
+        for s in ("A", "B")
+    ]
     clock = FakeClock(datetime(2026, 12, 2, 12, 0))
     sent = []
     for tick in looped(file, passes=3, clock=clock):

@@ -36,18 +36,34 @@ def _frame(flip_from: int | None) -> pd.DataFrame:
     if flip_from is not None:
         up = np.where(day >= flip_from, ~up, up)
     price = 100.0 + rng.normal(size=len(day))
-    frame = pd.DataFrame({"symbol": np.tile([f"S{k}" for k in range(SYMBOLS)], DAYS), "timestamp": ts,
-                          "next_ts": ts + pd.Timedelta(days=1), "signal": signal, "label": up.astype(float),
-                          "current_price": price, "next_price": price * np.where(up, 1.01, 0.99),
-                          "last_move_up": 0.0})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "symbol": np.tile([f"S{k}" for k in range(SYMBOLS)], DAYS),
+            "timestamp": ts,
+            "next_ts": ts + pd.Timedelta(days=1),
+            "signal": signal,
+            "label": up.astype(float),
+            "current_price": price,
+            "next_price": price * np.where(up, 1.01, 0.99),
+            "last_move_up": 0.0,
+        }
+    )
     for rule in RULE_COLUMNS:
         frame[rule] = None
     return frame
 
 
 def _one_fold(frame: pd.DataFrame, calibration: str) -> dict:
-    return walk_forward(frame, folds=1, embargo=2, cost_bp=0.0, progress=lambda _msg: None, features=("signal",),
-                        model_factory=_logistic_only, calibration=calibration)  # fmt: skip
+    return walk_forward(
+        frame,
+        folds=1,
+        embargo=2,
+        cost_bp=0.0,
+        progress=lambda _msg: None,
+        features=("signal",),
+        model_factory=_logistic_only,
+        calibration=calibration,
+    )
 
 
 FIRST_TEST_DAY = int(DAYS * 0.4)  # walk-forward: the first 40 % of timestamps only train
@@ -74,8 +90,10 @@ def test_calibration_is_fitted_on_the_latest_part_of_the_training_side() -> None
     assert scores["uncalibrated"]["brier"] > 0.5  # the classifier alone is inverted on the test block
     none = _one_fold(_frame(flip_from=FIRST_CALIBRATION_DAY), "none")["pooled"]
     assert none["signals"]["LogisticReg"]["accuracy"] < 0.5  # without calibration nothing learns the inversion
-    assert none["calibration"]["models"]["LogisticReg"]["calibrated"] == \
-        none["calibration"]["models"]["LogisticReg"]["uncalibrated"]  # fmt: skip
+    assert (
+        none["calibration"]["models"]["LogisticReg"]["calibrated"]
+        == none["calibration"]["models"]["LogisticReg"]["uncalibrated"]
+    )
 
 
 def test_calibration_split_is_in_time_purged_and_embargoed() -> None:
@@ -120,7 +138,10 @@ def test_reliability_curve_known_answer() -> None:
     labels = np.concatenate([np.arange(100) < k for k in (20, 50, 80)]).astype(float)
     curve = reliability_curve(p_up, labels, bins=3)
     assert [(b["p_low"], b["p_high"], b["up_rate"], b["n"]) for b in curve] == [
-        (0.2, 0.2, 0.2, 100), (0.5, 0.5, 0.5, 100), (0.8, 0.8, 0.8, 100)]  # fmt: skip
+        (0.2, 0.2, 0.2, 100),
+        (0.5, 0.5, 0.5, 100),
+        (0.8, 0.8, 0.8, 100),
+    ]
     assert [b["mean_p_up"] for b in curve] == pytest.approx([0.2, 0.5, 0.8])
     assert curve[0]["up_rate_ci95"] == list(wilson_interval(20, 100))
     assert reliability_curve(np.full(7, 0.4), np.ones(7))[0]["n"] == 7  # one value: one bin, not an error
@@ -150,8 +171,11 @@ def test_settings_for_calibration_and_abstention(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("FLAMEBACK_CALIBRATION", "isotonic")
     monkeypatch.setenv("FLAMEBACK_ABSTAIN_BELOW", "0.02")
     assert (Settings().calibration, Settings().abstain_below) == ("isotonic", 0.02)
-    for name, bad in (("FLAMEBACK_CALIBRATION", "platt"), ("FLAMEBACK_ABSTAIN_BELOW", "0.5"),
-                      ("FLAMEBACK_ABSTAIN_BELOW", "-0.1")):  # fmt: skip
+    for name, bad in (
+        ("FLAMEBACK_CALIBRATION", "platt"),
+        ("FLAMEBACK_ABSTAIN_BELOW", "0.5"),
+        ("FLAMEBACK_ABSTAIN_BELOW", "-0.1"),
+    ):
         monkeypatch.setenv(name, bad)
         with pytest.raises(ValidationError):
             Settings()

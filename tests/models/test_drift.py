@@ -73,11 +73,14 @@ def _database(path: Path, streams: dict[str, tuple[float, int]]) -> str:
     frames = [_indicators(symbol, vol, TICKS, seed) for symbol, (vol, seed) in streams.items()]
     live = pd.concat(frames).sort_values(["timestamp", "symbol"], kind="stable")
     live["timestamp"] = live["timestamp"].dt.tz_convert(None)
-    rows = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()} | {"processing_time": now}
-            for r in live.to_dict("records")]  # fmt: skip
+    rows = [
+        {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()} | {"processing_time": now}
+        for r in live.to_dict("records")
+    ]
     db.insert_predictions(engine, [{**r, "timestamp": r["timestamp"].to_pydatetime()} for r in rows])
-    db.upsert_scoreboard(engine, [{"symbol": s, "signal": "XGBoost", "n": 1, "hits": 1, "updated_at": now}
-                                  for s in streams])  # fmt: skip
+    db.upsert_scoreboard(
+        engine, [{"symbol": s, "signal": "XGBoost", "n": 1, "hits": 1, "updated_at": now} for s in streams]
+    )
     engine.dispose()
     return url
 
@@ -102,7 +105,9 @@ def test_a_stationary_stream_is_not_flagged(tmp_path: Path, reference: TrainingS
     assert worst.psi < 0.1, _psi_of(report, worst.symbol)  # well inside "stable", not just under the threshold
 
 
-def test_a_volatility_shift_is_flagged_for_its_symbol_and_pooled_only(tmp_path: Path, reference: TrainingSample) -> None:
+def test_a_volatility_shift_is_flagged_for_its_symbol_and_pooled_only(
+    tmp_path: Path, reference: TrainingSample
+) -> None:
     url = _database(tmp_path / "mixed.db", {"CALM1": (CALM, 11), "WILD1": (WILD, 21)})
     engine = db.make_engine(url)
     report = measure_drift(engine, reference, _settings(url, tmp_path))
@@ -193,8 +198,9 @@ async def _check_then_train(rt: Runtime, tmp_path: Path) -> tuple[list[str], lis
 
 
 @pytest.mark.parametrize("retrain_on_drift", [True, False])
-def test_drift_triggers_one_retrain_per_version_only_when_set(tmp_path: Path, reference: TrainingSample,
-                                                             retrain_on_drift: bool) -> None:  # fmt: skip
+def test_drift_triggers_one_retrain_per_version_only_when_set(
+    tmp_path: Path, reference: TrainingSample, retrain_on_drift: bool
+) -> None:
     url = _database(tmp_path / "mixed.db", {"CALM1": (CALM, 11), "WILD1": (WILD, 21)})
     rt = Runtime(_settings(url, tmp_path, retrain_on_drift=retrain_on_drift))
     bundle = load_version(_version_with_sample(tmp_path / "models", reference), required=())
@@ -219,9 +225,21 @@ def test_the_terminal_panel_shows_the_symbol_and_pooled_psi(tmp_path: Path, refe
     source = Source(url, queries.reader_engine(url), {}, 50)
     assert drift_panel.NO_CHECK in str(drift_panel.drift_update(source, "CALM1"))
     report = measure_drift(engine, reference, _settings(url, tmp_path))
-    rows = [{"symbol": d.symbol, "feature": d.feature, "psi": d.psi, "flagged": d.flagged, "threshold": 0.2,
-             "live_rows": d.live_rows, "sample_rows": len(reference), "model_version": "v1", "reference": d.reference,
-             "computed_at": datetime.now(UTC).replace(tzinfo=None)} for d in report]  # fmt: skip
+    rows = [
+        {
+            "symbol": d.symbol,
+            "feature": d.feature,
+            "psi": d.psi,
+            "flagged": d.flagged,
+            "threshold": 0.2,
+            "live_rows": d.live_rows,
+            "sample_rows": len(reference),
+            "model_version": "v1",
+            "reference": d.reference,
+            "computed_at": datetime.now(UTC).replace(tzinfo=None),
+        }
+        for d in report
+    ]
     db.replace_drift(engine, rows)
     text = str(drift_panel.drift_update(source, "CALM1"))
     engine.dispose()
@@ -233,9 +251,18 @@ def test_each_check_replaces_the_stored_one(tmp_path: Path) -> None:
     schema.upgrade(engine)
 
     def row(symbol: str, value: float) -> dict:
-        return {"symbol": symbol, "feature": "f_rsi", "psi": value, "flagged": value > 0.2, "threshold": 0.2,
-                "live_rows": 2_000, "sample_rows": 10_000, "reference": "all", "model_version": "v1",
-                "computed_at": datetime(2026, 1, 1)}  # fmt: skip
+        return {
+            "symbol": symbol,
+            "feature": "f_rsi",
+            "psi": value,
+            "flagged": value > 0.2,
+            "threshold": 0.2,
+            "live_rows": 2_000,
+            "sample_rows": 10_000,
+            "reference": "all",
+            "model_version": "v1",
+            "computed_at": datetime(2026, 1, 1),
+        }
 
     db.replace_drift(engine, [row("A", 0.5), row("B", 0.01)])
     db.replace_drift(engine, [row("B", 0.3)])  # A no longer measured (too few rows): it goes

@@ -32,7 +32,8 @@ FAUST = Path(sys.executable).with_name("faust")
 def _long_csv(path: Path, n_ticks: int, seed: int) -> Path:
     ticks = random_walk_prices(n_ticks, symbols=3, seed=seed)
     ticks.assign(timestamp=ticks["timestamp"].map(lambda t: t.isoformat()))[["symbol", "price", "timestamp"]].to_csv(
-        path, index=False)
+        path, index=False
+    )
     return path
 
 
@@ -58,7 +59,8 @@ def test_predictions_and_report_come_from_exactly_the_same_rows(tmp_path: Path) 
         assert by_t[0.01]["n"] == confident.sum()
         if confident.any():
             assert by_t[0.01]["accuracy"] == pytest.approx(
-                ((calls == "UP") == (preds["label"] == 1))[confident.to_numpy()].mean())
+                ((calls == "UP") == (preds["label"] == 1))[confident.to_numpy()].mean()
+            )
     scored = preds["BB_Rule"].isin(["UP", "DOWN"])
     assert set(preds["BB_Rule"].dropna()) <= {"UP", "DOWN", "NEUTRAL"}
     assert report["signals"]["BB_Rule"]["n"] == scored.sum()
@@ -69,8 +71,9 @@ def test_predictions_and_report_come_from_exactly_the_same_rows(tmp_path: Path) 
 def test_no_models_is_a_clear_error(tmp_path: Path) -> None:
     new_file = _long_csv(tmp_path / "new.csv", 60, seed=2)
     with pytest.raises(ArtifactError, match="run the train command first"):
-        run_evaluate_command(new_file, tmp_path / "none", out=tmp_path / "p.csv", report=tmp_path / "r.json",
-                             cost_bp=2.0)  # fmt: skip
+        run_evaluate_command(
+            new_file, tmp_path / "none", out=tmp_path / "p.csv", report=tmp_path / "r.json", cost_bp=2.0
+        )
 
 
 class _ShellCommand:
@@ -88,8 +91,9 @@ def test_evaluate_on_pickles_with_matching_hashes_says_one_line_and_runs_nothing
     the command exits 1 with one ``Error:`` line, and the command never ran."""
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(40, len(ML_FEATURES))), rng.integers(0, 2, 40)
-    models = {m: Pipeline([("scale", StandardScaler()), ("model", LogisticRegression())]).fit(x, y)
-              for m in MODEL_COLUMNS}  # fmt: skip
+    models = {
+        m: Pipeline([("scale", StandardScaler()), ("model", LogisticRegression())]).fit(x, y) for m in MODEL_COLUMNS
+    }
     version = save_version(models, tmp_path / "models", features=ML_FEATURES, span={}, metrics={})
     marker = tmp_path / "pwned"
     manifest = json.loads((version / MANIFEST).read_text())
@@ -100,9 +104,27 @@ def test_evaluate_on_pickles_with_matching_hashes_says_one_line_and_runs_nothing
     ticks = _long_csv(tmp_path / "new.csv", 60, seed=2)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLAMEBACK_")}
     env.update({"PYTHONPATH": str(REPO), "FLAMEBACK_DATA_DIR": str(tmp_path / "state")})
-    result = subprocess.run([str(FAUST), "-A", "flameback_app", "evaluate", str(ticks), "--models", str(version),
-                             "--out", str(tmp_path / "p.csv"), "--report", str(tmp_path / "r.json")],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    result = subprocess.run(
+        [
+            str(FAUST),
+            "-A",
+            "flameback_app",
+            "evaluate",
+            str(ticks),
+            "--models",
+            str(version),
+            "--out",
+            str(tmp_path / "p.csv"),
+            "--report",
+            str(tmp_path / "r.json"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "not a readable skops model file" in errors[0], result.stderr

@@ -30,15 +30,33 @@ def test_features_are_scale_free(ticks: pd.DataFrame) -> None:
 
 
 def test_no_feature_is_a_raw_price_level() -> None:
-    raw_levels = {"current_price", "sma_5", "sma_10", "sma_20", "ema_12", "ema_26", "macd_line", "macd_signal",
-                  "macd_histogram", "bb_upper", "bb_middle", "bb_lower", "price_change", "lag_1", "lag_2", "lag_5"}
+    raw_levels = {
+        "current_price",
+        "sma_5",
+        "sma_10",
+        "sma_20",
+        "ema_12",
+        "ema_26",
+        "macd_line",
+        "macd_signal",
+        "macd_histogram",
+        "bb_upper",
+        "bb_middle",
+        "bb_lower",
+        "price_change",
+        "lag_1",
+        "lag_2",
+        "lag_5",
+    }
     assert not raw_levels & set(ML_FEATURES)
 
 
 def test_batch_of_row_dicts_equals_the_frame_path(ticks: pd.DataFrame) -> None:
     frame = indicator_frame(ticks)
-    rows = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
-            for r in frame.to_dict("records")]  # fmt: skip
+    rows = [
+        {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
+        for r in frame.to_dict("records")
+    ]
     np.testing.assert_array_equal(rows_to_matrix(rows), feature_frame(frame).to_numpy())
 
 
@@ -51,9 +69,24 @@ def test_warm_up_rows_are_incomplete_and_later_rows_complete(ticks: pd.DataFrame
 
 
 def test_non_positive_prices_give_undefined_ratio_features_not_errors() -> None:
-    row = {"current_price": -5.0, "rsi_14": 40.0, "macd_line": 0.1, "macd_histogram": 0.0, "bb_upper": 1.0,
-           "bb_middle": 0.0, "bb_lower": -1.0, "volatility_20": 0.2, "momentum_10": 0.0, "lag_1": 1.0,
-           "lag_2": -1.0, "lag_5": 2.0, "sma_5": 0.5, "sma_20": 0.1, "ema_12": 1.0, "ema_26": 1.0}  # fmt: skip
+    row = {
+        "current_price": -5.0,
+        "rsi_14": 40.0,
+        "macd_line": 0.1,
+        "macd_histogram": 0.0,
+        "bb_upper": 1.0,
+        "bb_middle": 0.0,
+        "bb_lower": -1.0,
+        "volatility_20": 0.2,
+        "momentum_10": 0.0,
+        "lag_1": 1.0,
+        "lag_2": -1.0,
+        "lag_5": 2.0,
+        "sma_5": 0.5,
+        "sma_20": 0.1,
+        "ema_12": 1.0,
+        "ema_26": 1.0,
+    }
     values = dict(zip(ML_FEATURES, rows_to_matrix([row])[0], strict=True))
     assert np.isnan(values["f_ret_1"]) and np.isnan(values["f_macd_rel"]) and np.isnan(values["f_bb_width"])
     assert values["f_rsi"] == pytest.approx(0.4)
@@ -61,12 +94,15 @@ def test_non_positive_prices_give_undefined_ratio_features_not_errors() -> None:
 
 
 def test_label_is_next_price_of_the_same_symbol_higher() -> None:
-    frame = pd.DataFrame({
-        "symbol": ["A", "B", "A", "B", "A", "B"],
-        "timestamp": pd.to_datetime(["2020-01-01", "2020-01-01", "2020-01-02", "2020-01-02", "2020-01-03",
-                                     "2020-01-03"]),
-        "current_price": [10.0, 100.0, 11.0, 90.0, 11.0, 95.0],
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "symbol": ["A", "B", "A", "B", "A", "B"],
+            "timestamp": pd.to_datetime(
+                ["2020-01-01", "2020-01-01", "2020-01-02", "2020-01-02", "2020-01-03", "2020-01-03"]
+            ),
+            "current_price": [10.0, 100.0, 11.0, 90.0, 11.0, 95.0],
+        }
+    )
     out = add_labels(frame.sample(frac=1.0, random_state=3))  # any row order in
     labels = out.set_index(["symbol", out["timestamp"].dt.day])["label"]
     assert labels[("A", 1)] == 1.0 and labels[("A", 2)] == 0.0  # up; flat counts as not higher

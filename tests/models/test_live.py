@@ -31,8 +31,10 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> ModelBundle:
 def _rows(n_ticks: int, seed: int) -> list[dict[str, Any]]:
     """Indicator rows as the worker sees them: None (not NaN) during warm-up."""
     frame = indicator_frame(random_walk_prices(n_ticks, symbols=3, seed=seed))
-    return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
-            for row in frame.to_dict("records")]  # fmt: skip
+    return [
+        {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]
 
 
 class _CountingModel:
@@ -110,9 +112,26 @@ def test_empty_batch_and_frame_of_nan_rows(bundle: ModelBundle) -> None:
 
 def test_inference_bench_prints_batched_and_one_by_one_rates(bundle: ModelBundle) -> None:
     repo = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-m", "bench.inference", "--models", str(bundle.path.parent),
-                           "--batched-rows", "300", "--single-rows", "30", "--batch-size", "100"],
-                          cwd=repo, capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.inference",
+            "--models",
+            str(bundle.path.parent),
+            "--batched-rows",
+            "300",
+            "--single-rows",
+            "30",
+            "--batch-size",
+            "100",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     lines = {line.split()[0]: line.split() for line in done.stdout.splitlines()[2:]}
     assert set(lines) == {"batched", "one_by_one"}
     assert lines["batched"][1:3] == ["100", "300"] and lines["one_by_one"][1:3] == ["1", "30"]
@@ -123,7 +142,12 @@ def test_call_from_probability_abstains_only_inside_the_threshold() -> None:
     assert [call_from_probability(p) for p in (0.5, 0.5001, 0.49)] == ["DOWN", "UP", "DOWN"]  # 0: never abstain
     # exactly representable values: |P − 0.5| equal to the threshold abstains ("call only when > t")
     assert [call_from_probability(p, 0.125) for p in (0.625, 0.375, 0.6251, 0.3749, 0.5)] == [
-        "NEUTRAL", "NEUTRAL", "UP", "DOWN", "NEUTRAL"]  # fmt: skip
+        "NEUTRAL",
+        "NEUTRAL",
+        "UP",
+        "DOWN",
+        "NEUTRAL",
+    ]
 
 
 def test_abstaining_engine_says_neutral_below_the_threshold_and_the_scoreboard_skips_it(bundle: ModelBundle) -> None:

@@ -69,12 +69,16 @@ def _xy(n: int = 60) -> tuple[np.ndarray, np.ndarray]:
 def _models() -> dict[str, Pipeline]:
     """Small real models of the kinds the registry handles: a booster inside a pipeline, trees, a linear model."""
     x, y = _xy()
+
     def pipe(model: object) -> Pipeline:
         return Pipeline([("scale", StandardScaler()), ("model", model)]).fit(x, y)
 
-    return {"XGBoost": pipe(XGBClassifier(n_estimators=5, max_depth=2, n_jobs=1)),
-            "RandomForest": pipe(RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0)),
-            "AdaBoost": pipe(LogisticRegression()), "LogisticReg": pipe(LogisticRegression())}  # fmt: skip
+    return {
+        "XGBoost": pipe(XGBClassifier(n_estimators=5, max_depth=2, n_jobs=1)),
+        "RandomForest": pipe(RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0)),
+        "AdaBoost": pipe(LogisticRegression()),
+        "LogisticReg": pipe(LogisticRegression()),
+    }
 
 
 def _save(root: Path) -> Path:
@@ -137,8 +141,9 @@ def test_the_trusted_list_is_exactly_what_the_built_in_models_need(tmp_path: Pat
     bare or calibrated (FLAMEBACK_CALIBRATION sigmoid, the default, wraps each in CalibratedClassifierCV)."""
     x, y = _xy(400)
     bare = {n: m.fit(x[:300], y[:300]) for n, m in make_models().items()}
-    calibrated = {n: CalibratedClassifierCV(FrozenEstimator(m), method="sigmoid").fit(x[300:], y[300:])
-                  for n, m in bare.items()}  # fmt: skip
+    calibrated = {
+        n: CalibratedClassifierCV(FrozenEstimator(m), method="sigmoid").fit(x[300:], y[300:]) for n, m in bare.items()
+    }
     needed = set()
     for models, where in ((bare, tmp_path / "bare"), (calibrated, tmp_path / "calibrated")):
         version = save_version(models, where, features=ML_FEATURES, span={}, metrics={})
@@ -153,8 +158,9 @@ def test_the_trusted_list_is_exactly_what_the_built_in_models_need(tmp_path: Pat
 def test_a_calibrated_xgboost_keeps_its_booster_out_of_the_skops_file(tmp_path: Path) -> None:
     x, y = _xy(400)
     model = CalibratedClassifierCV(FrozenEstimator(make_models()["XGBoost"].fit(x[:300], y[:300])), method="sigmoid")
-    version = save_version({**_models(), "XGBoost": model.fit(x[300:], y[300:])}, tmp_path, features=ML_FEATURES,
-                           span={}, metrics={})  # fmt: skip
+    version = save_version(
+        {**_models(), "XGBoost": model.fit(x[300:], y[300:])}, tmp_path, features=ML_FEATURES, span={}, metrics={}
+    )
     boosters = json.loads((version / "manifest.json").read_text())["models"]["XGBoost"]["boosters"]
     assert set(boosters) == {"calibrated:0/estimator/estimator/model", "estimator/estimator/model"}
     assert "xgboost.core.Booster" not in sio.get_untrusted_types(data=(version / "XGBoost.skops").read_bytes())
@@ -226,15 +232,21 @@ def _joblib_era_version(root: Path, marker: Path, format_field: dict) -> Path:
     for name in MODEL_COLUMNS:
         (version / f"{name}.joblib").write_bytes(_pickle_bomb(marker))
         files[name] = {"file": f"{name}.joblib", "sha256": sha256_of(version / f"{name}.joblib")}
-    manifest = {"version": version.name, "created": "2999-12-31T23:59:59+00:00", "features": list(ML_FEATURES),
-                "training_span": {}, "metrics": {}, "models": files, **format_field}  # fmt: skip
+    manifest = {
+        "version": version.name,
+        "created": "2999-12-31T23:59:59+00:00",
+        "features": list(ML_FEATURES),
+        "training_span": {},
+        "metrics": {},
+        "models": files,
+        **format_field,
+    }
     (version / MANIFEST).write_text(json.dumps(manifest))
     return version
 
 
 @pytest.mark.parametrize("format_field", [{}, {"format": 1}])
-def test_joblib_era_versions_are_refused_in_one_line_saying_how_to_retrain(tmp_path: Path,
-                                                                          format_field: dict) -> None:  # fmt: skip
+def test_joblib_era_versions_are_refused_in_one_line_saying_how_to_retrain(tmp_path: Path, format_field: dict) -> None:
     marker = tmp_path / "unpickled"
     version = _joblib_era_version(tmp_path / "models", marker, format_field)
     message = _refusal(version)
@@ -243,7 +255,8 @@ def test_joblib_era_versions_are_refused_in_one_line_saying_how_to_retrain(tmp_p
 
 
 def test_a_worker_whose_newest_version_is_joblib_era_logs_one_error_and_carries_on(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """What the live worker's loading does: one ERROR line naming the old version, then the newest valid one
     (or none: the worker then says its models are TRAINING and trains from its database history)."""
     marker = tmp_path / "unpickled"
@@ -285,8 +298,9 @@ def test_a_file_outside_the_version_directory_is_never_loaded_even_with_a_matchi
     assert not marker.exists()
 
 
-def test_load_latest_skips_an_invalid_newer_version_with_a_logged_reason(tmp_path: Path,
-                                                                         caplog: pytest.LogCaptureFixture) -> None:
+def test_load_latest_skips_an_invalid_newer_version_with_a_logged_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     older = _save(tmp_path)
     newer = tmp_path / "29991231T235959Z-deadbeef"
     shutil.copytree(older, newer)
@@ -309,14 +323,17 @@ def test_load_latest_ignores_a_symlinked_version_and_staging_leftovers(tmp_path:
     assert load_latest(root).version == real.name
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"features": ["f_rsi"]}, "trained on features"),
-    ({"version": "20000101T000000Z-00000000"}, "not the directory's name"),
-    ({"models": {}}, "lacks models"),
-    ({"models": {"XGBoost": "XGBoost.skops"}}, "malformed manifest"),
-    ({"models": {"XGBoost": {"file": "XGBoost.skops", "sha256": "0", "boosters": []}}}, "unreadable manifest"),
-    ({"models": {"XGBoost": {"file": "XGBoost.skops", "sha256": "0", "boosters": {"m": 1}}}}, "malformed manifest"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"features": ["f_rsi"]}, "trained on features"),
+        ({"version": "20000101T000000Z-00000000"}, "not the directory's name"),
+        ({"models": {}}, "lacks models"),
+        ({"models": {"XGBoost": "XGBoost.skops"}}, "malformed manifest"),
+        ({"models": {"XGBoost": {"file": "XGBoost.skops", "sha256": "0", "boosters": []}}}, "unreadable manifest"),
+        ({"models": {"XGBoost": {"file": "XGBoost.skops", "sha256": "0", "boosters": {"m": 1}}}}, "malformed manifest"),
+    ],
+)
 def test_inconsistent_manifests_are_refused(tmp_path: Path, change: dict, message: str) -> None:
     version = _save(tmp_path)
     _rewrite_manifest(version, **change)

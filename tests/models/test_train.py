@@ -51,7 +51,7 @@ def test_folds_never_train_on_data_later_than_what_they_predict(data: pd.DataFra
         assert next_ts[fold.train].max() < test_start  # purged: no training label is known inside the block
         first_test_date = np.searchsorted(dates, test_start)
         assert np.searchsorted(dates, ts[fold.train].max()) == first_test_date - embargo - 1  # exactly embargoed
-        assert not np.isin(ts[fold.train], dates[first_test_date - embargo:first_test_date]).any()
+        assert not np.isin(ts[fold.train], dates[first_test_date - embargo : first_test_date]).any()
         assert len(np.intersect1d(fold.train, fold.test)) == 0
         if k:
             assert ts[folds[k - 1].test].max() < test_start  # blocks in time order, disjoint
@@ -85,8 +85,15 @@ def test_shuffled_labels_score_inside_the_base_rate_interval(data: pd.DataFrame)
 
 def test_a_leaked_feature_is_seen_by_the_harness(data: pd.DataFrame) -> None:
     leaked = data.assign(f_next_return=data["next_price"] / data["current_price"] - 1.0)
-    report = walk_forward(leaked, folds=3, embargo=5, cost_bp=2.0, progress=_quiet,
-                          features=(*ML_FEATURES, "f_next_return"), importance_rows=300)  # fmt: skip
+    report = walk_forward(
+        leaked,
+        folds=3,
+        embargo=5,
+        cost_bp=2.0,
+        progress=_quiet,
+        features=(*ML_FEATURES, "f_next_return"),
+        importance_rows=300,
+    )
     for m in MODEL_COLUMNS:
         assert report["pooled"]["signals"][m]["accuracy"] > 0.97, m
         assert report["pooled"]["signals"][m]["auc"] > 0.99, m
@@ -107,7 +114,8 @@ def test_report_has_every_signal_per_fold_and_pooled(data: pd.DataFrame) -> None
         assert set(part["baselines"]) == {"always_up", "same_as_last_move"}
         for m in MODEL_COLUMNS:
             assert {"accuracy", "accuracy_ci95", "balanced_accuracy", "auc", "brier", "n", "base_rate"} <= set(
-                part["signals"][m])
+                part["signals"][m]
+            )
         assert 0.35 < part["signals"]["XGBoost"]["accuracy"] < 0.65  # a random walk: no edge
     assert set(report["pooled"]["strategy"]) == {*MODEL_COLUMNS, *RULE_COLUMNS, "buy_and_hold"}
     table = format_table(report)
@@ -131,13 +139,17 @@ def test_train_and_save_writes_a_loadable_version_from_rows_in_any_order(tmp_pat
     assert set(importance["models"]) == set(MODEL_COLUMNS)
     assert all(list(scores) == list(ML_FEATURES) for scores in importance["models"].values())
     curves = report["pooled"]["equity_curves"]
-    assert 0 < len(curves["timestamp"]) <= 500 and set(curves["equity"]) == {*MODEL_COLUMNS, *RULE_COLUMNS,
-                                                                           "buy_and_hold"}  # fmt: skip
+    assert 0 < len(curves["timestamp"]) <= 500 and set(curves["equity"]) == {
+        *MODEL_COLUMNS,
+        *RULE_COLUMNS,
+        "buy_and_hold",
+    }
     for name, curve in curves["equity"].items():  # the curve ends where the strategy check's return does
         assert curve[-1] == pytest.approx(1.0 + report["pooled"]["strategy"][name]["total_return"], abs=1e-5)
     ordered = indicator_frame(random_walk_prices(400, symbols=3, seed=8))
-    again = json.loads((train_and_save(ordered, tmp_path / "b", folds=3, embargo=3, importance_rows=0)
-                        / "report.json").read_text())  # fmt: skip
+    again = json.loads(
+        (train_and_save(ordered, tmp_path / "b", folds=3, embargo=3, importance_rows=0) / "report.json").read_text()
+    )
     assert "feature_importance" not in again  # importance is optional and costs nothing when off
     assert again["pooled"]["signals"] == report["pooled"]["signals"]  # row order does not matter
 
@@ -158,8 +170,9 @@ def test_call_metrics_arithmetic_and_abstentions() -> None:
 
 
 def test_equity_curves_keep_at_most_max_points_and_the_last_value() -> None:
-    frame = pd.DataFrame({"symbol": ["A"] * 1000, "timestamp": range(1000), "current_price": 100.0,
-                          "next_price": 101.0})  # fmt: skip
+    frame = pd.DataFrame(
+        {"symbol": ["A"] * 1000, "timestamp": range(1000), "current_price": 100.0, "next_price": 101.0}
+    )
     curves = equity_curves(frame, {"long": np.ones(1000), "flat": np.zeros(1000)}, cost_bp=0.0, max_points=50)
     assert len(curves["timestamp"]) == 50 and curves["timestamp"][0] == "0" and curves["timestamp"][-1] == "999"
     assert curves["equity"]["long"][-1] == pytest.approx(1.01**1000, rel=1e-6)
@@ -172,8 +185,14 @@ def test_wilson_interval_matches_the_textbook_value() -> None:
 
 
 def test_strategy_check_arithmetic() -> None:
-    frame = pd.DataFrame({"symbol": ["A", "A", "A"], "timestamp": [1, 2, 3],
-                          "current_price": [100.0, 110.0, 99.0], "next_price": [110.0, 99.0, 99.0]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "symbol": ["A", "A", "A"],
+            "timestamp": [1, 2, 3],
+            "current_price": [100.0, 110.0, 99.0],
+            "next_price": [110.0, 99.0, 99.0],
+        }
+    )
     result = strategy_check(frame, np.array([1.0, -1.0, -1.0]), cost_bp=10.0)
     # +10 % − 10 bp (enter long), +10 % − 20 bp (flip to short), 0 % (hold short)
     expected = (1 + 0.10 - 0.001) * (1 + 0.10 - 0.002) - 1

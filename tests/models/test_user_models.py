@@ -95,9 +95,16 @@ def cheap_built_ins() -> dict[str, Pipeline]:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, list[str]]:
     models_dir = tmp_path_factory.mktemp("models")
     lines: list[str] = []
-    _, report = train_with_report(indicator_frame(random_walk_prices(300, symbols=3, seed=5)), models_dir, folds=3,
-                                  embargo=2, cost_bp=2.0, progress=lines.append, user_models=USER_MODELS,
-                                  model_factory=cheap_built_ins)  # fmt: skip
+    _, report = train_with_report(
+        indicator_frame(random_walk_prices(300, symbols=3, seed=5)),
+        models_dir,
+        folds=3,
+        embargo=2,
+        cost_bp=2.0,
+        progress=lines.append,
+        user_models=USER_MODELS,
+        model_factory=cheap_built_ins,
+    )
     return models_dir, report, lines
 
 
@@ -110,8 +117,10 @@ def bundle(trained: tuple[Path, dict, list[str]]) -> ModelBundle:
 
 def _rows(n_ticks: int, seed: int) -> list[dict[str, Any]]:
     frame = indicator_frame(random_walk_prices(n_ticks, symbols=2, seed=seed))
-    return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
-            for row in frame.to_dict("records")]  # fmt: skip
+    return [
+        {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]
 
 
 def test_a_user_model_is_walk_forward_scored_like_the_built_ins(trained: tuple[Path, dict, list[str]]) -> None:
@@ -138,8 +147,9 @@ def test_each_failing_user_model_gives_one_line_naming_it_and_why(trained: tuple
 
 def test_the_user_model_is_saved_loaded_and_recorded_in_the_manifest(bundle: ModelBundle, trained) -> None:
     assert set(bundle.models) == {*MODEL_COLUMNS, "tiny"}
-    assert bundle.manifest["user_models"] == {"tiny": {"class": f"{HERE}.TinyCentroidClassifier",
-                                                       "params": {"sharpness": 0.5}, "scale": True, "trusted": []}}
+    assert bundle.manifest["user_models"] == {
+        "tiny": {"class": f"{HERE}.TinyCentroidClassifier", "params": {"sharpness": 0.5}, "scale": True, "trusted": []}
+    }
     assert set(bundle.manifest["metrics"]["walk_forward_pooled"]) == {*MODEL_COLUMNS, "tiny"}
     # its class is trusted only because the setting names it: without that, it is left out and the four still load
     untrusted = load_latest(trained[0])
@@ -151,10 +161,12 @@ def test_evaluate_reports_the_user_model_on_new_data(bundle: ModelBundle, tmp_pa
     ticks = random_walk_prices(90, symbols=2, seed=8)
     file = tmp_path / "new.csv"
     ticks.assign(timestamp=ticks["timestamp"].map(lambda t: t.isoformat()))[["symbol", "price", "timestamp"]].to_csv(
-        file, index=False)
+        file, index=False
+    )
     out, report_path = tmp_path / "preds.csv", tmp_path / "report.json"
-    run_evaluate_command(file, bundle.path, out=out, report=report_path, cost_bp=2.0,
-                         extra_trusted=trusted_types_of(USER_MODELS))  # fmt: skip
+    run_evaluate_command(
+        file, bundle.path, out=out, report=report_path, cost_bp=2.0, extra_trusted=trusted_types_of(USER_MODELS)
+    )
     preds = pd.read_csv(out)
     report = json.loads(report_path.read_text())["pooled"]
     assert (preds["tiny"] == np.where(preds["tiny_p_up"] > 0.5, "UP", "DOWN")).all()
@@ -180,8 +192,9 @@ def test_live_engine_calls_the_user_model_and_the_scoreboard_scores_it(bundle: M
     assert state["signals"]["tiny"]["n"] == state["signals"]["XGBoost"]["n"] > 0
 
 
-def test_a_user_model_failing_live_logs_once_and_the_others_carry_on(bundle: ModelBundle,
-                                                                      caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+def test_a_user_model_failing_live_logs_once_and_the_others_carry_on(
+    bundle: ModelBundle, caplog: pytest.LogCaptureFixture
+) -> None:
     class Broken:
         def predict_proba(self, x: np.ndarray) -> np.ndarray:
             raise ValueError("features out of range")
@@ -217,7 +230,11 @@ def test_user_model_calls_are_stored_once_and_the_terminal_reads_them(bundle: Mo
     read_back = terminal_user_models.latest_calls(engine, newest)
     engine.dispose()
     want = next(s for r, s in zip(reversed(rows), reversed(signals), strict=True) if r["symbol"] == "SYM1")
-    assert read_back == {"tiny": want.calls["tiny"], "tiny_p_up": pytest.approx(want.p_up["tiny"]), "user_models": ("tiny",)}
+    assert read_back == {
+        "tiny": want.calls["tiny"],
+        "tiny_p_up": pytest.approx(want.p_up["tiny"]),
+        "user_models": ("tiny",),
+    }
     assert terminal_user_models.model_names({**newest, **read_back}, [{}]) == (*MODEL_COLUMNS, "tiny")
     url = f"sqlite:///{tmp_path / 'fb.db'}"
     view = view_update(Source(url, queries.reader_engine(url), {}, 50), "SYM1", NO_CURSOR)
@@ -227,8 +244,9 @@ def test_user_model_calls_are_stored_once_and_the_terminal_reads_them(bundle: Mo
     assert f"{want.p_up['tiny']:.2f}" in str(table.children[1 + len(MODEL_COLUMNS)])
 
 
-def test_the_worker_write_path_stores_and_scores_the_user_model(bundle: ModelBundle, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_the_worker_write_path_stores_and_scores_the_user_model(
+    bundle: ModelBundle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``agents.predict.predict_and_store`` (what the worker runs per batch) with the user model's bundle loaded."""
     from agents.predict import predict_and_store
     from flameback_app.faust_app import runtime
@@ -271,13 +289,16 @@ def test_the_setting_is_json_and_its_classes_join_the_trusted_types() -> None:
         Settings(user_models="[1]")
 
 
-@pytest.mark.parametrize(("name", "entry", "why"), [
-    ("XGBoost", {"class": "a.B"}, "taken by a built-in"),
-    ("rsi_14", {"class": "a.B"}, "taken by a built-in"),
-    ("9lives", {"class": "a.B"}, "a name must be"),
-    ("ok", {"class": "NoDots"}, "import path"),
-    ("ok", {"class": "a.B", "parmas": {}}, "unknown keys ['parmas']"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "entry", "why"),
+    [
+        ("XGBoost", {"class": "a.B"}, "taken by a built-in"),
+        ("rsi_14", {"class": "a.B"}, "taken by a built-in"),
+        ("9lives", {"class": "a.B"}, "a name must be"),
+        ("ok", {"class": "NoDots"}, "import path"),
+        ("ok", {"class": "a.B", "parmas": {}}, "unknown keys ['parmas']"),
+    ],
+)
 def test_entries_that_cannot_work_are_refused_with_the_reason(name: str, entry: dict, why: str) -> None:
     with pytest.raises(UserModelError, match=why.replace("[", r"\[").replace("]", r"\]")):
         parse_entry(name, entry)

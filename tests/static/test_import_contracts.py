@@ -34,8 +34,9 @@ forbidden_modules =
 
 
 def lint_imports(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300, check=False)  # fmt: skip
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", *args], cwd=REPO, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def test_the_import_contracts_hold() -> None:

@@ -19,13 +19,24 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("flameback_app", "models", "tables", "dashboard", "bench")
 # The Faust layer: modules that register agents, tables, commands, timers or views on the app.
-FAUST_LAYER = ("flameback_app.faust_app", "flameback_app.cli.commands", "flameback_app.web.views", "flameback_app.tasks.upkeep",
-               "flameback_app.tasks.schedules",
-               "tables.definitions", "agents")  # fmt: skip
+FAUST_LAYER = (
+    "flameback_app.faust_app",
+    "flameback_app.cli.commands",
+    "flameback_app.web.views",
+    "flameback_app.tasks.upkeep",
+    "flameback_app.tasks.schedules",
+    "tables.definitions",
+    "agents",
+)
 # Run by Alembic as scripts, and ``python -m`` entry points (bench.pipeline and bench.browser drive the test
 # harness, which reads the settings at import as every entry point does): not library modules.
-NOT_MODULES = ("flameback_app.storage.migrations", "dashboard.__main__", "bench.__main__", "bench.pipeline",
-               "bench.browser")
+NOT_MODULES = (
+    "flameback_app.storage.migrations",
+    "dashboard.__main__",
+    "bench.__main__",
+    "bench.pipeline",
+    "bench.browser",
+)
 
 PROBE = r"""
 import gc, importlib, json, os, pkgutil, sys, threading
@@ -73,8 +84,15 @@ print(json.dumps({
 
 def probe(tmp_path: Path, targets: list[str], skip: tuple[str, ...]) -> dict:
     env = {**os.environ, "FLAMEBACK_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(targets), json.dumps(list(skip))],
-                          check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(targets), json.dumps(list(skip))],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -104,11 +122,14 @@ def test_the_probe_sees_the_faust_layer_build_the_app(tmp_path: Path, faust_modu
 
 def test_asking_the_package_for_app_builds_it_once(tmp_path: Path) -> None:
     """``faust -A flameback_app`` looks ``app`` up on the package: that, and only that, builds it."""
-    code = ("import flameback_app, sys; assert 'flameback_app.faust_app' not in sys.modules; "
-            "a = flameback_app.app; assert flameback_app.app is a is sys.modules['flameback_app.faust_app'].app; "
-            "print(type(a).__name__, sys.modules['flameback_app.faust_app'].settings.app_id == a.conf.id)")  # fmt: skip
+    code = (
+        "import flameback_app, sys; assert 'flameback_app.faust_app' not in sys.modules; "
+        "a = flameback_app.app; assert flameback_app.app is a is sys.modules['flameback_app.faust_app'].app; "
+        "print(type(a).__name__, sys.modules['flameback_app.faust_app'].settings.app_id == a.conf.id)"
+    )
     env = {**os.environ, "FLAMEBACK_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", code], check=False, cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["FlamebackApp", "True"]

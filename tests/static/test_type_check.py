@@ -26,7 +26,8 @@ def test_the_listed_packages_type_check_strictly() -> None:
 
 def test_an_untyped_function_fails_the_strict_check(tmp_path: Path) -> None:
     (tmp_path / "loose.py").write_text("def passthrough(value):\n    return value\n")
-    done = run_mypy("--config-file", str(REPO / "setup.cfg"), "--cache-dir", str(tmp_path / "cache"),
-                    str(tmp_path / "loose.py"))  # fmt: skip
+    done = run_mypy(
+        "--config-file", str(REPO / "setup.cfg"), "--cache-dir", str(tmp_path / "cache"), str(tmp_path / "loose.py")
+    )
     assert done.returncode == 1
     assert "Function is missing a type annotation" in done.stdout

@@ -73,21 +73,33 @@ class S3Server:
 
     def start(self) -> S3Server:
         moto = Path(sys.executable).with_name("moto_server")
-        self.proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=self.log_file.open("ab"), stderr=subprocess.STDOUT,
-                                     start_new_session=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            [str(moto), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=self.log_file.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_for(lambda: _listening(self.port), 30, f"moto_server on port {self.port} (log: {self.log_file})")
         import boto3
 
-        s3 = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
-                          aws_access_key_id=self.ACCESS_KEY, aws_secret_access_key=self.SECRET_KEY)  # fmt: skip
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=self.ACCESS_KEY,
+            aws_secret_access_key=self.SECRET_KEY,
+        )
         s3.create_bucket(Bucket=self.bucket)
         return self
 
     def env(self) -> dict[str, str]:
         """The ``FLAMEBACK_*`` settings that point the ``broker`` command at this storage."""
-        return {"FLAMEBACK_BROKER_STORAGE": f"s3://{self.bucket}/", "FLAMEBACK_S3_ENDPOINT": self.endpoint,
-                "FLAMEBACK_S3_ACCESS_KEY_ID": self.ACCESS_KEY, "FLAMEBACK_S3_SECRET_ACCESS_KEY": self.SECRET_KEY}  # fmt: skip
+        return {
+            "FLAMEBACK_BROKER_STORAGE": f"s3://{self.bucket}/",
+            "FLAMEBACK_S3_ENDPOINT": self.endpoint,
+            "FLAMEBACK_S3_ACCESS_KEY_ID": self.ACCESS_KEY,
+            "FLAMEBACK_S3_SECRET_ACCESS_KEY": self.SECRET_KEY,
+        }
 
     def storage(self) -> BrokerStorage:
         from flameback_app.broker.embedded import broker_storage
@@ -114,8 +126,14 @@ def settings_from_env(env: dict[str, str]) -> Settings:
 class Broker:
     """A Tansu broker process on a free loopback port (memory storage unless given another)."""
 
-    def __init__(self, log_file: Path, storage: BrokerStorage = MEMORY_STORAGE, *, authentication: bool = False,
-                 advertise: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        log_file: Path,
+        storage: BrokerStorage = MEMORY_STORAGE,
+        *,
+        authentication: bool = False,
+        advertise: str | None = None,
+    ) -> None:
         self.port = free_port()
         self.log_file = log_file
         self.storage, self.authentication, self.advertise = storage, authentication, advertise
@@ -126,9 +144,15 @@ class Broker:
         return f"kafka://127.0.0.1:{self.port}"
 
     def start(self) -> Broker:
-        self.proc = start_tansu(resolve_tansu_bin(os.environ.get("FLAMEBACK_TANSU_BIN")), "127.0.0.1", self.port,
-                                log_file=self.log_file, storage=self.storage, authentication=self.authentication,
-                                advertise=self.advertise)  # fmt: skip
+        self.proc = start_tansu(
+            resolve_tansu_bin(os.environ.get("FLAMEBACK_TANSU_BIN")),
+            "127.0.0.1",
+            self.port,
+            log_file=self.log_file,
+            storage=self.storage,
+            authentication=self.authentication,
+            advertise=self.advertise,
+        )
         if self.authentication:  # it answers nobody (see tests/e2e/test_credentials.py): wait for the port
             wait_for(lambda: _listening(self.port), 30, f"Tansu on port {self.port}")
         elif not asyncio.run(kafka_ready([f"127.0.0.1:{self.port}"], 30)):
@@ -178,14 +202,16 @@ class Stack:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLAMEBACK_")}
-        env.update({
-            "FLAMEBACK_BROKER": self.bootstrap_url or self.broker.url,
-            "FLAMEBACK_DB_URL": self.database_url,
-            "FLAMEBACK_MODELS_DIR": str(self.root / "models"),
-            "FLAMEBACK_APP_ID": self.app_id,
-            "FLAMEBACK_PARTITIONS": str(self.partitions),
-            "PYTHONUNBUFFERED": "1",
-        })  # fmt: skip
+        env.update(
+            {
+                "FLAMEBACK_BROKER": self.bootstrap_url or self.broker.url,
+                "FLAMEBACK_DB_URL": self.database_url,
+                "FLAMEBACK_MODELS_DIR": str(self.root / "models"),
+                "FLAMEBACK_APP_ID": self.app_id,
+                "FLAMEBACK_PARTITIONS": str(self.partitions),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         if self.code_dir != REPO:  # its packages, not the installed checkout's, must be imported
             env["PYTHONPATH"] = str(self.code_dir)
         env.update(self.extra_env)
@@ -199,8 +225,14 @@ class Stack:
         port = self.web_ports.setdefault(name, free_port())
         env = self.env(FLAMEBACK_WEB_PORT=str(port), FLAMEBACK_DATA_DIR=str(self.state_dir(name)), **extra_env)
         log = open(self.root / f"worker-{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen([*FAUST, "worker", "-l", "info"], cwd=self.code_dir, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [*FAUST, "worker", "-l", "info"],
+            cwd=self.code_dir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.workers[name] = proc
         return proc
 
@@ -244,12 +276,22 @@ class Stack:
 
     def wait_assigned(self, name: str = "w1", timeout: float = 60) -> dict:
         """Wait until the worker's web server answers and it holds partitions."""
-        return wait_for(lambda: (h := self.health(name)) and h["assigned"] and h, timeout,
-                        f"worker {name} to be assigned partitions (log: {self.root}/worker-{name}.log)")  # fmt: skip
+        return wait_for(
+            lambda: (h := self.health(name)) and h["assigned"] and h,
+            timeout,
+            f"worker {name} to be assigned partitions (log: {self.root}/worker-{name}.log)",
+        )
 
     def run_command(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([*FAUST, *args], cwd=self.code_dir, env=self.env(FLAMEBACK_DATA_DIR=str(self.root / "cli")),
-                              capture_output=True, text=True, timeout=timeout, check=check)  # fmt: skip
+        return subprocess.run(
+            [*FAUST, *args],
+            cwd=self.code_dir,
+            env=self.env(FLAMEBACK_DATA_DIR=str(self.root / "cli")),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=check,
+        )
 
     def row_count(self) -> int:
         if self.db_url is None and not self.db_path.exists():

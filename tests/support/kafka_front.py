@@ -33,13 +33,22 @@ UNSUPPORTED_SASL_MECHANISM, SASL_AUTHENTICATION_FAILED = 33, 58
 class KafkaFront:
     """Listen on 127.0.0.1:``port``, authenticate ``users`` (name → password), forward to 127.0.0.1:``upstream``."""
 
-    def __init__(self, port: int, upstream: int, users: Mapping[str, str], *,
-                 mechanisms: tuple[str, ...] = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"),
-                 tls: ssl.SSLContext | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        port: int,
+        upstream: int,
+        users: Mapping[str, str],
+        *,
+        mechanisms: tuple[str, ...] = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"),
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.port, self.upstream, self.users, self.mechanisms, self.tls = port, upstream, dict(users), mechanisms, tls
         self._scram = {m: ScramMechanism(m) for m in mechanisms if m.startswith("SCRAM-")}
-        self._auth_info = {(m, user): mech.make_auth_info(password, iteration_count=4096)
-                           for m, mech in self._scram.items() for user, password in self.users.items()}  # fmt: skip
+        self._auth_info = {
+            (m, user): mech.make_auth_info(password, iteration_count=4096)
+            for m, mech in self._scram.items()
+            for user, password in self.users.items()
+        }
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None

@@ -64,8 +64,9 @@ def downgrade() -> None:
 
 
 def frozen_statements(dialect: str) -> list[str]:
-    text = "\n".join(line for line in (FROZEN_DDL / f"{dialect}.sql").read_text().splitlines()
-                     if not line.startswith("--"))  # fmt: skip
+    text = "\n".join(
+        line for line in (FROZEN_DDL / f"{dialect}.sql").read_text().splitlines() if not line.startswith("--")
+    )
     return [s.strip() for s in text.split(";\n") if s.strip()]
 
 
@@ -85,8 +86,10 @@ def create_62372df_database(engine: Engine) -> None:
     counters_62372df = Table("pipeline_counters", MetaData(), autoload_with=engine)  # (name, value, updated_at)
     written = datetime(2026, 12, 1, 12, 0, 0, 123456)
     with engine.begin() as conn:
-        conn.execute(insert(counters_62372df), [{"name": k, "value": float(v), "updated_at": written}
-                                                for k, v in counters(180, 1_764_000_000.0).items()])  # fmt: skip
+        conn.execute(
+            insert(counters_62372df),
+            [{"name": k, "value": float(v), "updated_at": written} for k, v in counters(180, 1_764_000_000.0).items()],
+        )
     db.register_model(engine, "20260101T000000Z", datetime(2026, 1, 1), "/models/20260101T000000Z", "{}")
 
 

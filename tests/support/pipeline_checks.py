@@ -31,8 +31,10 @@ def offline_features(stack: Stack, path: Path, *options: str) -> dict[tuple[str,
     out = stack.root / "features.csv"
     stack.run_command("features", str(path), "--out", str(out), "--no-progress", *options)
     with out.open() as handle:
-        return {(r["symbol"], r["timestamp"]): {c: float(r[c]) if r[c] else None for c in FEATURE_COLUMNS}
-                for r in csv.DictReader(handle)}  # fmt: skip
+        return {
+            (r["symbol"], r["timestamp"]): {c: float(r[c]) if r[c] else None for c in FEATURE_COLUMNS}
+            for r in csv.DictReader(handle)
+        }
 
 
 def database_features(stack: Stack) -> dict[tuple[str, str], dict[str, float | None]]:
@@ -81,8 +83,13 @@ async def send_raw(bootstrap: str, messages: list[tuple[bytes | None, bytes, int
 
 
 async def read_topic(bootstrap: str, topic: str, expected: int, timeout: float) -> list:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, fetch_max_wait_ms=100)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=100,
+    )
     await consumer.start()
     records: list = []
     deadline = time.monotonic() + timeout
@@ -105,5 +112,9 @@ def head(path: Path, n: int, out: Path) -> Path:
 
 def start_feed(stack: Stack, file: Path, rate: int) -> subprocess.Popen:
     log = (stack.root / "feed.log").open("w")
-    return subprocess.Popen([*FAUST, "replay", str(file), "--rate", str(rate), "--no-progress"], env=stack.env(),
-                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    return subprocess.Popen(
+        [*FAUST, "replay", str(file), "--rate", str(rate), "--no-progress"],
+        env=stack.env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )

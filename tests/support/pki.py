@@ -28,8 +28,9 @@ def _key() -> ec.EllipticCurvePrivateKey:
 
 
 def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> Path:
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))  # fmt: skip
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return path
 
 
@@ -46,8 +47,9 @@ def _cert(subject: str, key, issuer: str, issuer_key, *, ca: bool, ip: bool = Fa
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if ip:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                                        critical=False)  # fmt: skip
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -60,9 +62,17 @@ def make_pki(root: Path) -> Pki:
         _cert("flameback test CA", ca_key, "flameback test CA", ca_key, ca=True).public_bytes(pem)
     )
     (root / "other-ca.pem").write_bytes(_cert("other CA", other_key, "other CA", other_key, ca=True).public_bytes(pem))
-    (root / "server.pem").write_bytes(_cert("127.0.0.1", server_key, "flameback test CA", ca_key, ca=False,
-                                            ip=True).public_bytes(pem))  # fmt: skip
-    (root / "client.pem").write_bytes(_cert("flameback worker", client_key, "flameback test CA", ca_key,
-                                            ca=False).public_bytes(pem))  # fmt: skip
-    return Pki(root / "ca.pem", root / "other-ca.pem", root / "server.pem", _write_key(server_key, root / "server.key"),
-               root / "client.pem", _write_key(client_key, root / "client.key"))  # fmt: skip
+    (root / "server.pem").write_bytes(
+        _cert("127.0.0.1", server_key, "flameback test CA", ca_key, ca=False, ip=True).public_bytes(pem)
+    )
+    (root / "client.pem").write_bytes(
+        _cert("flameback worker", client_key, "flameback test CA", ca_key, ca=False).public_bytes(pem)
+    )
+    return Pki(
+        root / "ca.pem",
+        root / "other-ca.pem",
+        root / "server.pem",
+        _write_key(server_key, root / "server.key"),
+        root / "client.pem",
+        _write_key(client_key, root / "client.key"),
+    )

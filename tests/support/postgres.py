@@ -32,11 +32,14 @@ class PostgresUnavailable(RuntimeError):
 
 def find_bindir() -> Path:
     """The newest Debian PostgreSQL ``bin`` directory (``/usr/lib/postgresql/<major>/bin``)."""
-    candidates = sorted((p for p in BINARIES.glob("*/bin") if (p / "initdb").is_file()),
-                        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)  # fmt: skip
+    candidates = sorted(
+        (p for p in BINARIES.glob("*/bin") if (p / "initdb").is_file()),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    )
     if not candidates:
-        raise PostgresUnavailable(f"no PostgreSQL server in {BINARIES} (apt-get install postgresql; "
-                                  "scripts/setup.sh --test installs it)")  # fmt: skip
+        raise PostgresUnavailable(
+            f"no PostgreSQL server in {BINARIES} (apt-get install postgresql; scripts/setup.sh --test installs it)"
+        )
     return candidates[-1]
 
 
@@ -61,8 +64,10 @@ class PostgresServer:
             try:
                 pwd.getpwnam(PG_USER)
             except KeyError:
-                raise PostgresUnavailable(f"running as root and there is no {PG_USER!r} user to run initdb as "
-                                          "(Debian's postgresql package creates it)") from None  # fmt: skip
+                raise PostgresUnavailable(
+                    f"running as root and there is no {PG_USER!r} user to run initdb as "
+                    "(Debian's postgresql package creates it)"
+                ) from None
             self._run_as = PG_USER
 
     @property
@@ -79,14 +84,37 @@ class PostgresServer:
             user = pwd.getpwnam(self._run_as)
             for path in (self.root, self.root / "run", pwfile):
                 os.chown(path, user.pw_uid, user.pw_gid)
-        self._pg("initdb", "-D", str(self.root / "data"), "-U", PG_USER, f"--pwfile={pwfile}", "-E", "UTF8",
-                 "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync")  # fmt: skip
+        self._pg(
+            "initdb",
+            "-D",
+            str(self.root / "data"),
+            "-U",
+            PG_USER,
+            f"--pwfile={pwfile}",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "--no-sync",
+        )
         pwfile.unlink()
         for attempt in range(3):  # the port is free when chosen; another process may take it before we bind
             self.port = _free_port()
             try:
-                self._pg("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.root / "data"),
-                         "-l", str(self.root / "server.log"), "-o", self._server_options())  # fmt: skip
+                self._pg(
+                    "pg_ctl",
+                    "start",
+                    "-w",
+                    "-t",
+                    "60",
+                    "-D",
+                    str(self.root / "data"),
+                    "-l",
+                    str(self.root / "server.log"),
+                    "-o",
+                    self._server_options(),
+                )
                 return self
             except subprocess.CalledProcessError:
                 if attempt == 2:
@@ -94,16 +122,28 @@ class PostgresServer:
         return self
 
     def _server_options(self) -> str:
-        options = [f"-p {self.port}", "-c listen_addresses=127.0.0.1", f"-c unix_socket_directories={self.socket_dir}",
-                   f"-c timezone={self.timezone}", "-c max_connections=200"]  # fmt: skip
+        options = [
+            f"-p {self.port}",
+            "-c listen_addresses=127.0.0.1",
+            f"-c unix_socket_directories={self.socket_dir}",
+            f"-c timezone={self.timezone}",
+            "-c max_connections=200",
+        ]
         if not self.durable:
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
         return " ".join(options)
 
     def _pg(self, program: str, *args: str) -> subprocess.CompletedProcess:
         try:
-            return subprocess.run([str(self.bindir / program), *args], check=True, capture_output=True, text=True,
-                                  cwd=self.root, user=self._run_as, timeout=120)  # fmt: skip
+            return subprocess.run(
+                [str(self.bindir / program), *args],
+                check=True,
+                capture_output=True,
+                text=True,
+                cwd=self.root,
+                user=self._run_as,
+                timeout=120,
+            )
         except subprocess.CalledProcessError as exc:
             log = self.root / "server.log" if self.root else None
             tail = log.read_text()[-2000:] if log and log.exists() else ""
@@ -111,8 +151,9 @@ class PostgresServer:
 
     def admin(self) -> psycopg.Connection:
         """A superuser connection over the unix socket (autocommit: CREATE/DROP DATABASE need it)."""
-        return psycopg.connect(host=str(self.socket_dir), port=self.port, user=PG_USER, dbname="postgres",
-                               autocommit=True)  # fmt: skip
+        return psycopg.connect(
+            host=str(self.socket_dir), port=self.port, user=PG_USER, dbname="postgres", autocommit=True
+        )
 
     def url(self, database: str) -> str:
         """What a worker gets: TCP on loopback with the password, through psycopg 3."""
@@ -134,8 +175,19 @@ class PostgresServer:
 
     def resume(self) -> None:
         assert self.root is not None
-        self._pg("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.root / "data"),
-                 "-l", str(self.root / "server.log"), "-o", self._server_options())  # fmt: skip
+        self._pg(
+            "pg_ctl",
+            "start",
+            "-w",
+            "-t",
+            "60",
+            "-D",
+            str(self.root / "data"),
+            "-l",
+            str(self.root / "server.log"),
+            "-o",
+            self._server_options(),
+        )
 
     def stop(self) -> None:
         if self.root is None:

@@ -27,14 +27,26 @@ def talib_features(prices: Sequence[float], periods_per_year: float = 252.0) -> 
         return np.concatenate([np.full(min(k, len(p)), np.nan), p[:-k]])
 
     return {
-        "sma_5": talib.SMA(p, 5), "sma_10": talib.SMA(p, 10), "sma_20": talib.SMA(p, 20),
-        "ema_12": talib.EMA(p, 12), "ema_26": talib.EMA(p, 26), "rsi_14": talib.RSI(p, 14),
-        "macd_line": macd, "macd_signal": signal, "macd_histogram": histogram,
-        "bb_upper": upper, "bb_middle": middle, "bb_lower": lower,
+        "sma_5": talib.SMA(p, 5),
+        "sma_10": talib.SMA(p, 10),
+        "sma_20": talib.SMA(p, 20),
+        "ema_12": talib.EMA(p, 12),
+        "ema_26": talib.EMA(p, 26),
+        "rsi_14": talib.RSI(p, 14),
+        "macd_line": macd,
+        "macd_signal": signal,
+        "macd_histogram": histogram,
+        "bb_upper": upper,
+        "bb_middle": middle,
+        "bb_lower": lower,
         "volatility_20": talib.STDDEV(talib.ROCP(p, 1), 20, 1.0) * math.sqrt(periods_per_year),
-        "momentum_10": talib.ROCP(p, 10), "price_change": talib.MOM(p, 1), "price_change_pct": talib.ROC(p, 1),
-        "lag_1": lag(1), "lag_2": lag(2), "lag_5": lag(5),
-    }  # fmt: skip
+        "momentum_10": talib.ROCP(p, 10),
+        "price_change": talib.MOM(p, 1),
+        "price_change_pct": talib.ROC(p, 1),
+        "lag_1": lag(1),
+        "lag_2": lag(2),
+        "lag_5": lag(5),
+    }
 
 
 def engine_features(prices: Sequence[float], periods_per_year: float = 252.0) -> dict[str, np.ndarray]:

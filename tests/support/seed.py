@@ -56,9 +56,13 @@ def rule_signals(price: float, f: dict[str, float | None]) -> dict[str, str | No
     bb = None
     if f["bb_upper"] is not None and f["bb_lower"] is not None:
         bb = "DOWN" if price > f["bb_upper"] else "UP" if price < f["bb_lower"] else "NEUTRAL"
-    return {"RSI_Rule": _direction(None if f["rsi_14"] is None else f["rsi_14"] - 50),
-            "MACD_Rule": _direction(f["macd_line"]), "Momentum_Rule": _direction(f["momentum_10"]),
-            "PriceChange_Rule": _direction(f["price_change_pct"]), "BB_Rule": bb}  # fmt: skip
+    return {
+        "RSI_Rule": _direction(None if f["rsi_14"] is None else f["rsi_14"] - 50),
+        "MACD_Rule": _direction(f["macd_line"]),
+        "Momentum_Rule": _direction(f["momentum_10"]),
+        "PriceChange_Rule": _direction(f["price_change_pct"]),
+        "BB_Rule": bb,
+    }
 
 
 def model_signals(rng: random.Random, f: dict[str, float | None], ready: bool) -> dict[str, Any]:
@@ -75,9 +79,17 @@ def model_signals(rng: random.Random, f: dict[str, float | None], ready: bool) -
     return out
 
 
-def prediction_rows(symbol: str, n: int, *, seed: int = 0, price: float = 100.0, skip: int = 0,
-                    state: IndicatorState | None = None, models_ready: bool = True,
-                    vol: float = 0.012) -> tuple[list[dict[str, Any]], IndicatorState, float]:  # fmt: skip
+def prediction_rows(
+    symbol: str,
+    n: int,
+    *,
+    seed: int = 0,
+    price: float = 100.0,
+    skip: int = 0,
+    state: IndicatorState | None = None,
+    models_ready: bool = True,
+    vol: float = 0.012,
+) -> tuple[list[dict[str, Any]], IndicatorState, float]:
     """``n`` rows as the worker writes them; pass the returned state and price back to continue the series."""
     rng = random.Random(f"{symbol}:{seed}:{skip}")
     sizes = random.Random(f"volume:{symbol}:{seed}:{skip}")  # its own stream: the other values stay as they were
@@ -87,11 +99,21 @@ def prediction_rows(symbol: str, n: int, *, seed: int = 0, price: float = 100.0,
         price *= math.exp(rng.gauss(0.0002, vol))
         state, features = step(state, price)
         processed = day + timedelta(seconds=rng.uniform(0.01, 0.2))
-        rows.append({"symbol": symbol, "timestamp": day, "current_price": price, "processing_time": processed,
-                     **features, **rule_signals(price, features), **model_signals(rng, features, models_ready),
-                     "model_version": "20260101T000000Z" if models_ready else None,
-                     "ingest_time": day, "latency_ms": rng.uniform(2, 40),
-                     "volume": float(sizes.randint(1, 500))})  # fmt: skip
+        rows.append(
+            {
+                "symbol": symbol,
+                "timestamp": day,
+                "current_price": price,
+                "processing_time": processed,
+                **features,
+                **rule_signals(price, features),
+                **model_signals(rng, features, models_ready),
+                "model_version": "20260101T000000Z" if models_ready else None,
+                "ingest_time": day,
+                "latency_ms": rng.uniform(2, 40),
+                "volume": float(sizes.randint(1, 500)),
+            }
+        )
     return rows, state, price
 
 
@@ -107,25 +129,46 @@ def scoreboard_rows(symbols: Sequence[str], seed: int = 0) -> list[dict[str, Any
         n = 4000 if symbol == ALL_SYMBOLS else 250
         for signal in SIGNAL_COLUMNS:
             rate = rng.uniform(0.47, 0.55)
-            rows.append({"symbol": symbol, "signal": signal, "n": n, "hits": round(n * rate), "hit_rate": rate,
-                         "hit_rate_20": round(rng.uniform(0.35, 0.65) * 20) / 20, "hit_rate_60": rng.uniform(0.4, 0.6),
-                         "hit_rate_250": rate, "baseline_up_rate": rng.uniform(0.49, 0.53), "updated_at": utc_now()})
-    return rows  # fmt: skip
+            rows.append(
+                {
+                    "symbol": symbol,
+                    "signal": signal,
+                    "n": n,
+                    "hits": round(n * rate),
+                    "hit_rate": rate,
+                    "hit_rate_20": round(rng.uniform(0.35, 0.65) * 20) / 20,
+                    "hit_rate_60": rng.uniform(0.4, 0.6),
+                    "hit_rate_250": rate,
+                    "baseline_up_rate": rng.uniform(0.49, 0.53),
+                    "updated_at": utc_now(),
+                }
+            )
+    return rows
 
 
 def counters(ticks: int, last_tick_time: float, rejected: int = 3) -> dict[str, float]:
     """The figures the worker's counters snapshot writes (flameback_app.worker.counters)."""
-    return {"ticks_processed": ticks, "ticks_per_s": 412.5, "rejected_total": rejected, "stale_total": 7,
-            "forwarded_total": ticks, "rows_written": ticks, "last_tick_time": last_tick_time}  # fmt: skip
+    return {
+        "ticks_processed": ticks,
+        "ticks_per_s": 412.5,
+        "rejected_total": rejected,
+        "stale_total": 7,
+        "forwarded_total": ticks,
+        "rows_written": ticks,
+        "last_tick_time": last_tick_time,
+    }
 
 
-def seed_database(url: str, symbols: dict[str, int], *, models_ready: bool = True, seed: int = 0,
-                  with_scoreboard: bool = True) -> Engine:  # fmt: skip
+def seed_database(
+    url: str, symbols: dict[str, int], *, models_ready: bool = True, seed: int = 0, with_scoreboard: bool = True
+) -> Engine:
     """Create the schema and write ``symbols`` ({symbol: rows}) interleaved by day, as a live feed would."""
     engine = make_engine(url)
     upgrade(engine)
-    series = [prediction_rows(s, n, seed=seed, price=20.0 * 3 ** (k % 6), models_ready=models_ready)[0]
-              for k, (s, n) in enumerate(symbols.items())]  # fmt: skip
+    series = [
+        prediction_rows(s, n, seed=seed, price=20.0 * 3 ** (k % 6), models_ready=models_ready)[0]
+        for k, (s, n) in enumerate(symbols.items())
+    ]
     by_day = sorted((row for rows in series for row in rows), key=lambda r: (r["timestamp"], r["symbol"]))
     insert_predictions(engine, by_day)
     if with_scoreboard:

@@ -24,15 +24,26 @@ REFRESH_S = 0.5
 
 # The linked chart, and one of its traces' properties found by name (format with the name and the property).
 CHART = f"document.querySelector('#{ids.CHART} .js-plotly-plot')"
-TRACE = ("const gd = " + CHART + "; const t = gd && gd.data ? gd.data.find(t => t.name === '{}') : null;"
-         " return t ? t.{} : null")  # fmt: skip
+TRACE = (
+    "const gd = " + CHART + "; const t = gd && gd.data ? gd.data.find(t => t.name === '{}') : null;"
+    " return t ? t.{} : null"
+)
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM_ARGS = (
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-    "--disable-default-apps", "--disable-extensions", "--window-size=1600,1000", "--hide-scrollbars",
-)  # fmt: skip
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--window-size=1600,1000",
+    "--hide-scrollbars",
+)
 
 
 def chromium_options() -> Options:
@@ -47,8 +58,14 @@ def chromium_options() -> Options:
 WAIT_S = 15
 
 
-def start(dash_duo: DashComposite, port: int, url: str, sheet: Path | None = None, max_points: int = 500,
-          symbol: str | None = None) -> None:  # fmt: skip
+def start(
+    dash_duo: DashComposite,
+    port: int,
+    url: str,
+    sheet: Path | None = None,
+    max_points: int = 500,
+    symbol: str | None = None,
+) -> None:
     """Serve the terminal; with ``symbol``, open that symbol's view by its deep link (``/`` is the overview)."""
     dash_duo.start_server(create_app(url, refresh_s=REFRESH_S, symbol_sheet=sheet, max_points=max_points), port=port)
     if symbol is not None:
@@ -97,8 +114,9 @@ def last_row(url: str, symbol: str) -> dict[str, Any]:
 def choose_symbol(dash_duo: DashComposite, symbol: str) -> None:
     dash_duo.find_element(f"#{ids.SYMBOL}").click()
     options = dash_duo.wait_for_element(".dash-dropdown-options")
-    option = next(o for o in options.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option")
-                  if o.text.startswith(symbol))  # fmt: skip
+    option = next(
+        o for o in options.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option") if o.text.startswith(symbol)
+    )
     option.click()
 
 
@@ -109,8 +127,9 @@ def assert_console_clean(dash_duo: DashComposite) -> None:
 def save_full_page_screenshot(dash_duo: DashComposite, path: Path) -> None:
     driver = dash_duo.driver
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": 1600, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": 1600, "height": height, "deviceScaleFactor": 1, "mobile": False}
+    )
     time.sleep(1.0)  # let Plotly re-lay out to the new viewport
     path.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(path))

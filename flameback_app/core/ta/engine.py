@@ -45,12 +45,26 @@ from itertools import pairwise
 from typing import Any
 
 FEATURE_FIELDS: tuple[str, ...] = (
-    "sma_5", "sma_10", "sma_20", "ema_12", "ema_26", "rsi_14",
-    "macd_line", "macd_signal", "macd_histogram",
-    "bb_upper", "bb_middle", "bb_lower",
-    "volatility_20", "momentum_10", "price_change", "price_change_pct",
-    "lag_1", "lag_2", "lag_5",
-)  # fmt: skip
+    "sma_5",
+    "sma_10",
+    "sma_20",
+    "ema_12",
+    "ema_26",
+    "rsi_14",
+    "macd_line",
+    "macd_signal",
+    "macd_histogram",
+    "bb_upper",
+    "bb_middle",
+    "bb_lower",
+    "volatility_20",
+    "momentum_10",
+    "price_change",
+    "price_change_pct",
+    "lag_1",
+    "lag_2",
+    "lag_5",
+)
 
 STATE_VERSION = 2
 DEFAULT_PERIODS_PER_YEAR = 252.0  # daily bars; FLAMEBACK_PERIODS_PER_YEAR sets it live, offline and in training
@@ -76,9 +90,28 @@ SIGNAL_START = MACD_START + 8
 #   fast signal   MACD's fast EMA (TA-Lib seeds it at index 25, later than EMA(12)) and EMA(9) signal
 #   gain loss     Wilder's average gain and loss (RSI)
 SCALARS: tuple[str, ...] = (
-    "count", "run", "s5", "s10", "s20", "level", "k", "d1", "d2", "d_peak",
-    "kr", "r1", "r2", "r_peak", "bad", "ema12", "ema26", "fast", "signal", "gain", "loss",
-)  # fmt: skip
+    "count",
+    "run",
+    "s5",
+    "s10",
+    "s20",
+    "level",
+    "k",
+    "d1",
+    "d2",
+    "d_peak",
+    "kr",
+    "r1",
+    "r2",
+    "r_peak",
+    "bad",
+    "ema12",
+    "ema26",
+    "fast",
+    "signal",
+    "gain",
+    "loss",
+)
 _INDEX = {name: i for i, name in enumerate(SCALARS)}
 _SUMS = SCALARS[2:15]  # what _rebuilt_sums returns, in order
 
@@ -149,8 +182,29 @@ def step(state: IndicatorState, price: float) -> tuple[IndicatorState, dict[str,
     symbol, and in CPython each call or attribute access costs as much as the
     arithmetic. The first WARMUP ticks take the batch path, :func:`_warm_step`.
     """
-    (i, run, s5, s10, s20, level, k, d1, d2, d_peak, kr, r1, r2, r_peak, bad,
-     ema12, ema26, fast, signal, gain, loss) = state.values  # fmt: skip
+    (
+        i,
+        run,
+        s5,
+        s10,
+        s20,
+        level,
+        k,
+        d1,
+        d2,
+        d_peak,
+        kr,
+        r1,
+        r2,
+        r_peak,
+        bad,
+        ema12,
+        ema26,
+        fast,
+        signal,
+        gain,
+        loss,
+    ) = state.values
     if i < WARMUP:
         return _warm_step(state, price)
     prices = state.prices
@@ -210,8 +264,29 @@ def step(state: IndicatorState, price: float) -> tuple[IndicatorState, dict[str,
     else:
         gain = (gain * 13.0 + move) / 14.0
         loss = loss * 13.0 / 14.0
-    state.values = [i + 1, run, s5, s10, s20, level, k, d1, d2, d_peak, kr, r1, r2, r_peak, bad,
-                    ema12, ema26, fast, signal, gain, loss]  # fmt: skip
+    state.values = [
+        i + 1,
+        run,
+        s5,
+        s10,
+        s20,
+        level,
+        k,
+        d1,
+        d2,
+        d_peak,
+        kr,
+        r1,
+        r2,
+        r_peak,
+        bad,
+        ema12,
+        ema26,
+        fast,
+        signal,
+        gain,
+        loss,
+    ]
 
     total = gain + loss
     middle = s20 / 20.0
@@ -223,16 +298,26 @@ def step(state: IndicatorState, price: float) -> tuple[IndicatorState, dict[str,
     else:
         volatility = math.sqrt(n_var_r / 20.0) * state.annualiser
     return state, {
-        "sma_5": s5 / 5.0, "sma_10": s10 / 10.0, "sma_20": middle,
-        "ema_12": ema12, "ema_26": ema26,
+        "sma_5": s5 / 5.0,
+        "sma_10": s10 / 10.0,
+        "sma_20": middle,
+        "ema_12": ema12,
+        "ema_26": ema26,
         "rsi_14": 0.0 if -TA_EPSILON < total < TA_EPSILON else 100.0 * (gain / total),
-        "macd_line": line, "macd_signal": signal, "macd_histogram": line - signal,
-        "bb_upper": middle + band, "bb_middle": middle, "bb_lower": middle - band,
+        "macd_line": line,
+        "macd_signal": signal,
+        "macd_histogram": line - signal,
+        "bb_upper": middle + band,
+        "bb_middle": middle,
+        "bb_lower": middle - band,
         "volatility_20": volatility,
         "momentum_10": (price - lag10) / lag10 if lag10 > 0.0 and price > 0.0 else None,
-        "price_change": move, "price_change_pct": change_pct,
-        "lag_1": prev, "lag_2": lag2, "lag_5": lag5,
-    }  # fmt: skip
+        "price_change": move,
+        "price_change_pct": change_pct,
+        "lag_1": prev,
+        "lag_2": lag2,
+        "lag_5": lag5,
+    }
 
 
 def _rebuilt_sums(window: list[float]) -> tuple[Any, ...]:

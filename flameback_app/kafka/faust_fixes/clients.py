@@ -80,14 +80,19 @@ class Rebootstraps(AIOKafkaClient):
         """The metadata answer of one bootstrap address, or None if it cannot be reached."""
         try:
             conn = await create_conn(
-                host, port, client_id=self._client_id, request_timeout_ms=self._request_timeout_ms,
-                ssl_context=self._ssl_context, security_protocol=self._security_protocol,
-                sasl_mechanism=self._sasl_mechanism, sasl_plain_username=self._sasl_plain_username,
+                host,
+                port,
+                client_id=self._client_id,
+                request_timeout_ms=self._request_timeout_ms,
+                ssl_context=self._ssl_context,
+                security_protocol=self._security_protocol,
+                sasl_mechanism=self._sasl_mechanism,
+                sasl_plain_username=self._sasl_plain_username,
                 sasl_plain_password=self._sasl_plain_password,
                 sasl_kerberos_service_name=self._sasl_kerberos_service_name,
                 sasl_kerberos_domain_name=self._sasl_kerberos_domain_name,
                 sasl_oauth_token_provider=self._sasl_oauth_token_provider,
-            )  # fmt: skip
+            )
         except (OSError, KafkaError, TimeoutError):
             return None
         try:

@@ -67,8 +67,13 @@ class ContiguousReads(Consumer):
         if jump in self._accepted_jumps:
             return False
         self._accepted_jumps.add(jump)
-        log.warning("fetched %s from offset %d while reading at %d (a fetch from before a rebalance); "
-                    "reading it again from %d", tp, fetched, expected, expected)  # fmt: skip
+        log.warning(
+            "fetched %s from offset %d while reading at %d (a fetch from before a rebalance); reading it again from %d",
+            tp,
+            fetched,
+            expected,
+            expected,
+        )
         await self.seek(tp, expected)
         return True
 

@@ -41,5 +41,10 @@ class NoGapAcks(Consumer):
             return await super()._add_gap(tp, offset_from, offset_to)
         level = logging.DEBUG if tp in self._gaps_warned else logging.WARNING
         self._gaps_warned.add(tp)
-        log.log(level, "consumer jumped over offsets %d..%d of %s; they are not committed until processed",
-                offset_from, offset_to - 1, tp)  # fmt: skip
+        log.log(
+            level,
+            "consumer jumped over offsets %d..%d of %s; they are not committed until processed",
+            offset_from,
+            offset_to - 1,
+            tp,
+        )

@@ -62,8 +62,15 @@ def write_long(path: Path, n: int = 40) -> dict[str, list[tuple[datetime, float]
 
 def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "FLAMEBACK_DATA_DIR": str(tmp_path / "state")}
-    return subprocess.run([str(FAUST), "-A", "flameback_app", "features", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    return subprocess.run(
+        [str(FAUST), "-A", "flameback_app", "features", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def engine_rows(expected: dict[str, list[tuple[datetime, float]]]) -> dict[str, list[dict]]:

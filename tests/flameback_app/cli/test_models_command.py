@@ -24,10 +24,12 @@ from models.registry import champion, promote, save_version
 def _version(root: Path, seed: int) -> str:
     rng = np.random.default_rng(seed)
     x, y = rng.normal(size=(60, len(ML_FEATURES))), rng.integers(0, 2, 60)
-    models = {m: Pipeline([("scale", StandardScaler()), ("model", LogisticRegression())]).fit(x, y)
-              for m in MODEL_COLUMNS}  # fmt: skip
-    return save_version(models, root, features=ML_FEATURES, span={"n": 60, "start": "2020-01-01", "end": "2020-03-01"},
-                        metrics={}).name  # fmt: skip
+    models = {
+        m: Pipeline([("scale", StandardScaler()), ("model", LogisticRegression())]).fit(x, y) for m in MODEL_COLUMNS
+    }
+    return save_version(
+        models, root, features=ML_FEATURES, span={"n": 60, "start": "2020-01-01", "end": "2020-03-01"}, metrics={}
+    ).name
 
 
 def test_promote_and_rollback_are_recorded_and_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -42,7 +44,9 @@ def test_promote_and_rollback_are_recorded_and_listed(tmp_path: Path, capsys: py
     assert champion(settings.models_dir) == first
     decisions = db.recent_decisions(db.make_engine(settings.db_url))
     assert [(d["action"], d["version"], d["champion"]) for d in decisions] == [
-        ("rollback", first, second), ("manual", second, first)]  # newest first
+        ("rollback", first, second),
+        ("manual", second, first),
+    ]  # newest first
     capsys.readouterr()
     run_models_command(settings, "list", None)
     listed = capsys.readouterr().out.splitlines()

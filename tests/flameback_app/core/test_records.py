@@ -30,8 +30,15 @@ def test_the_feature_topic_message_is_the_flat_row_with_an_iso_timestamp() -> No
 
 
 def test_signals_flatten_to_one_column_per_call_and_per_probability() -> None:
-    signals = Signals({"XGBoost": "UP", "RSI_Rule": None, "mine": "DOWN"}, {"XGBoost": 0.7, "mine": 0.2}, "v7", ("mine",))
+    signals = Signals(
+        {"XGBoost": "UP", "RSI_Rule": None, "mine": "DOWN"}, {"XGBoost": 0.7, "mine": 0.2}, "v7", ("mine",)
+    )
     assert signals.columns() == {
-        "XGBoost": "UP", "RSI_Rule": None, "mine": "DOWN", "XGBoost_p_up": 0.7, "mine_p_up": 0.2,
-        "model_version": "v7", "user_models": ("mine",),
-    }  # fmt: skip
+        "XGBoost": "UP",
+        "RSI_Rule": None,
+        "mine": "DOWN",
+        "XGBoost_p_up": 0.7,
+        "mine_p_up": 0.2,
+        "model_version": "v7",
+        "user_models": ("mine",),
+    }

@@ -91,8 +91,11 @@ def test_a_restored_state_continues_on_the_current_spacing() -> None:
 
 def write_long(path: Path, n: int = 80) -> list[Tick]:
     start = datetime(2024, 3, 1, 14, 30)
-    ticks = [Tick(symbol=symbol, price=price, timestamp=start + timedelta(minutes=i))
-             for i in range(n) for symbol, price in (("ES1 Index", walk(n, 1)[i]), ("NQ1 Index", walk(n, 2)[i]))]  # fmt: skip
+    ticks = [
+        Tick(symbol=symbol, price=price, timestamp=start + timedelta(minutes=i))
+        for i in range(n)
+        for symbol, price in (("ES1 Index", walk(n, 1)[i]), ("NQ1 Index", walk(n, 2)[i]))
+    ]
     lines = ["symbol,price,timestamp", *(f"{t.symbol},{t.price!r},{t.timestamp.isoformat()}" for t in ticks)]
     path.write_text("\n".join(lines) + "\n")
     return ticks
@@ -128,8 +131,7 @@ def test_live_symbol_state_and_offline_features_agree_on_a_non_default_spacing(t
     offline = list(iter_feature_rows(tmp_path / "ticks.csv", periods_per_year=MINUTE_BARS))
     assert len(live) == len(offline) == len(ticks)
     assert [{f: r[f] for f in FEATURE_FIELDS} for r in live] == [{f: r[f] for f in FEATURE_FIELDS} for r in offline]
-    write_features_csv(tmp_path / "ticks.csv", tmp_path / "features.csv", progress=False,
-                       periods_per_year=MINUTE_BARS)  # fmt: skip
+    write_features_csv(tmp_path / "ticks.csv", tmp_path / "features.csv", progress=False, periods_per_year=MINUTE_BARS)
     assert read_csv_rows(tmp_path / "features.csv") == [{f: r[f] for f in FEATURE_FIELDS} for r in live]
     daily = live_rows(ticks, 252.0)
     differ = [a["volatility_20"] != b["volatility_20"] for a, b in zip(live, daily, strict=True) if b["volatility_20"]]
@@ -153,8 +155,15 @@ def run_features_cli(tmp_path: Path, *args: str, setting: str | None = None) -> 
     env.update({"PYTHONPATH": str(REPO), "FLAMEBACK_DATA_DIR": str(tmp_path / "state")})
     if setting is not None:
         env["FLAMEBACK_PERIODS_PER_YEAR"] = setting
-    return subprocess.run([str(FAUST), "-A", "flameback_app", "features", *args, "--no-progress"], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    return subprocess.run(
+        [str(FAUST), "-A", "flameback_app", "features", *args, "--no-progress"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_features_command_takes_the_setting_and_its_flag_overrides_it(tmp_path: Path) -> None:
@@ -184,8 +193,11 @@ def test_the_spacing_comes_from_the_environment_and_a_bad_one_stops_in_one_line(
     assert Settings().periods_per_year == 252.0
     monkeypatch.setenv("FLAMEBACK_PERIODS_PER_YEAR", "98280")
     assert load_settings().periods_per_year == MINUTE_BARS
-    for bad, says in (("0", "must be a positive finite number"), ("nan", "must be a positive finite number"),
-                      ("daily", "FLAMEBACK_PERIODS_PER_YEAR: Input should be a valid number")):  # fmt: skip
+    for bad, says in (
+        ("0", "must be a positive finite number"),
+        ("nan", "must be a positive finite number"),
+        ("daily", "FLAMEBACK_PERIODS_PER_YEAR: Input should be a valid number"),
+    ):
         monkeypatch.setenv("FLAMEBACK_PERIODS_PER_YEAR", bad)
         with pytest.raises(SystemExit) as stopped:
             load_settings()
@@ -248,20 +260,23 @@ def test_the_terminal_says_when_the_models_are_on_another_spacing() -> None:
 
 def test_training_records_its_spacing_and_evaluate_warns_on_another(tmp_path: Path, capsys) -> None:
     ticks = random_walk_prices(300, symbols=3, seed=1)
-    version = train_and_save(indicator_frame(ticks, MINUTE_BARS), tmp_path / "models", folds=2, embargo=2,
-                             periods_per_year=MINUTE_BARS)  # fmt: skip
+    version = train_and_save(
+        indicator_frame(ticks, MINUTE_BARS), tmp_path / "models", folds=2, embargo=2, periods_per_year=MINUTE_BARS
+    )
     assert json.loads((version / MANIFEST).read_text())["periods_per_year"] == MINUTE_BARS
     assert json.loads((version / "report.json").read_text())["settings"]["periods_per_year"] == MINUTE_BARS
     new_file = tmp_path / "new.csv"
     fresh = random_walk_prices(80, symbols=3, seed=2)
     fresh.assign(timestamp=fresh["timestamp"].map(lambda t: t.isoformat()))[["symbol", "price", "timestamp"]].to_csv(
-        new_file, index=False)  # fmt: skip
+        new_file, index=False
+    )
     reports = {}
     for spacing in (MINUTE_BARS, 252.0):
         capsys.readouterr()
         report = tmp_path / f"report-{spacing:g}.json"
-        run_evaluate_command(new_file, version, out=tmp_path / "p.csv", report=report, cost_bp=2.0,
-                             periods_per_year=spacing)  # fmt: skip
+        run_evaluate_command(
+            new_file, version, out=tmp_path / "p.csv", report=report, cost_bp=2.0, periods_per_year=spacing
+        )
         warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("WARNING")]
         reports[spacing] = (json.loads(report.read_text()), warnings)
     matched, mismatched = reports[MINUTE_BARS], reports[252.0]
@@ -274,8 +289,14 @@ def test_training_records_its_spacing_and_evaluate_warns_on_another(tmp_path: Pa
 def test_the_strategy_sharpe_follows_the_spacing() -> None:
     import pandas as pd
 
-    frame = pd.DataFrame({"symbol": ["A"] * 4, "timestamp": [1, 2, 3, 4], "current_price": [100.0, 101.0, 100.5, 102.0],
-                          "next_price": [101.0, 100.5, 102.0, 101.0]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "symbol": ["A"] * 4,
+            "timestamp": [1, 2, 3, 4],
+            "current_price": [100.0, 101.0, 100.5, 102.0],
+            "next_price": [101.0, 100.5, 102.0, 101.0],
+        }
+    )
     daily = strategy_check(frame, np.ones(4), 0.0)["sharpe"]
     minutes = strategy_check(frame, np.ones(4), 0.0, periods_per_year=MINUTE_BARS)["sharpe"]
     assert daily and math.isclose(minutes / daily, math.sqrt(390), rel_tol=1e-12)

@@ -50,13 +50,16 @@ def test_wide_layout_symbol_filter_and_byte_order_mark(tmp_path: Path) -> None:
 
 
 def test_long_layout_in_file_order_with_dates_and_time_zones(tmp_path: Path) -> None:
-    path = write(tmp_path, (
-        "Symbol,Price,Timestamp,Date\n"
-        "ES1 Index,4000.25,2024-01-02T15:30:00+01:00,\n"
-        "ES1 Index,4001,,2024-01-03\n"
-        "NQ1 Index,#N/A N/A,2024-01-03 10:00:00,\n"
-        "NQ1 Index,15000.5,2024-01-03 10:00:00,\n"
-    ))  # fmt: skip
+    path = write(
+        tmp_path,
+        (
+            "Symbol,Price,Timestamp,Date\n"
+            "ES1 Index,4000.25,2024-01-02T15:30:00+01:00,\n"
+            "ES1 Index,4001,,2024-01-03\n"
+            "NQ1 Index,#N/A N/A,2024-01-03 10:00:00,\n"
+            "NQ1 Index,15000.5,2024-01-03 10:00:00,\n"
+        ),
+    )
     assert triples(path) == [
         (2, "ES1 Index", 4000.25, datetime(2024, 1, 2, 14, 30)),
         (3, "ES1 Index", 4001.0, datetime(2024, 1, 3)),
@@ -121,10 +124,12 @@ def test_parse_timestamp_returns_naive_utc() -> None:
 
 def test_long_layout_takes_optional_seq_and_volume_columns(tmp_path) -> None:
     path = tmp_path / "trades.csv"
-    path.write_text("symbol,timestamp,price,seq,volume\n"
-                    "ES1 Index,2026-12-01T14:30:00.001,6000.25,1,10\n"
-                    "ES1 Index,2026-12-01T14:30:00.001,6000.50,2,\n"
-                    "ES1 Index,2026-12-01T14:30:00.002,6000.75,,3.5\n")  # fmt: skip
+    path.write_text(
+        "symbol,timestamp,price,seq,volume\n"
+        "ES1 Index,2026-12-01T14:30:00.001,6000.25,1,10\n"
+        "ES1 Index,2026-12-01T14:30:00.001,6000.50,2,\n"
+        "ES1 Index,2026-12-01T14:30:00.002,6000.75,,3.5\n"
+    )
     got = [(t.tick.seq, t.tick.volume) for t in read_ticks(path)]
     assert got == [(1, 10.0), (2, None), (None, 3.5)]
     path.write_text("symbol,timestamp,price,volume\nX,2026-12-01,1.0,-4\n")

@@ -41,8 +41,12 @@ def test_date_alone_is_that_day_and_timezones_become_utc() -> None:
 
 SEPT_2001 = datetime(2001, 9, 9, 1, 46, 40)  # epoch 1e9 s
 DATES = [datetime(1973, 3, 4), datetime(2001, 1, 20, 14, 13, 20), SEPT_2001, datetime(2026, 11, 30, 23, 59, 59, 999999)]
-RESOLUTION = {"s": timedelta(seconds=1), "ms": timedelta(milliseconds=1), "us": timedelta(microseconds=1),
-              "ns": timedelta(microseconds=1)}  # fmt: skip
+RESOLUTION = {
+    "s": timedelta(seconds=1),
+    "ms": timedelta(milliseconds=1),
+    "us": timedelta(microseconds=1),
+    "ns": timedelta(microseconds=1),
+}
 
 
 def epoch(value: datetime, unit: str) -> int:
@@ -65,27 +69,40 @@ def test_epoch_seconds_of_1970_and_the_rule_s_limit_before_1973() -> None:
     # ms of 1970-01-02 (8.64e7) are below 1e11 and read as seconds (1972-09-27): the rule's stated limit
     assert epoch_unit_of(86_400_000) == "s"
     assert parse_tick(payload(symbol="X", price=1, timestamp=86_400_000), TickRules(epoch_unit="ms")).timestamp == (
-        datetime(1970, 1, 2))
+        datetime(1970, 1, 2)
+    )
 
 
 def test_epoch_seconds_of_2001_are_seconds_not_milliseconds() -> None:
     # 980,000,000 is below the 1e9 cut-off many parsers use; it is 2001-01-20 in seconds
-    assert parse_tick(payload(symbol="X", price=1, timestamp=980_000_000)).timestamp == datetime(2001, 1, 20, 14, 13, 20)
+    assert parse_tick(payload(symbol="X", price=1, timestamp=980_000_000)).timestamp == datetime(
+        2001, 1, 20, 14, 13, 20
+    )
     assert parse_tick(payload(symbol="X", price=1, timestamp=980_000_000.25)).timestamp == datetime(
-        2001, 1, 20, 14, 13, 20, 250000)
+        2001, 1, 20, 14, 13, 20, 250000
+    )
 
 
 def test_nanoseconds_keep_their_microseconds_exactly_and_a_set_unit_wins() -> None:
     stamp = parse_tick(payload(symbol="X", price=1, timestamp=1_764_633_600_123_456_789)).timestamp
     assert stamp == datetime(2025, 12, 2, 0, 0, 0, 123456)
     as_ms = TickRules(epoch_unit="ms")  # 1e9 read as ms is 1970-01-12
-    assert parse_tick(payload(symbol="X", price=1, timestamp=10**9), as_ms).timestamp == datetime(1970, 1, 12, 13, 46, 40)
+    assert parse_tick(payload(symbol="X", price=1, timestamp=10**9), as_ms).timestamp == datetime(
+        1970, 1, 12, 13, 46, 40
+    )
 
 
 def test_utc_handling_is_the_same_for_every_spelling_of_one_instant() -> None:
     instant = datetime(2024, 1, 15, 8, 0)
-    spellings = ["2024-01-15T08:00:00", "2024-01-15T08:00:00Z", "2024-01-15T10:00:00+02:00",
-                 "2024-01-15T03:00:00-05:00", 1705305600, 1705305600000, 1705305600000000000]  # fmt: skip
+    spellings = [
+        "2024-01-15T08:00:00",
+        "2024-01-15T08:00:00Z",
+        "2024-01-15T10:00:00+02:00",
+        "2024-01-15T03:00:00-05:00",
+        1705305600,
+        1705305600000,
+        1705305600000000000,
+    ]
     assert {parse_tick(payload(symbol="X", price=1, timestamp=s)).timestamp for s in spellings} == {instant}
 
 
@@ -192,8 +209,9 @@ def test_arbitrary_json_objects_never_crash(obj: dict) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    symbol=st.text(st.characters(codec="utf-8", categories=["L", "N", "Zs", "P"]), min_size=1, max_size=64)
-    .filter(lambda s: s.strip() == s and s.isprintable()),
+    symbol=st.text(st.characters(codec="utf-8", categories=["L", "N", "Zs", "P"]), min_size=1, max_size=64).filter(
+        lambda s: s.strip() == s and s.isprintable()
+    ),
     price=st.floats(min_value=-1e12, max_value=1e12),
     stamp=st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2026, 1, 1)),
 )
@@ -220,18 +238,32 @@ def test_a_packed_message_keeps_its_good_ticks_and_names_the_bad_ones() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [(b"[]", "bad_pack"), (json.dumps([{}] * (MAX_TICKS_PER_MESSAGE + 1)).encode(), "bad_pack"),
-     (b'"tick"', "not_object"), (b"{not json", "invalid_json"), (b"[1, 2]", "not_object"), (None, "missing_field")],
-)  # fmt: skip
+    [
+        (b"[]", "bad_pack"),
+        (json.dumps([{}] * (MAX_TICKS_PER_MESSAGE + 1)).encode(), "bad_pack"),
+        (b'"tick"', "not_object"),
+        (b"{not json", "invalid_json"),
+        (b"[1, 2]", "not_object"),
+        (None, "missing_field"),
+    ],
+)
 def test_a_message_with_nothing_valid_is_rejected_whole(raw: bytes | None, reason: str) -> None:
     parsed = parse_message(raw)
     assert parsed.ticks == [] and parsed.rejection is not None and parsed.rejection.reason == reason
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(json_values, st.fixed_dictionaries(
-    {"symbol": st.text(max_size=6), "price": st.floats(), "timestamp": st.sampled_from(["2024-01-01", "x"])})),
-    max_size=8))  # fmt: skip
+@given(
+    st.lists(
+        st.one_of(
+            json_values,
+            st.fixed_dictionaries(
+                {"symbol": st.text(max_size=6), "price": st.floats(), "timestamp": st.sampled_from(["2024-01-01", "x"])}
+            ),
+        ),
+        max_size=8,
+    )
+)
 def test_arbitrary_packed_messages_never_crash_and_lose_no_valid_element(elements: list) -> None:
     try:
         raw = json.dumps(elements, allow_nan=False).encode()

@@ -38,7 +38,10 @@ TP0 = TP(SOURCE, 0)
 FETCH_WAIT_MS = 7
 
 FIXED = "fixed"
-UNFIXED = pytest.param("unfixed", marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason="Faust's/aiokafka's own class has the bug"))
+UNFIXED = pytest.param(
+    "unfixed",
+    marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason="Faust's/aiokafka's own class has the bug"),
+)
 
 
 @pytest.fixture(params=[FIXED, UNFIXED])
@@ -49,8 +52,12 @@ def variant(request: pytest.FixtureRequest) -> str:
 def build_app(variant: str) -> faust.App:
     """An app on an unreachable broker (nothing connects): ours with the fixes, or plain Faust."""
     if variant == FIXED:
-        return FixedTransportApp("fixes-test", broker="kafka://127.0.0.1:1", TableManager=TableManager,
-                                 faust_fixes=FixesConfig(source_topics={SOURCE}, fetch_max_wait_ms=FETCH_WAIT_MS))  # fmt: skip
+        return FixedTransportApp(
+            "fixes-test",
+            broker="kafka://127.0.0.1:1",
+            TableManager=TableManager,
+            faust_fixes=FixesConfig(source_topics={SOURCE}, fetch_max_wait_ms=FETCH_WAIT_MS),
+        )
     return faust.App("fixes-test", broker="kafka://127.0.0.1:1")
 
 
@@ -261,7 +268,9 @@ def test_the_consumer_and_producer_clients_carry_the_client_fixes(app: faust.App
 def metadata(broker: tuple[int, str, int], *topics: str) -> Any:
     """A version-0 metadata answer: one broker, topics of one partition it leads."""
     node_id = broker[0]
-    return MetadataResponse_v0(brokers=[broker], topics=[(0, t, [(0, 0, node_id, [node_id], [node_id])]) for t in topics])
+    return MetadataResponse_v0(
+        brokers=[broker], topics=[(0, t, [(0, 0, node_id, [node_id], [node_id])]) for t in topics]
+    )
 
 
 def client(variant: str, bootstrap: list[str]) -> AIOKafkaClient:
@@ -336,8 +345,10 @@ def test_the_version_guard_refuses_other_versions_in_one_line() -> None:
     line = versions.version_mismatch_line(found.__getitem__)
 
     assert line is not None and "\n" not in line
-    assert line.startswith("Error: flameback's Faust fixes were written for faust-streaming==0.15.3, "
-                           "mode-streaming==0.7.1, aiokafka==0.14.0; found ")  # fmt: skip
+    assert line.startswith(
+        "Error: flameback's Faust fixes were written for faust-streaming==0.15.3, "
+        "mode-streaming==0.7.1, aiokafka==0.14.0; found "
+    )
     assert "aiokafka==0.13.0" in line
     assert versions.version_mismatch_line(dict(versions.TESTED_VERSIONS).__getitem__) is None
 
@@ -345,8 +356,9 @@ def test_the_version_guard_refuses_other_versions_in_one_line() -> None:
 def test_building_the_app_on_an_untested_version_exits_with_that_line(monkeypatch: pytest.MonkeyPatch) -> None:
     """The guard runs first thing in ``create_app``: nothing is built, one ``Error:`` line, exit status 1."""
     app_module = importlib.import_module("flameback_app.faust_app")
-    monkeypatch.setattr(versions, "version", lambda name: "9.9.9" if name == "faust-streaming" else
-                        versions.TESTED_VERSIONS[name])  # fmt: skip
+    monkeypatch.setattr(
+        versions, "version", lambda name: "9.9.9" if name == "faust-streaming" else versions.TESTED_VERSIONS[name]
+    )
 
     with pytest.raises(SystemExit) as exited:
         app_module.create_app(app_module.settings)

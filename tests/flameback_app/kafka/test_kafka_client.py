@@ -27,8 +27,12 @@ def test_plaintext_by_default() -> None:
 @pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"])
 def test_sasl_settings_reach_aiokafka_and_faust(mechanism: str) -> None:
     config = kafka_client_config(Settings(kafka_sasl_mechanism=mechanism, kafka_username="u", kafka_password=SECRET))
-    assert config.security_kwargs() == {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": mechanism,
-                                        "sasl_plain_username": "u", "sasl_plain_password": SECRET}  # fmt: skip
+    assert config.security_kwargs() == {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": mechanism,
+        "sasl_plain_username": "u",
+        "sasl_plain_password": SECRET,
+    }
     credentials = faust_credentials(config)
     assert isinstance(credentials, faust.SASLCredentials)
     assert credentials.mechanism.value == mechanism and credentials.password == SECRET
@@ -37,9 +41,16 @@ def test_sasl_settings_reach_aiokafka_and_faust(mechanism: str) -> None:
 
 def test_tls_with_ca_and_client_certificate(tmp_path: Path) -> None:
     pki = make_pki(tmp_path)
-    config = kafka_client_config(Settings(kafka_sasl_mechanism="PLAIN", kafka_username="u", kafka_password=SECRET,
-                                          kafka_ca_file=pki.ca, kafka_cert_file=pki.client_cert,
-                                          kafka_key_file=pki.client_key))  # fmt: skip
+    config = kafka_client_config(
+        Settings(
+            kafka_sasl_mechanism="PLAIN",
+            kafka_username="u",
+            kafka_password=SECRET,
+            kafka_ca_file=pki.ca,
+            kafka_cert_file=pki.client_cert,
+            kafka_key_file=pki.client_key,
+        )
+    )
     kwargs = config.security_kwargs()
     assert kwargs["security_protocol"] == "SASL_SSL"
     context = kwargs["ssl_context"]
@@ -62,11 +73,13 @@ def test_bad_settings_are_clear_and_print_no_secret(tmp_path: Path) -> None:
     (tmp_path / "junk.pem").write_text("not a certificate")
     with pytest.raises(KafkaSettingsError, match="cannot use the TLS files"):
         kafka_client_config(Settings(kafka_ca_file=tmp_path / "junk.pem"))
-    for bad in ({"kafka_sasl_mechanism": "PLAIN", "kafka_password": SECRET},  # no user
-                {"kafka_username": "u", "kafka_password": SECRET},  # no mechanism
-                {"broker": f"kafka://u:{SECRET}@h:1"},
-                {"broker_storage": f"s3://key:{SECRET}@bucket/"},
-                {"kafka_sasl_mechanism": "GSSAPI", "kafka_username": "u", "kafka_password": SECRET}):  # fmt: skip
+    for bad in (
+        {"kafka_sasl_mechanism": "PLAIN", "kafka_password": SECRET},  # no user
+        {"kafka_username": "u", "kafka_password": SECRET},  # no mechanism
+        {"broker": f"kafka://u:{SECRET}@h:1"},
+        {"broker_storage": f"s3://key:{SECRET}@bucket/"},
+        {"kafka_sasl_mechanism": "GSSAPI", "kafka_username": "u", "kafka_password": SECRET},
+    ):
         with pytest.raises(ValidationError) as caught:
             Settings(**bad)
         assert SECRET not in str(caught.value)
@@ -76,8 +89,14 @@ def test_broker_storage_from_settings() -> None:
     memory = broker_storage(Settings())
     assert not memory.durable and memory.cluster_id is None
     assert memory.start_cluster_id() != memory.start_cluster_id()  # a fresh, empty cluster per start
-    s3 = broker_storage(Settings(broker_storage="s3://tansu/", s3_endpoint="http://127.0.0.1:9000",
-                                 s3_access_key_id="AK", s3_secret_access_key=SECRET))  # fmt: skip
+    s3 = broker_storage(
+        Settings(
+            broker_storage="s3://tansu/",
+            s3_endpoint="http://127.0.0.1:9000",
+            s3_access_key_id="AK",
+            s3_secret_access_key=SECRET,
+        )
+    )
     assert s3.durable and s3.start_cluster_id() == s3.start_cluster_id() == "flameback"
     assert s3.env["AWS_SECRET_ACCESS_KEY"] == SECRET and s3.env["AWS_ALLOW_HTTP"] == "true"
     assert SECRET not in s3.describe() and SECRET not in repr(s3)

@@ -20,8 +20,17 @@ from flameback_app.storage import db, schema
 
 def prediction_rows(n: int, symbol: str = "ES1 Index", start: int = 0) -> list[dict]:
     base = datetime(2020, 1, 1)
-    return [{"symbol": symbol, "timestamp": base + timedelta(days=start + i), "current_price": 100.0 + i,
-             "processing_time": base, "rsi_14": 50.0, "XGBoost": "UP"} for i in range(n)]  # fmt: skip
+    return [
+        {
+            "symbol": symbol,
+            "timestamp": base + timedelta(days=start + i),
+            "current_price": 100.0 + i,
+            "processing_time": base,
+            "rsi_14": 50.0,
+            "XGBoost": "UP",
+        }
+        for i in range(n)
+    ]
 
 
 def count(engine) -> int:

@@ -19,11 +19,21 @@ from models.columns import MODEL_COLUMNS
 T0 = datetime(2026, 1, 5, 9, 30)
 
 
-def tick(i: int, symbol: str = "ES1 Index", rsi: float | None = 50.0, calls: tuple[str, ...] = ("NEUTRAL",) * 4,
-         seconds: float = 60.0) -> dict:  # fmt: skip
+def tick(
+    i: int,
+    symbol: str = "ES1 Index",
+    rsi: float | None = 50.0,
+    calls: tuple[str, ...] = ("NEUTRAL",) * 4,
+    seconds: float = 60.0,
+) -> dict:
     """A stored row as the worker builds it (only what alerts read), ``seconds`` apart."""
-    return {"symbol": symbol, "timestamp": T0 + timedelta(seconds=i * seconds), "seq": 0, "rsi_14": rsi,
-            **dict(zip(MODEL_COLUMNS, calls, strict=True))}  # fmt: skip
+    return {
+        "symbol": symbol,
+        "timestamp": T0 + timedelta(seconds=i * seconds),
+        "seq": 0,
+        "rsi_14": rsi,
+        **dict(zip(MODEL_COLUMNS, calls, strict=True)),
+    }
 
 
 def engine_for(*rules: AlertRule, cooldown_s: float = 0.0) -> AlertEngine:
@@ -47,8 +57,10 @@ def test_rsi_fires_once_per_crossing_each_way() -> None:
 
 def test_levels_come_from_the_rule_and_warming_rows_never_fire() -> None:
     engine = engine_for(AlertRule(kind="rsi_cross", upper=80, lower=20))
-    fired = fire_all(engine, [tick(0, rsi=None), tick(1, rsi=75), tick(2, rsi=None), tick(3, rsi=85), tick(4, rsi=79),
-                              tick(5, rsi=81)])  # fmt: skip
+    fired = fire_all(
+        engine,
+        [tick(0, rsi=None), tick(1, rsi=75), tick(2, rsi=None), tick(3, rsi=85), tick(4, rsi=79), tick(5, rsi=81)],
+    )
     assert [len(m) for m in fired] == [0, 0, 0, 0, 0, 1]  # no crossing measured across a missing RSI
 
 
@@ -95,7 +107,11 @@ def score_with(model: str, recent: str) -> dict:
 def test_model_up_needs_a_good_enough_live_hit_rate_and_fires_when_it_starts_calling_up() -> None:
     rule = AlertRule(kind="model_up", min_hit_rate=0.6, window=20, min_calls=10, models=("XGBoost",))
     engine = engine_for(rule)
-    good, poor, few = score_with("XGBoost", "1101" * 5), score_with("XGBoost", "10" * 10), score_with("XGBoost", "1" * 9)
+    good, poor, few = (
+        score_with("XGBoost", "1101" * 5),
+        score_with("XGBoost", "10" * 10),
+        score_with("XGBoost", "1" * 9),
+    )
     up, down = ("UP", "DOWN", "DOWN", "DOWN"), ("DOWN",) * 4
     steps = [(up, few), (up, poor), (up, good), (up, good), (down, good), (up, good), (up, poor), (up, good)]
     fired = fire_all(engine, [tick(i, calls=c) for i, (c, _s) in enumerate(steps)], [s for _c, s in steps])
@@ -145,8 +161,10 @@ models = ["XGBoost", "Prophet"]
 kind = "consensus_flip"
 """)
     load = load_rule_file(path)
-    assert [(k.key, k.rule.kind) for k in load.rules] == [("file:ES overbought", "rsi_cross"),
-                                                          ("file:line-29", "consensus_flip")]  # fmt: skip
+    assert [(k.key, k.rule.kind) for k in load.rules] == [
+        ("file:ES overbought", "rsi_cross"),
+        ("file:line-29", "consensus_flip"),
+    ]
     assert all("\n" not in line and line.startswith(f"{path}:") for line in load.errors)
     assert [line.removeprefix(f"{path}:").split(":")[0] for line in load.errors] == ["8", "13", "18", "20", "27"]
     assert "kind: Input should be 'consensus_flip', 'rsi_cross' or 'model_up'" in load.errors[0]
@@ -176,7 +194,8 @@ def test_worker_logs_the_file_errors_and_evaluates_the_good_rules(tmp_path: Path
         assert caplog.records == []  # building the app (any command does) reads nothing
         assert [a.message for a in service.evaluate(tick(1, rsi=85), None)] == []
     assert [r.getMessage() for r in caplog.records] == [
-        f"alert rule skipped: {path}:3: upper: Input should be less than 100"]
+        f"alert rule skipped: {path}:3: upper: Input should be less than 100"
+    ]
     assert [a.message for a in service.evaluate(tick(2, rsi=60), None)] == []
     assert [a.message for a in service.evaluate(tick(3, rsi=81), None)] == ["ES1 Index: RSI 81.0 crossed above 80"]
 

@@ -31,10 +31,14 @@ def test_counters_rejections_latency_and_lag_are_exposed() -> None:
     assert samples["flameback_ticks_stale_total"] == {(): 7}
     assert samples["flameback_rows_written_total"] == {(): 118}
     assert samples["flameback_db_write_failures_total"] == {(): 3}
-    assert samples["flameback_ticks_rejected_total"] == {(("reason", "invalid_json"),): 2,
-                                                         (("reason", "price_not_finite"),): 1}  # fmt: skip
-    assert samples["flameback_consumer_lag"] == {(("partition", "0"), ("topic", "futures-ticks")): 5,
-                                                 (("partition", "3"), ("topic", "futures-ticks")): 0}  # fmt: skip
+    assert samples["flameback_ticks_rejected_total"] == {
+        (("reason", "invalid_json"),): 2,
+        (("reason", "price_not_finite"),): 1,
+    }
+    assert samples["flameback_consumer_lag"] == {
+        (("partition", "0"), ("topic", "futures-ticks")): 5,
+        (("partition", "3"), ("topic", "futures-ticks")): 0,
+    }
     buckets = samples["flameback_tick_to_row_latency_seconds_bucket"]
     assert buckets[(("le", "0.005"),)] == 1 and buckets[(("le", "0.05"),)] == 3 and buckets[(("le", "+Inf"),)] == 4
     assert samples["flameback_tick_to_row_latency_seconds_count"] == {(): 4}

@@ -31,8 +31,9 @@ from models.registry import champion, promote, save_version
 def _version(root: Path, seed: int) -> str:
     rng = np.random.default_rng(seed)
     x, y = rng.normal(size=(80, len(ML_FEATURES))), rng.integers(0, 2, 80)
-    models = {m: Pipeline([("scale", StandardScaler()), ("model", LogisticRegression())]).fit(x, y)
-              for m in MODEL_COLUMNS}  # fmt: skip
+    models = {
+        m: Pipeline([("scale", StandardScaler()), ("model", LogisticRegression())]).fit(x, y) for m in MODEL_COLUMNS
+    }
     span = {"n": 80, "start": "2020-01-01", "end": "2020-03-01"}
     return save_version(models, root, features=ML_FEATURES, span=span, metrics={}).name
 

@@ -87,8 +87,10 @@ def test_attempts_run_out_and_a_4xx_is_not_retried(receiver: Receiver, caplog) -
         sender.close(timeout=10)
     assert (sender.sent, sender.failed) == (1, 2) and receiver.bodies == [{"n": 3}]
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert errors == [f"alert webhook {safe_url(receiver.url)}: alert not delivered (HTTP 503)",
-                      f"alert webhook {safe_url(receiver.url)}: alert not delivered (HTTP 400, not retried)"]  # fmt: skip
+    assert errors == [
+        f"alert webhook {safe_url(receiver.url)}: alert not delivered (HTTP 503)",
+        f"alert webhook {safe_url(receiver.url)}: alert not delivered (HTTP 400, not retried)",
+    ]
     assert TOKEN not in caplog.text
 
 
@@ -118,5 +120,8 @@ def test_an_unreachable_receiver_is_logged_without_the_token(caplog) -> None:
 
 
 def test_safe_url_keeps_only_scheme_and_host() -> None:
-    assert safe_url("https://user:pw@hooks.example.com:8443/services/T0/B1/xyz?token=1") == "https://hooks.example.com:8443/…"
+    assert (
+        safe_url("https://user:pw@hooks.example.com:8443/services/T0/B1/xyz?token=1")
+        == "https://hooks.example.com:8443/…"
+    )
     assert safe_url("http://127.0.0.1:8000") == "http://127.0.0.1:8000"

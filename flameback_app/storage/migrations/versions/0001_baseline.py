@@ -21,11 +21,38 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-FEATURES = ("sma_5", "sma_10", "sma_20", "ema_12", "ema_26", "rsi_14", "macd_line", "macd_signal",
-            "macd_histogram", "bb_upper", "bb_middle", "bb_lower", "volatility_20", "momentum_10",
-            "price_change", "price_change_pct", "lag_1", "lag_2", "lag_5")  # fmt: skip
-SIGNALS = ("XGBoost", "RandomForest", "AdaBoost", "LogisticReg",
-           "RSI_Rule", "MACD_Rule", "Momentum_Rule", "PriceChange_Rule", "BB_Rule")  # fmt: skip
+FEATURES = (
+    "sma_5",
+    "sma_10",
+    "sma_20",
+    "ema_12",
+    "ema_26",
+    "rsi_14",
+    "macd_line",
+    "macd_signal",
+    "macd_histogram",
+    "bb_upper",
+    "bb_middle",
+    "bb_lower",
+    "volatility_20",
+    "momentum_10",
+    "price_change",
+    "price_change_pct",
+    "lag_1",
+    "lag_2",
+    "lag_5",
+)
+SIGNALS = (
+    "XGBoost",
+    "RandomForest",
+    "AdaBoost",
+    "LogisticReg",
+    "RSI_Rule",
+    "MACD_Rule",
+    "Momentum_Rule",
+    "PriceChange_Rule",
+    "BB_Rule",
+)
 PROBABILITIES = ("XGBoost_p_up", "RandomForest_p_up", "AdaBoost_p_up", "LogisticReg_p_up")
 
 

@@ -31,8 +31,10 @@ def upgrade() -> None:
         sa.Column("value", sa.Float, nullable=False),
         sa.Column("updated_at", sa.DateTime, nullable=False),
     )
-    op.execute("INSERT INTO pipeline_counters_new (worker, name, value, updated_at) "
-               "SELECT '', name, value, updated_at FROM pipeline_counters")  # fmt: skip
+    op.execute(
+        "INSERT INTO pipeline_counters_new (worker, name, value, updated_at) "
+        "SELECT '', name, value, updated_at FROM pipeline_counters"
+    )
     op.drop_table("pipeline_counters")
     op.rename_table("pipeline_counters_new", "pipeline_counters")
 
@@ -45,9 +47,11 @@ def downgrade() -> None:
         sa.Column("value", sa.Float, nullable=False),
         sa.Column("updated_at", sa.DateTime, nullable=False),
     )
-    op.execute("INSERT INTO pipeline_counters_old (name, value, updated_at) "
-               "SELECT c.name, c.value, c.updated_at FROM pipeline_counters c "
-               "WHERE c.worker = (SELECT min(d.worker) FROM pipeline_counters d WHERE d.name = c.name "
-               "AND d.updated_at = (SELECT max(e.updated_at) FROM pipeline_counters e WHERE e.name = c.name))")  # fmt: skip
+    op.execute(
+        "INSERT INTO pipeline_counters_old (name, value, updated_at) "
+        "SELECT c.name, c.value, c.updated_at FROM pipeline_counters c "
+        "WHERE c.worker = (SELECT min(d.worker) FROM pipeline_counters d WHERE d.name = c.name "
+        "AND d.updated_at = (SELECT max(e.updated_at) FROM pipeline_counters e WHERE e.name = c.name))"
+    )
     op.drop_table("pipeline_counters")
     op.rename_table("pipeline_counters_old", "pipeline_counters")

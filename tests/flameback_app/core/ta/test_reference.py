@@ -19,11 +19,26 @@ from flameback_app.core.ta import FEATURE_FIELDS, IndicatorState, step
 from flameback_app.storage.db import FEATURE_COLUMNS
 
 FIRST_VALID = {
-    "sma_5": 4, "sma_10": 9, "sma_20": 19, "ema_12": 11, "ema_26": 25, "rsi_14": 14,
-    "macd_line": 33, "macd_signal": 33, "macd_histogram": 33,
-    "bb_upper": 19, "bb_middle": 19, "bb_lower": 19, "volatility_20": 20, "momentum_10": 10,
-    "price_change": 1, "price_change_pct": 1, "lag_1": 1, "lag_2": 2, "lag_5": 5,
-}  # fmt: skip
+    "sma_5": 4,
+    "sma_10": 9,
+    "sma_20": 19,
+    "ema_12": 11,
+    "ema_26": 25,
+    "rsi_14": 14,
+    "macd_line": 33,
+    "macd_signal": 33,
+    "macd_histogram": 33,
+    "bb_upper": 19,
+    "bb_middle": 19,
+    "bb_lower": 19,
+    "volatility_20": 20,
+    "momentum_10": 10,
+    "price_change": 1,
+    "price_change_pct": 1,
+    "lag_1": 1,
+    "lag_2": 2,
+    "lag_5": 5,
+}
 
 
 def random_walk(n: int, start: float = 100.0, sigma: float = 0.01, seed: int = 0) -> list[float]:

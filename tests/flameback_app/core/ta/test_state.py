@@ -117,8 +117,11 @@ def touching_non_positive(prices: list[float], i: int) -> dict[str, bool]:
     def bad(lo: int) -> bool:
         return any(p <= 0 for p in prices[max(lo, 0) : i + 1])
 
-    return {"price_change_pct": bad(i - 1), "momentum_10": prices[i] <= 0 or (i >= 10 and prices[i - 10] <= 0),
-            "volatility_20": bad(i - 20)}  # fmt: skip
+    return {
+        "price_change_pct": bad(i - 1),
+        "momentum_10": prices[i] <= 0 or (i >= 10 and prices[i - 10] <= 0),
+        "volatility_20": bad(i - 20),
+    }
 
 
 @pytest.mark.parametrize(
