@@ -16,5 +16,5 @@ reach the agents in offset order. They rely on private attributes of the version
 This package is the only place that may touch Faust's or aiokafka's private names.
 It imports Faust and aiokafka, nothing of Flameback. The package itself imports
 nothing, so :mod:`.clients` (aiokafka only) serves processes without Faust, such as
-the feeds. Where each piece is wired in: :mod:`flameback_app.app`.
+the feeds. Where each piece is wired in: :mod:`flameback_app.faust_app` (``create_app``).
 """
