@@ -388,7 +388,8 @@ def test_a_worker_killed_while_training_leaves_no_training_process_behind(stack:
     stack.run_command("replay", str(real_subset), "--max", "--no-progress")
     log = stack.root / "worker-w1.log"
     wait_for(lambda: "training models from the database history" in log.read_text(), 120, "training to start")
-    assert len(processes_of(stack.app_id)) == 2  # the worker and its training child
+    # The worker logs that line just before it forks the child: wait for the child, do not race it.
+    wait_for(lambda: len(processes_of(stack.app_id)) == 2, 20, "the worker and its training child")
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(10)
     wait_for(lambda: not processes_of(stack.app_id), 10, "the training child to end with its worker")
