@@ -31,6 +31,7 @@ import numpy as np
 from flameback_app.core.records import Signals
 from models.columns import MODEL_COLUMNS
 from models.features import complete_rows, rows_to_matrix
+from models.lean_inference import PUp, p_up_function
 from models.registry import ModelBundle
 from models.rules import apply_rules
 
@@ -59,6 +60,7 @@ class SignalEngine:
         self._abstain_below = abstain_below
         self._lock = threading.Lock()
         self._reported: set[tuple[str, str]] = set()  # (version, user model) whose failure was logged
+        self._p_up: dict[str, PUp] = _p_up_functions(bundle)
 
     @property
     def bundle(self) -> ModelBundle | None:
@@ -72,13 +74,14 @@ class SignalEngine:
 
     def swap(self, bundle: ModelBundle | None) -> None:
         """Use ``bundle`` from the next batch on; a batch in flight finishes with the models it started with."""
+        p_up = _p_up_functions(bundle)
         with self._lock:
-            self._bundle = bundle
+            self._bundle, self._p_up = bundle, p_up
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[Signals]:
         """Per row (flat feature columns): the calls of the models and the five rules, and each model's P(up)."""
         with self._lock:
-            bundle = self._bundle
+            bundle, p_up_of = self._bundle, self._p_up
         rule_calls = [apply_rules(row) for row in rows]
         if bundle is None:
             training = dict.fromkeys(MODEL_NAMES, TRAINING)
@@ -87,9 +90,9 @@ class SignalEngine:
         matrix = rows_to_matrix(rows)
         ready = complete_rows(matrix)
         positions = np.cumsum(ready) - 1  # row i → its index among the ready rows
-        probabilities: dict[str, np.ndarray | None] = {m: _p_up(bundle.models[m], matrix[ready]) for m in MODEL_NAMES}
+        probabilities: dict[str, np.ndarray | None] = {m: _p_up(p_up_of[m], matrix[ready]) for m in MODEL_NAMES}
         user = user_model_names(bundle)
-        probabilities.update({m: self._user_p_up(bundle, m, matrix[ready]) for m in user})
+        probabilities.update({m: self._user_p_up(bundle, p_up_of[m], m, matrix[ready]) for m in user})
         out = []
         for i, calls in enumerate(rule_calls):
             p_up = {m: float(p[positions[i]]) if ready[i] and p is not None else None for m, p in probabilities.items()}
@@ -99,10 +102,10 @@ class SignalEngine:
             out.append(Signals(calls, p_up, bundle.version, user))
         return out
 
-    def _user_p_up(self, bundle: ModelBundle, name: str, matrix: np.ndarray) -> np.ndarray | None:
+    def _user_p_up(self, bundle: ModelBundle, p_up_of: PUp, name: str, matrix: np.ndarray) -> np.ndarray | None:
         """A user model's P(up), or None (no call this batch) when it raises: logged once per version and model."""
         try:
-            p_up = _p_up(bundle.models[name], matrix)
+            p_up = _p_up(p_up_of, matrix)
             if p_up.shape != (len(matrix),):
                 raise ValueError(f"predict_proba gave shape {p_up.shape} for {len(matrix)} rows")
             return p_up
@@ -125,5 +128,10 @@ def user_model_names(bundle: ModelBundle) -> tuple[str, ...]:
     return tuple(m for m in bundle.models if m not in MODEL_NAMES)
 
 
-def _p_up(model: Any, matrix: np.ndarray) -> np.ndarray:
-    return model.predict_proba(matrix)[:, 1] if len(matrix) else np.empty(0)
+def _p_up(p_up_of: PUp, matrix: np.ndarray) -> np.ndarray:
+    return p_up_of(matrix) if len(matrix) else np.empty(0)
+
+
+def _p_up_functions(bundle: ModelBundle | None) -> dict[str, PUp]:
+    """Each model's P(up) function (:mod:`models.lean_inference`), built once per bundle."""
+    return {name: p_up_function(model) for name, model in bundle.models.items()} if bundle else {}
