@@ -9,8 +9,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from models.lean_inference import _calibrated_p_up, p_up_function
-from models.train import fit_final, make_models
+from models.lean_inference import _calibrated_p_up, _lean_scaled_ensemble, p_up_function
+from models.train import fit_final, make_models, pipeline_of
 
 FEATURES = ("a", "b", "c")
 
@@ -30,11 +30,18 @@ def _frame(rows: int = 3000, seed: int = 3) -> pd.DataFrame:
 @pytest.mark.parametrize("calibration", ["sigmoid", "isotonic"])
 def test_the_lean_path_equals_predict_proba_for_each_built_in_model(calibration: str) -> None:
     models = fit_final(_frame(), lambda: make_models(n_jobs=1), calibration=calibration, embargo=2, features=FEATURES)
-    matrix = np.random.default_rng(9).normal(size=(257, len(FEATURES)))
+    rng = np.random.default_rng(9)
+    matrices = [
+        rng.normal(size=(257, len(FEATURES))),
+        rng.normal(scale=50.0, size=(20, len(FEATURES))),
+        np.zeros((1, 3)),
+    ]
     for name, model in models.items():
         assert _calibrated_p_up(model) is not None, name  # the saved shape is recognised: the lean path is taken
-        expected = model.predict_proba(matrix)[:, 1]
-        assert np.array_equal(p_up_function(model)(matrix), expected), name
+        if name in ("RandomForest", "AdaBoost"):
+            assert _lean_scaled_ensemble(pipeline_of(model)) is not None, name  # and their trees are walked directly
+        for matrix in matrices:
+            assert np.array_equal(p_up_function(model)(matrix), model.predict_proba(matrix)[:, 1]), name
 
 
 def test_an_uncalibrated_or_unrecognised_model_keeps_predict_proba() -> None:
