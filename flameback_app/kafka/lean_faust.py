@@ -12,9 +12,6 @@ rather than a patch:
   of one Faust ``Topic.send`` per row (a ``FutureMessage``, sensors and a callback each).
 - :class:`OverlappedBatchStream`: the agents' batches keep filling while the previous
   batch is processed (Faust's ``take_events`` stops delivery for that time).
-- :class:`~flameback_app.kafka.faust_fixes.direct_delivery.DirectDelivery` (a consumer
-  class, composed with the fixes): a fetched message is handed to its streams by a plain
-  call when nothing on that path can wait, instead of Faust's two-task race per message.
 """
 
 from __future__ import annotations

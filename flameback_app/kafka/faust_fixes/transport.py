@@ -18,7 +18,6 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from flameback_app.kafka.faust_fixes.acks import ProcessedOnlyAcks
 from flameback_app.kafka.faust_fixes.clients import Producer as FixedAIOKafkaProducer
 from flameback_app.kafka.faust_fixes.contiguous_reads import ContiguousReads
-from flameback_app.kafka.faust_fixes.direct_delivery import DirectDelivery
 from flameback_app.kafka.faust_fixes.fetch_wait import ConsumerThread
 from flameback_app.kafka.faust_fixes.gaps import NoGapAcks
 from flameback_app.kafka.faust_fixes.recovery import DeferredResumes
@@ -32,8 +31,8 @@ class FixesConfig:
     fetch_max_wait_ms: int
 
 
-class Consumer(ProcessedOnlyAcks, NoGapAcks, ContiguousReads, DeferredResumes, DirectDelivery, faust_aiokafka.Consumer):
-    """Faust's aiokafka consumer with every consumer-side fix and the cheaper delivery; the agents' topics are guarded."""
+class Consumer(ProcessedOnlyAcks, NoGapAcks, ContiguousReads, DeferredResumes, faust_aiokafka.Consumer):
+    """Faust's aiokafka consumer with every consumer-side fix; the agents' source topics are the guarded ones."""
 
     def __init__(self, transport: Transport, *args: Any, **kwargs: Any) -> None:
         self.guarded_topics = frozenset(transport.fixes.source_topics)

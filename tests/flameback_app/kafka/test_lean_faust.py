@@ -1,4 +1,4 @@
-"""The cheaper per-message path: batches that fill while the previous one is processed, and direct delivery.
+"""The cheaper per-message path: batches that fill while the previous one is processed.
 
 The throughput they buy is measured in ``bench/pipeline.py``; the e2e pipeline and
 resilience tests run them against the real broker (restarts, rebalances, kills).
@@ -12,14 +12,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import faust
-import pytest
-from faust.types import TP
 
-from flameback_app.kafka.faust_fixes.recovery import TableManager
-from flameback_app.kafka.faust_fixes.transport import FixedTransportApp, FixesConfig
 from flameback_app.kafka.lean_faust import OverlappedBatchStream, _BatchBuffer
-
-SOURCE = "source-topic"
 
 
 def event(payload: bytes = b"x" * 100) -> Any:
@@ -101,41 +95,3 @@ def test_take_batches_buffers_during_a_batch_keeps_order_and_acks_each_batch_aft
     assert max(delivered_during_a_batch) >= 2  # Faust's take_events hands on at most 1 while its body runs
     assert acked_too_early == []
     assert acked[: sum(map(len, batches[:-1]))] == [v for b in batches[:-1] for v in b]
-
-
-class FullChannel:
-    """A channel whose stream queue has no room."""
-
-    queue = SimpleNamespace(full=lambda: True)
-
-
-@pytest.fixture
-def consumer() -> Any:
-    app = FixedTransportApp(
-        "lean-test",
-        broker="kafka://127.0.0.1:1",
-        TableManager=TableManager,
-        faust_fixes=FixesConfig(source_topics={SOURCE}, fetch_max_wait_ms=7),
-    )
-    return app.consumer
-
-
-def test_a_delivery_goes_direct_only_when_nothing_on_its_path_can_wait(consumer: Any) -> None:
-    app, tp = consumer.app, TP(SOURCE, 0)
-    app.flow_control.resume()
-    consumer.resume_flow()
-    assert consumer._delivery_cannot_wait(tp)
-
-    consumer.stop_flow()  # a rebalance: Faust's race must be able to abandon the delivery
-    assert not consumer._delivery_cannot_wait(tp)
-    consumer.resume_flow()
-
-    app.flow_control.suspend()
-    assert not consumer._delivery_cannot_wait(tp)
-    app.flow_control.resume()
-
-    full = FullChannel()
-    app.topics._tp_index[tp].add(full)  # a stream queue with no room: the delivery would wait for it
-    assert not consumer._delivery_cannot_wait(tp)
-    app.topics._tp_index[tp].discard(full)
-    assert consumer._delivery_cannot_wait(tp)
