@@ -48,7 +48,7 @@ census = SymbolCensus(settings.max_symbols)
 @app.agent(rekeyed_topic, name="indicators")
 async def indicators(stream: Any) -> None:
     """Ticks that needed a repartition hop (their producer did not key them by symbol)."""
-    async for events in stream.take_batches(settings.batch_size, settings.batch_within_s):
+    async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
         batch = []
         for event in events:
             try:

@@ -30,7 +30,7 @@ TICK_RULES = settings.tick_rules
 @app.agent(ticks_topic, name="ingest")
 async def ingest(stream: Any) -> None:
     """Validate each raw tick; route it to the indicator stage, the repartition topic or the DLQ."""
-    async for events in stream.take_batches(settings.batch_size, settings.batch_within_s):
+    async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
         local = []
         for event in events:
             parsed = parse_message(event.value, TICK_RULES)

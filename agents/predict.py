@@ -1,6 +1,6 @@
 """Prediction stage: four models and five rules per batch, live scoreboard, database rows.
 
-Reads: feature rows from the indicator stage (a whole ``take_batches`` batch at once)
+Reads: feature rows from the indicator stage (a whole ``take_events`` batch at once)
 and the newest valid model artifacts. Writes: ``predictions`` and ``scoreboard`` rows
 (one transaction per batch, idempotent), the scoreboard states it is handed, and the
 ``alerts`` the rows fire (:mod:`flameback_app.worker.alert_service`), stored after their rows.

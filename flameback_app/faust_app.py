@@ -23,7 +23,7 @@ from flameback_app.kafka.faust_fixes.transport import FixedTransportApp, FixesCo
 from flameback_app.kafka.faust_fixes.versions import require_tested_versions
 from flameback_app.kafka.faust_handles import faust_credentials
 from flameback_app.kafka.kafka_client import KafkaClientConfig, kafka_client_config
-from flameback_app.kafka.lean_faust import OverlappedBatchStream, QuietMonitor
+from flameback_app.kafka.lean_faust import QuietMonitor
 from flameback_app.settings import Settings, load_settings
 from flameback_app.storage.db_startup import prepare_database
 from flameback_app.worker.alert_service import AlertService
@@ -145,7 +145,6 @@ def create_app(settings: Settings) -> faust.App:
         faust_fixes=FixesConfig(source_topics=settings.topics.sources, fetch_max_wait_ms=settings.fetch_max_wait_ms),
         TableManager=TableManager,
         Monitor=QuietMonitor,  # nothing reads Faust's per-message statistics (flameback_app.kafka.lean_faust)
-        Stream=OverlappedBatchStream,  # take_batches: batches fill while the previous one is processed
         **extra,
     )
     app.flameback_settings = settings

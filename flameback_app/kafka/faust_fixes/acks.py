@@ -25,7 +25,7 @@ def mark_processed(events: Iterable[EventT[Any]]) -> None:
 class ProcessedOnlyAcks(Consumer):
     """Let Faust commit an offset of a guarded topic only once an agent has marked it processed.
 
-    Faust acknowledges more than it processed: ``take_events`` (and our ``take_batches``) acks its whole batch in
+    Faust acknowledges more than it processed: ``take_events`` acks its whole batch in
     a ``finally`` — also when the agent body raised or was cancelled half way, so a
     crashed batch counted as done; and the pure-Python stream skips (and acks)
     messages fetched before a rebalance. Here an acknowledgement of a message that

@@ -13,7 +13,7 @@ from faust.types import EventT
 
 @contextmanager
 def event_context(event: EventT[Any]) -> Iterator[None]:
-    """Make ``event`` Faust's current event while processing a batch of events.
+    """Make ``event`` Faust's current event while processing a ``take_events`` batch.
 
     Faust routes a table write to the changelog partition (and RocksDB partition
     database) of the *current* event. In a batch the current event is the last one
